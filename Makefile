@@ -1,0 +1,54 @@
+# Every developer command in one place. Only python3 is needed: the first target makes .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TENANTRY := $(BIN)/tenantry
+
+.PHONY: up install db migrate seed serve test test-portability lint format types audit ci stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install  ## start the embedded PostgreSQL, migrate, seed demo data
+	$(TENANTRY) db start
+	$(TENANTRY) db upgrade
+	$(TENANTRY) db seed-demo
+	@echo
+	@echo "Tenantry is ready. Try, as the runtime role inside acme's thinktank context:"
+	@echo "  $(TENANTRY) sql --tenant acme --app thinktank \"SELECT email FROM app_users\""
+	@echo "  $(TENANTRY) audit-db"
+
+stop:
+	$(TENANTRY) db stop
+
+test: install  ## the whole suite, in parallel
+	$(BIN)/pytest -n auto
+
+test-portability: install  ## isolation suite against another server (TENANTRY_TEST_DATABASE_URL)
+	$(BIN)/pytest -n 2 tests/isolation
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+types: install
+	$(BIN)/mypy
+
+audit: install
+	$(TENANTRY) audit-db
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) .tenantry

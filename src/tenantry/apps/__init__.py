@@ -1,0 +1,1 @@
+"""The apps catalog and which apps each tenant has enabled."""

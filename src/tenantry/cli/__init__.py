@@ -1,0 +1,45 @@
+"""The `tenantry` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import psycopg
+import pydantic
+import typer
+
+from tenantry.cli import audit, db
+from tenantry.cli import sql as sql_cli
+from tenantry.cli._common import err_console
+from tenantry.kit.errors import TenantryError
+
+app = typer.Typer(
+    name="tenantry",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Tenantry: multi-tenant, multi-app platform core on PostgreSQL.",
+)
+app.add_typer(db.app, name="db")
+app.command("sql")(sql_cli.sql_command)
+app.command("audit-db")(audit.audit_db)
+
+
+def main() -> None:
+    """Entry point: domain and database errors become one readable line and exit code 1."""
+    try:
+        app()
+    except TenantryError as exc:
+        _fail(exc.message)
+    except psycopg.Error as exc:
+        diag = getattr(exc, "diag", None)
+        message = (diag.message_primary if diag else None) or str(exc).strip()
+        sqlstate = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+        _fail(f"database error{sqlstate}: {message}")
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)

@@ -1,0 +1,49 @@
+"""Shared CLI plumbing: settings, the database handle and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tenantry.kit import dsn
+from tenantry.kit.config import Settings, get_settings
+from tenantry.kit.db import Database
+
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrlOption = typer.Option(
+    None,
+    "--database-url",
+    help="Admin (superuser or owner) URL; defaults to TENANTRY_DATABASE_URL or the embedded server.",
+)
+
+
+def settings(database_url: str | None = None) -> Settings:
+    base = get_settings()
+    return base.model_copy(update={"database_url": database_url}) if database_url else base
+
+
+def database(config: Settings) -> Database:
+    return Database(
+        dsn.runtime_url(config),
+        dsn.platform_url(config),
+        context_ttl_seconds=config.context_ttl_seconds,
+        min_size=1,
+        max_size=2,
+    )
+
+
+def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
+        return
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("∅" if value is None else str(value) for value in row))
+    console.print(table)

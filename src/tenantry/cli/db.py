@@ -1,0 +1,121 @@
+"""`tenantry db …`: the embedded server, migrations, demo data and context keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import typer
+from psycopg import sql
+
+from tenantry.cli._common import DatabaseUrlOption, console, database, settings
+from tenantry.demo import seed_demo
+from tenantry.isolation.roles import Roles
+from tenantry.kit import dsn, embedded, migrate
+from tenantry.kit.config import Settings
+from tenantry.kit.errors import InvalidInput
+
+app = typer.Typer(no_args_is_help=True, help="Database server, migrations and keys.")
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded PostgreSQL (initialising it on first use) and create the database."""
+    config = settings()
+    if config.database_url:
+        console.print("TENANTRY_DATABASE_URL is set: Tenantry uses that server, nothing to start.")
+        return
+    url = embedded.start(config.pgdata)
+    created = migrate.ensure_database(url, config.database_name)
+    console.print(f"embedded PostgreSQL running in {config.pgdata.resolve()}")
+    if created:
+        console.print(f"created database {config.database_name}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL cleanly."""
+    config = settings()
+    if embedded.stop(config.pgdata):
+        console.print("embedded PostgreSQL stopped")
+    else:
+        console.print("embedded PostgreSQL was not running")
+
+
+@app.command()
+def url() -> None:
+    """Print the admin URL of Tenantry's database (psql-compatible)."""
+    typer.echo(dsn.admin_url(settings()))
+
+
+@app.command()
+def upgrade(
+    database_url: str | None = DatabaseUrlOption,
+    revision: str = typer.Option("head", help="Target revision."),
+) -> None:
+    """Create the roles if missing, lock the database down and apply migrations."""
+    config = settings(database_url)
+    if not config.database_url:
+        migrate.ensure_database(dsn.server_url(config), config.database_name)
+    report = migrate.upgrade(
+        dsn.admin_url(config),
+        Roles(config.role_prefix),
+        runtime_password=config.runtime_password,
+        platform_password=config.platform_password,
+        revision=revision,
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if report.applied:
+        console.print(f"{report.database}: applied {', '.join(report.applied)}")
+    else:
+        console.print(f"{report.database}: already at {revision}")
+
+
+@app.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo tenants acme and globex with apps and users (idempotent)."""
+
+    async def run() -> dict[str, int]:
+        async with database(settings()) as db:
+            return await seed_demo(db)
+
+    created = asyncio.run(run())
+    console.print(f"demo data ready ({created['tenants']} tenants, {created['users']} users added)")
+
+
+@app.command("rotate-key")
+def rotate_key(database_url: str | None = DatabaseUrlOption) -> None:
+    """Add a new context-signing key; older keys keep verifying until retired."""
+    config = settings(database_url)
+    with _owner_connection(config) as conn:
+        kid = migrate.add_context_key(conn)
+    console.print(f"new signing key {kid}; restart or reload services, then retire the old key")
+
+
+@app.command("retire-key")
+def retire_key(kid: str, database_url: str | None = DatabaseUrlOption) -> None:
+    """Retire a context-signing key: contexts signed with it stop verifying at once."""
+    config = settings(database_url)
+    with _owner_connection(config) as conn:
+        remaining = conn.execute(
+            "SELECT count(*) FROM tenantry_private.context_keys "
+            "WHERE retired_at IS NULL AND kid <> %s",
+            [kid],
+        ).fetchone()
+        if not remaining or remaining[0] == 0:
+            raise InvalidInput(f"{kid} is the last active key; rotate first")
+        cur = conn.execute(
+            "UPDATE tenantry_private.context_keys SET retired_at = now() "
+            "WHERE kid = %s AND retired_at IS NULL",
+            [kid],
+        )
+        if cur.rowcount == 0:
+            raise InvalidInput(f"no active key {kid}")
+    console.print(f"retired {kid}")
+
+
+def _owner_connection(config: Settings) -> psycopg.Connection[tuple[object, ...]]:
+    conn = psycopg.connect(dsn.admin_url(config))
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(Roles(config.role_prefix).owner)))
+    return conn

@@ -1,0 +1,52 @@
+"""Demo data: two tenants, several apps each, and the same email as separate identities."""
+
+from __future__ import annotations
+
+import json
+
+from tenantry.apps import repository as apps
+from tenantry.identity import repository as users
+from tenantry.kit.context import TenantContext
+from tenantry.kit.db import Database
+from tenantry.tenants import repository as tenants
+
+DEMO = {
+    ("acme", "Acme Corporation", "business"): {
+        "thinktank": ["alice@example.com", "bob@acme.test"],
+        "launchboard": ["alice@example.com", "dana@acme.test"],
+        "alwaysme": ["erin@acme.test"],
+    },
+    ("globex", "Globex Industries", "free"): {
+        "thinktank": ["alice@example.com", "hank@globex.test"],
+        "mechanicalmaker": ["hank@globex.test", "ivy@globex.test"],
+    },
+}
+
+
+async def seed_demo(db: Database) -> dict[str, int]:
+    """Create the demo tenants, apps and users if missing. Safe to run again."""
+    created = {"tenants": 0, "users": 0}
+    for (slug, name, plan), apps_users in DEMO.items():
+        async with db.platform_transaction() as tx:
+            tenant = await tenants.get_by_slug(tx, slug)
+            if tenant is None:
+                tenant = await tenants.create(tx, slug=slug, name=name, status="active", plan=plan)
+                created["tenants"] += 1
+            app_ids = {}
+            for app_slug in apps_users:
+                app = await apps.get_by_slug(tx, app_slug)
+                assert app is not None, f"app {app_slug} missing from the catalog"
+                await tenants.enable_app(tx, tenant.id, app.id)
+                app_ids[app_slug] = app.id
+        for app_slug, emails in apps_users.items():
+            context = TenantContext(tenant_id=tenant.id, app_id=app_ids[app_slug])
+            async with db.tenant_transaction(context) as tx:
+                for email in emails:
+                    if await users.get_by_email(tx, tenant.id, app_ids[app_slug], email):
+                        continue
+                    user = await users.create(
+                        tx, tenant.id, app_ids[app_slug], email, email.split("@")[0].title()
+                    )
+                    await users.set_preference(tx, user, "theme", json.dumps(f"{app_slug}-light"))
+                    created["users"] += 1
+    return created

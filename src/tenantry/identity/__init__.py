@@ -1,0 +1,1 @@
+"""Per-app user identities."""

@@ -1,0 +1,1 @@
+"""The isolation engine: roles, the policy generator and the database auditor."""

@@ -1,0 +1,89 @@
+"""The three database roles and the statements that create and constrain them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """Role names derive from one prefix so two installs can share a cluster."""
+
+    prefix: str = "tenantry"
+
+    @property
+    def owner(self) -> str:
+        return f"{self.prefix}_owner"
+
+    @property
+    def runtime(self) -> str:
+        return f"{self.prefix}_runtime"
+
+    @property
+    def platform(self) -> str:
+        return f"{self.prefix}_platform"
+
+
+def create_role_statements(
+    roles: Roles, *, runtime_password: str | None, platform_password: str | None
+) -> list[sql.Composed]:
+    """Statements that create missing roles and (re)assert their attributes. Idempotent."""
+    statements: list[sql.Composed] = []
+    specs = (
+        (roles.owner, "NOLOGIN", None),
+        (roles.runtime, "LOGIN", runtime_password),
+        (roles.platform, "LOGIN", platform_password),
+    )
+    for name, login, password in specs:
+        role = sql.Identifier(name)
+        statements.append(
+            sql.SQL(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) "
+                "THEN CREATE ROLE {role}; END IF; END $$"
+            ).format(name=sql.Literal(name), role=role)
+        )
+        statements.append(
+            sql.SQL(
+                "ALTER ROLE {role} " + login + " NOSUPERUSER NOBYPASSRLS NOCREATEDB "
+                "NOCREATEROLE NOREPLICATION INHERIT"
+            ).format(role=role)
+        )
+        if password:
+            statements.append(
+                sql.SQL("ALTER ROLE {role} PASSWORD {pw}").format(
+                    role=role, pw=sql.Literal(password)
+                )
+            )
+    return statements
+
+
+def database_statements(roles: Roles, database: str) -> list[sql.Composed]:
+    """Database-wide privileges: only our roles connect, nobody but the owner creates objects.
+
+    `track_activities = off` hides every runtime backend's query text from the other runtime
+    backends (all tenants share the role, and a role reads its own sessions' SQL text in
+    `pg_stat_activity`). It is superuser-only to change, so the runtime cannot turn it back on.
+    """
+    db = sql.Identifier(database)
+    runtime = sql.Identifier(roles.runtime)
+    platform = sql.Identifier(roles.platform)
+    owner = sql.Identifier(roles.owner)
+    return [
+        sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=db),
+        sql.SQL("GRANT CONNECT ON DATABASE {db} TO {runtime}, {platform}").format(
+            db=db, runtime=runtime, platform=platform
+        ),
+        sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {db} TO {owner}").format(
+            db=db, owner=owner
+        ),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        sql.SQL("ALTER ROLE {runtime} IN DATABASE {db} SET search_path = tenantry, public").format(
+            runtime=runtime, db=db
+        ),
+        sql.SQL("ALTER ROLE {platform} IN DATABASE {db} SET search_path = tenantry, public").format(
+            platform=platform, db=db
+        ),
+        sql.SQL("ALTER ROLE {runtime} SET track_activities = off").format(runtime=runtime),
+    ]

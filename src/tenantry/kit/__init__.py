@@ -1,0 +1,1 @@
+"""Shared plumbing: configuration, ids, errors, signed context and database access."""

@@ -1,0 +1,78 @@
+"""Settings from `TENANTRY_*` environment variables and an optional `tenantry.toml`."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_ROLE_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def _valid_role_prefix(value: str) -> str:
+    if not _ROLE_PREFIX.match(value):
+        raise ValueError("must be lowercase letters, digits and underscores, starting with a letter")
+    return value
+
+
+class Settings(BaseSettings):
+    """Tenantry's configuration. Every field maps to `TENANTRY_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTRY_",
+        toml_file="tenantry.toml",
+        extra="ignore",
+    )
+
+    # Admin (superuser or owner) URL used for migrations and role management. Empty means the
+    # embedded PostgreSQL under `data_dir`.
+    database_url: str = ""
+    # URLs the service connects with; derived from `database_url` (same host, other user) when empty.
+    runtime_database_url: str = ""
+    platform_database_url: str = ""
+    # Passwords given to the runtime and platform roles by `tenantry db upgrade` (servers that do
+    # not use trust or peer authentication need them).
+    runtime_password: str = ""
+    platform_password: str = ""
+    database_name: str = "tenantry"
+    role_prefix: Annotated[str, AfterValidator(_valid_role_prefix)] = "tenantry"
+    data_dir: Path = Path(".tenantry")
+    # Lifetime of a signed database context. A context is signed per transaction, so this only
+    # bounds how long a leaked context could be replayed.
+    context_ttl_seconds: int = Field(default=300, ge=5, le=3600)
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

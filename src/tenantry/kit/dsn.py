@@ -1,0 +1,62 @@
+"""Connection strings for the admin, runtime and platform roles."""
+
+from __future__ import annotations
+
+from psycopg import conninfo
+
+from tenantry.isolation.roles import Roles
+from tenantry.kit import embedded
+from tenantry.kit.config import Settings
+from tenantry.kit.errors import ConfigurationError
+
+
+def server_url(settings: Settings) -> str:
+    """The admin URL of the server: `TENANTRY_DATABASE_URL`, else the embedded server (started on
+    demand)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded.running_url(settings.pgdata) or embedded.start(settings.pgdata)
+
+
+def admin_url(settings: Settings) -> str:
+    """The admin URL pointed at Tenantry's database (for the embedded server, `database_name`)."""
+    url = server_url(settings)
+    if settings.database_url:
+        return url
+    return with_database(url, settings.database_name)
+
+
+def with_database(url: str, database: str) -> str:
+    return conninfo.make_conninfo(url, dbname=database)
+
+
+def role_url(settings: Settings, role: str, password: str, explicit: str) -> str:
+    if explicit:
+        return explicit
+    base = conninfo.conninfo_to_dict(admin_url(settings))
+    for key in ("user", "password"):
+        base.pop(key, None)
+    return conninfo.make_conninfo(
+        "", **{k: str(v) for k, v in base.items() if v is not None}, user=role, password=password
+    )
+
+
+def runtime_url(settings: Settings) -> str:
+    roles = Roles(settings.role_prefix)
+    return role_url(
+        settings, roles.runtime, settings.runtime_password, settings.runtime_database_url
+    )
+
+
+def platform_url(settings: Settings) -> str:
+    roles = Roles(settings.role_prefix)
+    return role_url(
+        settings, roles.platform, settings.platform_password, settings.platform_database_url
+    )
+
+
+def database_name(url: str) -> str:
+    name = conninfo.conninfo_to_dict(url).get("dbname")
+    if not name:
+        raise ConfigurationError("the database URL names no database")
+    return str(name)

@@ -1,0 +1,159 @@
+"""`tenantry db upgrade`: roles, database privileges, Alembic migrations and the context key."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from tenantry.isolation.roles import Roles, create_role_statements, database_statements
+from tenantry.kit.context import hmac_pads
+from tenantry.kit.dsn import database_name
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeReport:
+    database: str
+    applied: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def ensure_database(server_url: str, name: str) -> bool:
+    """Create database `name` on the server if missing; True when it was created."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
+
+
+def prepare_roles(
+    url: str, roles: Roles, *, runtime_password: str = "", platform_password: str = ""
+) -> list[str]:
+    """Create the roles and lock the database down. Returns warnings for what it could not do."""
+    warnings: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        is_superuser = bool((superuser.fetchone() or (False,))[0])
+        for statement in create_role_statements(
+            roles,
+            runtime_password=runtime_password or None,
+            platform_password=platform_password or None,
+        ):
+            conn.execute(statement)
+        if not is_superuser:
+            # Without superuser the migrating login must be a member of the owner role.
+            conn.execute(
+                sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(roles.owner))
+            )
+        for statement in database_statements(roles, database_name(url)):
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                warnings.append(f"{statement.as_string(conn)}: {exc.diag.message_primary}")
+        for schema in ("tenantry", "tenantry_private"):
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                    sql.Identifier(schema), sql.Identifier(roles.owner)
+                )
+            )
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA tenantry_private FROM PUBLIC"))
+    return warnings
+
+
+def _sqlalchemy_url(url: str) -> str:
+    if "://" in url:
+        return str(make_url(url).set(drivername="postgresql+psycopg"))
+    # key=value conninfo: hand it to psycopg unchanged through the query string.
+    return "postgresql+psycopg:///?" + "&".join(
+        f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(url).items()
+    )
+
+
+def upgrade(
+    url: str,
+    roles: Roles,
+    *,
+    runtime_password: str = "",
+    platform_password: str = "",
+    revision: str = "head",
+) -> UpgradeReport:
+    warnings = prepare_roles(
+        url, roles, runtime_password=runtime_password, platform_password=platform_password
+    )
+    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
+            before = _current(connection)
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            config.attributes["roles"] = roles
+            command.upgrade(config, revision)
+            after = _current(connection)
+            ensure_context_key(connection.connection.driver_connection)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    return UpgradeReport(
+        database=database_name(url),
+        applied=_between(before, after),
+        warnings=tuple(warnings),
+    )
+
+
+def _current(connection: object) -> str | None:
+    context = MigrationContext.configure(
+        connection,  # type: ignore[arg-type]
+        opts={"version_table_schema": "tenantry_private"},
+    )
+    return context.get_current_revision()
+
+
+def _between(before: str | None, after: str | None) -> tuple[str, ...]:
+    if before == after or after is None:
+        return ()
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [r.revision for r in script.iterate_revisions(after, before)]
+    return tuple(reversed(revisions))
+
+
+def ensure_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:
+    """Create the first context-signing key when none is active; returns its kid if created."""
+    active = conn.execute(
+        "SELECT 1 FROM tenantry_private.context_keys WHERE retired_at IS NULL"
+    ).fetchone()
+    if active:
+        return None
+    return add_context_key(conn)
+
+
+def add_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str:
+    """Add a new signing key. Older keys keep verifying until retired."""
+    secret = secrets.token_bytes(32)
+    inner, outer = hmac_pads(secret)
+    kid = "k" + secrets.token_hex(6)
+    conn.execute(
+        "INSERT INTO tenantry_private.context_keys (kid, secret, inner_pad, outer_pad) "
+        "VALUES (%s, %s, %s, %s)",
+        [kid, secret, inner, outer],
+    )
+    return kid

@@ -1,0 +1,1 @@
+"""Alembic migrations, written as explicit SQL through the isolation helpers."""

@@ -1,0 +1,1 @@
+"""Tenants: the root of every tenant-scoped row."""
