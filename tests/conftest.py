@@ -8,9 +8,9 @@ created on it). Roles use the `tenantry_test` prefix so a developer's install is
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -21,6 +21,9 @@ from tenantry.kit import embedded, migrate
 from tenantry.kit.context import ContextKey, ContextSigner
 from tenantry.kit.db import Database
 from tenantry.kit.dsn import with_database
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
 
 ROLES = Roles("tenantry_test")
 TEMPLATE = "tenantry_test_template"
@@ -38,7 +41,9 @@ def server_url() -> str:
 
 def recreate_database(server: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from tenantry.apps import repository as apps
 from tenantry.identity import repository as users
 from tenantry.kit.context import TenantContext
-from tenantry.kit.db import Database
 from tenantry.tenants import repository as tenants
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Database
+from tenantry.kit.errors import NotFound
 
 DEMO = {
     ("acme", "Acme Corporation", "business"): {
@@ -35,7 +39,8 @@ async def seed_demo(db: Database) -> dict[str, int]:
             app_ids = {}
             for app_slug in apps_users:
                 app = await apps.get_by_slug(tx, app_slug)
-                assert app is not None, f"app {app_slug} missing from the catalog"
+                if app is None:
+                    raise NotFound(f"app {app_slug} missing from the catalog")
                 await tenants.enable_app(tx, tenant.id, app.id)
                 app_ids[app_slug] = app.id
         for app_slug, emails in apps_users.items():

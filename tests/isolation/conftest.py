@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from uuid import UUID
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -14,9 +13,14 @@ from psycopg.rows import dict_row
 from tenantry.apps import repository as apps
 from tenantry.identity import repository as users
 from tenantry.kit.context import ContextSigner, TenantContext
-from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.tenants import repository as tenants
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from uuid import UUID
+
+    from tenantry.kit.db import Database
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,16 @@ class World:
 async def world(db: Database) -> World:
     suffix = uuid7().hex[-8:]
     async with db.platform_transaction() as tx:
-        a = await tenants.create(tx, slug=f"a-{suffix}", name="Tenant A", status="active", plan="free")
-        b = await tenants.create(tx, slug=f"b-{suffix}", name="Tenant B", status="active", plan="free")
+        a = await tenants.create(
+            tx, slug=f"a-{suffix}", name="Tenant A", status="active", plan="free"
+        )
+        b = await tenants.create(
+            tx, slug=f"b-{suffix}", name="Tenant B", status="active", plan="free"
+        )
         app_1 = await apps.get_by_slug(tx, "thinktank")
         app_2 = await apps.get_by_slug(tx, "launchboard")
-        assert app_1 and app_2
+        assert app_1
+        assert app_2
         for tenant in (a, b):
             for app in (app_1, app_2):
                 await tenants.enable_app(tx, tenant.id, app.id)

@@ -34,9 +34,7 @@ def scoped_tables(conn: psycopg.Connection[dict]) -> list[str]:  # type: ignore[
 
 
 def count(conn, table: str, where: str = "true", params=None) -> int:  # type: ignore[no-untyped-def]
-    query = sql.SQL("SELECT count(*) AS n FROM {} WHERE ").format(
-        sql.SQL(table)
-    ) + sql.SQL(where)
+    query = sql.SQL("SELECT count(*) AS n FROM {} WHERE ").format(sql.SQL(table)) + sql.SQL(where)
     return conn.execute(query, params).fetchone()["n"]
 
 
@@ -72,18 +70,28 @@ def test_tenant_a_cannot_touch_tenant_b(runtime, signer, world: World) -> None:
     assert count(runtime, "tenantry.app_users", "tenant_id = %s", [world.tenant_b]) == 0
     assert count(runtime, "tenantry.app_users", "id = %s", [b_user]) == 0
     assert (
-        runtime.execute("UPDATE tenantry.app_users SET email = 'p@wn.ed' WHERE id = %s", [b_user])
-        .rowcount
+        runtime.execute(
+            "UPDATE tenantry.app_users SET email = 'p@wn.ed' WHERE id = %s", [b_user]
+        ).rowcount
         == 0
     )
-    assert runtime.execute("DELETE FROM tenantry.app_users WHERE tenant_id = %s", [world.tenant_b]).rowcount == 0
     assert (
-        runtime.execute("DELETE FROM tenantry.app_user_preferences WHERE tenant_id <> %s", [world.tenant_a])
-        .rowcount
+        runtime.execute(
+            "DELETE FROM tenantry.app_users WHERE tenant_id = %s", [world.tenant_b]
+        ).rowcount
         == 0
     )
-    with runtime.cursor() as cur, cur.copy("COPY tenantry.app_users (id, tenant_id) TO STDOUT") as copy:
-        exported = [row for row in copy.rows()]
+    assert (
+        runtime.execute(
+            "DELETE FROM tenantry.app_user_preferences WHERE tenant_id <> %s", [world.tenant_a]
+        ).rowcount
+        == 0
+    )
+    with (
+        runtime.cursor() as cur,
+        cur.copy("COPY tenantry.app_users (id, tenant_id) TO STDOUT") as copy,
+    ):
+        exported = list(copy.rows())
     assert exported
     assert all(UUID(str(tenant)) == world.tenant_a for _, tenant in exported)
     runtime.rollback()
@@ -97,11 +105,12 @@ def test_tenant_a_cannot_touch_tenant_b(runtime, signer, world: World) -> None:
     runtime.rollback()
     # PostgreSQL refuses COPY FROM on tables with row-level security outright.
     apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
-    with pytest.raises(errors.FeatureNotSupported):  # noqa: PT012
-        with runtime.cursor() as cur, cur.copy(
-            "COPY tenantry.app_users (tenant_id, app_id, id, email) FROM STDIN"
-        ) as copy:
-            copy.write_row((world.tenant_b, world.app_1, uuid7(), "copy@b.test"))
+    with (
+        pytest.raises(errors.FeatureNotSupported),
+        runtime.cursor() as cur,
+        cur.copy("COPY tenantry.app_users (tenant_id, app_id, id, email) FROM STDIN") as copy,
+    ):
+        copy.write_row((world.tenant_b, world.app_1, uuid7(), "copy@b.test"))
     runtime.rollback()
 
 
@@ -123,8 +132,13 @@ def test_app_boundary_inside_one_tenant(runtime, signer, world: World) -> None:
     other_app_user = world.users[(world.tenant_a, world.app_2)][0]
     apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
     assert count(runtime, "tenantry.app_users", "app_id = %s", [world.app_2]) == 0
-    assert count(runtime, "tenantry.app_user_preferences", "app_user_id = %s", [other_app_user]) == 0
-    assert runtime.execute("DELETE FROM tenantry.app_users WHERE id = %s", [other_app_user]).rowcount == 0
+    assert (
+        count(runtime, "tenantry.app_user_preferences", "app_user_id = %s", [other_app_user]) == 0
+    )
+    assert (
+        runtime.execute("DELETE FROM tenantry.app_users WHERE id = %s", [other_app_user]).rowcount
+        == 0
+    )
     runtime.rollback()
     # A preference of app 1 pointing at app 2's user: the composite foreign key refuses it.
     apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
@@ -159,7 +173,12 @@ def test_cross_app_admin_reads_all_apps_of_its_tenant_only(runtime, signer, worl
     assert tenants == {world.tenant_a}
     # Reading across apps never means writing across apps.
     other = world.users[(world.tenant_a, world.app_2)][0]
-    assert runtime.execute("UPDATE tenantry.app_users SET display_name = 'x' WHERE id = %s", [other]).rowcount == 0
+    assert (
+        runtime.execute(
+            "UPDATE tenantry.app_users SET display_name = 'x' WHERE id = %s", [other]
+        ).rowcount
+        == 0
+    )
     runtime.rollback()
 
 
@@ -174,15 +193,52 @@ def _tamper(token: str, index: int, value: str) -> str:
     [
         pytest.param(lambda s, w: str(w.tenant_a), id="plain-tenant-id"),
         pytest.param(lambda s, w: "", id="empty"),
-        pytest.param(lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_b, w.app_1)), 2, str(w.tenant_a)), id="tampered-tenant"),
-        pytest.param(lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 5, "a"), id="tampered-flags"),
-        pytest.param(lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 6, "9999999999"), id="extended-expiry"),
-        pytest.param(lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 7, "0" * 64), id="zero-signature"),
-        pytest.param(lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 1, "unknownkid"), id="unknown-kid"),
-        pytest.param(lambda s, w: ContextSigner(ContextKey(s.kid, b"x" * 32), 300).sign_tenant(TenantContext(w.tenant_a, w.app_1)), id="forged-with-guessed-key"),
-        pytest.param(lambda s, w: ContextSigner(ContextKey(s.kid, b""), 300).sign_tenant(TenantContext(w.tenant_a, w.app_1)), id="forged-empty-key"),
-        pytest.param(lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)) + "'; --", id="injection-suffix"),
-        pytest.param(lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)).upper(), id="case-changed"),
+        pytest.param(
+            lambda s, w: _tamper(
+                s.sign_tenant(TenantContext(w.tenant_b, w.app_1)), 2, str(w.tenant_a)
+            ),
+            id="tampered-tenant",
+        ),
+        pytest.param(
+            lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 5, "a"),
+            id="tampered-flags",
+        ),
+        pytest.param(
+            lambda s, w: _tamper(
+                s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 6, "9999999999"
+            ),
+            id="extended-expiry",
+        ),
+        pytest.param(
+            lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 7, "0" * 64),
+            id="zero-signature",
+        ),
+        pytest.param(
+            lambda s, w: _tamper(
+                s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 1, "unknownkid"
+            ),
+            id="unknown-kid",
+        ),
+        pytest.param(
+            lambda s, w: ContextSigner(ContextKey(s.kid, b"x" * 32), 300).sign_tenant(
+                TenantContext(w.tenant_a, w.app_1)
+            ),
+            id="forged-with-guessed-key",
+        ),
+        pytest.param(
+            lambda s, w: ContextSigner(ContextKey(s.kid, b""), 300).sign_tenant(
+                TenantContext(w.tenant_a, w.app_1)
+            ),
+            id="forged-empty-key",
+        ),
+        pytest.param(
+            lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)) + "'; --",
+            id="injection-suffix",
+        ),
+        pytest.param(
+            lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)).upper(),
+            id="case-changed",
+        ),
     ],
 )
 def test_invalid_contexts_see_nothing(runtime, signer, world: World, make_token) -> None:
@@ -221,7 +277,9 @@ def test_context_is_transaction_local(runtime, signer, world: World) -> None:
     apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
     assert count(runtime, "tenantry.app_users") > 0
     runtime.commit()
-    assert runtime.execute("SELECT current_setting('tenantry.context', true) AS c").fetchone()["c"] in (None, "")
+    assert runtime.execute("SELECT current_setting('tenantry.context', true) AS c").fetchone()[
+        "c"
+    ] in (None, "")
     assert count(runtime, "tenantry.app_users") == 0
     runtime.rollback()
 
@@ -263,7 +321,9 @@ def test_context_is_transaction_local(runtime, signer, world: World) -> None:
 )
 def test_escape_attempts_fail(runtime, signer, world: World, statement: str) -> None:
     apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
-    with pytest.raises((errors.InsufficientPrivilege, errors.UndefinedObject, errors.FeatureNotSupported)):
+    with pytest.raises(
+        (errors.InsufficientPrivilege, errors.UndefinedObject, errors.FeatureNotSupported)
+    ):
         runtime.execute(statement)
     runtime.rollback()
 
@@ -299,6 +359,8 @@ async def test_session_level_context_is_cleared_before_reuse(urls, signer, world
                 [signer.sign_tenant(world.context(world.tenant_a, world.app_1))],
             )
         async with db.runtime_pool.connection() as conn:
-            row = await (await conn.execute("SELECT count(*) AS n FROM tenantry.app_users")).fetchone()
+            row = await (
+                await conn.execute("SELECT count(*) AS n FROM tenantry.app_users")
+            ).fetchone()
             await conn.rollback()
     assert row["n"] == 0

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,13 +13,16 @@ from tenantry.kit import dsn
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 console = Console()
 err_console = Console(stderr=True)
 
 DatabaseUrlOption = typer.Option(
     None,
     "--database-url",
-    help="Admin (superuser or owner) URL; defaults to TENANTRY_DATABASE_URL or the embedded server.",
+    help="Admin (superuser or owner) URL; default TENANTRY_DATABASE_URL or embedded.",
 )
 
 

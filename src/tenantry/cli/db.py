@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import psycopg
 import typer
@@ -12,8 +13,10 @@ from tenantry.cli._common import DatabaseUrlOption, console, database, settings
 from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
-from tenantry.kit.config import Settings
 from tenantry.kit.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tenantry.kit.config import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Database server, migrations and keys.")
 

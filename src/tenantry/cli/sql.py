@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import typer
@@ -17,9 +17,11 @@ from tenantry.apps import repository as apps
 from tenantry.cli._common import console, database, err_console, print_rows, settings
 from tenantry.identity import repository as users
 from tenantry.kit.context import TenantContext
-from tenantry.kit.db import Database
 from tenantry.kit.errors import NotFound
 from tenantry.tenants import repository as tenants
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ async def interactive(db: Database, context: TenantContext, label: str, *, as_js
     buffer: list[str] = []
     while True:
         try:
-            line = input(f"{label}{'-' if buffer else '='}> ")
+            line = await asyncio.to_thread(input, f"{label}{'-' if buffer else '='}> ")
         except EOFError:
             break
         if line.strip() == "\\q":

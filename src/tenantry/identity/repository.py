@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.kit.db import Transaction
 
 
@@ -25,12 +26,14 @@ class AppUser:
 _COLUMNS = "id, tenant_id, app_id, email, display_name, status"
 
 
-async def get_by_email(tx: Transaction, tenant_id: UUID, app_id: UUID, email: str) -> AppUser | None:
+async def get_by_email(
+    tx: Transaction, tenant_id: UUID, app_id: UUID, email: str
+) -> AppUser | None:
     row = await tx.fetch_one(
         f"""
         SELECT {_COLUMNS} FROM tenantry.app_users
          WHERE tenant_id = %s AND app_id = %s AND lower(email) = lower(%s)
-        """,  # noqa: S608 - constant column list
+        """,
         [tenant_id, app_id, email],
     )
     return AppUser(**row) if row else None
@@ -44,16 +47,14 @@ async def create(
         INSERT INTO tenantry.app_users (tenant_id, app_id, id, email, display_name, email_verified)
         VALUES (%s, %s, %s, %s, %s, true)
         RETURNING {_COLUMNS}
-        """,  # noqa: S608 - constant column list
+        """,
         [tenant_id, app_id, uuid7(), email, display_name],
     )
     assert row is not None
     return AppUser(**row)
 
 
-async def set_preference(
-    tx: Transaction, user: AppUser, key: str, value: str
-) -> None:
+async def set_preference(tx: Transaction, user: AppUser, key: str, value: str) -> None:
     await tx.execute(
         """
         INSERT INTO tenantry.app_user_preferences (tenant_id, app_id, id, app_user_id, key, value)

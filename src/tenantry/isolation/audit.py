@@ -62,9 +62,11 @@ def run_checks(conn: Conn, roles: Roles) -> list[Finding]:
         )
     }
     findings: list[Finding] = []
-    for name in (roles.runtime, roles.platform):
-        if name not in role_oids:
-            findings.append(Finding("role_missing", name, "role does not exist"))
+    findings += [
+        Finding("role_missing", name, "role does not exist")
+        for name in (roles.runtime, roles.platform)
+        if name not in role_oids
+    ]
     tables = _tenant_tables(conn)
     for check in CHECKS:
         findings.extend(check(conn, roles, role_oids, tables))
@@ -424,7 +426,8 @@ def _activity_visibility(
         """
         SELECT 1 FROM pg_db_role_setting s
          WHERE s.setrole = %s
-           AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+           AND s.setdatabase IN
+               (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
            AND 'track_activities=off' = ANY(s.setconfig)
         """,
         [oid],
@@ -455,7 +458,9 @@ def _security_definer_functions(
     for fn in rows:
         if not fn["pinned"]:
             yield Finding(
-                "security_definer_search_path", fn["name"], "SECURITY DEFINER without search_path"
+                "security_definer_search_path",
+                fn["name"],
+                "SECURITY DEFINER without search_path",
             )
         if fn["public_execute"]:
             yield Finding(

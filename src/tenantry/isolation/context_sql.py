@@ -6,7 +6,10 @@ planner evaluates it once per statement as an init plan instead of once per row.
 
 from __future__ import annotations
 
-from tenantry.isolation.roles import Roles
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tenantry.isolation.roles import Roles
 
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The whole token is validated by one regular expression first, so the casts below cannot fail

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tenantry.isolation.roles import Roles
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tenantry.isolation.roles import Roles
 
 SCHEMA = "tenantry"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -146,10 +149,8 @@ def _indexes(table: ScopedTable) -> list[str]:
     statements: list[str] = []
     if table.scope is Scope.APP:
         statements.append(f"CREATE INDEX ON {table.qualified} ({lead})")
-    for unique in table.unique:
-        statements.append(f"CREATE UNIQUE INDEX ON {table.qualified} ({lead}, {unique})")
-    for index in table.indexes:
-        statements.append(f"CREATE INDEX ON {table.qualified} ({lead}, {index})")
+    statements += [f"CREATE UNIQUE INDEX ON {table.qualified} ({lead}, {u})" for u in table.unique]
+    statements += [f"CREATE INDEX ON {table.qualified} ({lead}, {i})" for i in table.indexes]
     return statements
 
 

@@ -59,7 +59,7 @@ def create_role_statements(
     return statements
 
 
-def database_statements(roles: Roles, database: str) -> list[sql.Composed]:
+def database_statements(roles: Roles, database: str) -> list[sql.SQL | sql.Composed]:
     """Database-wide privileges: only our roles connect, nobody but the owner creates objects.
 
     `track_activities = off` hides every runtime backend's query text from the other runtime

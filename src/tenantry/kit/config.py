@@ -20,7 +20,9 @@ _ROLE_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 def _valid_role_prefix(value: str) -> str:
     if not _ROLE_PREFIX.match(value):
-        raise ValueError("must be lowercase letters, digits and underscores, starting with a letter")
+        raise ValueError(
+            "must be lowercase letters, digits and underscores, starting with a letter"
+        )
     return value
 
 
@@ -33,10 +35,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    # Admin (superuser or owner) URL used for migrations and role management. Empty means the
+    # Admin (superuser or owner) URL for migrations and role management. Empty means the
     # embedded PostgreSQL under `data_dir`.
     database_url: str = ""
-    # URLs the service connects with; derived from `database_url` (same host, other user) when empty.
+    # URLs the service connects with; when empty, `database_url` with the role's user name.
     runtime_database_url: str = ""
     platform_database_url: str = ""
     # Passwords given to the runtime and platform roles by `tenantry db upgrade` (servers that do
@@ -58,7 +60,7 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files, by design
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (

@@ -47,7 +47,7 @@ class ContextKey:
 
 
 class ContextSigner:
-    """Signs contexts with the newest key; older keys keep verifying in the database until retired."""
+    """Signs with the newest key; older keys keep verifying in the database until retired."""
 
     def __init__(self, key: ContextKey, ttl_seconds: int) -> None:
         self._key = key

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString
+from typing import Any, LiteralString, Self
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -28,6 +29,7 @@ CLEAR_SESSION_CONTEXT: LiteralString = "RESET tenantry.context"
 Connection = psycopg.AsyncConnection[DictRow]
 Cursor = psycopg.AsyncCursor[DictRow]
 Params = Sequence[Any] | dict[str, Any] | None
+Query = LiteralString | bytes | sql.SQL | sql.Composed
 
 
 class Transaction:
@@ -37,7 +39,7 @@ class Transaction:
         self._connection = connection
         self._pending_token: str | None = token
 
-    async def execute(self, query: LiteralString | psycopg.sql.Composable, params: Params = None) -> Cursor:
+    async def execute(self, query: Query, params: Params = None) -> Cursor:
         cursor = self._connection.cursor()
         if self._pending_token is None:
             await cursor.execute(query, params)
@@ -48,14 +50,10 @@ class Transaction:
             await cursor.execute(query, params)
         return cursor
 
-    async def fetch_one(
-        self, query: LiteralString | psycopg.sql.Composable, params: Params = None
-    ) -> DictRow | None:
+    async def fetch_one(self, query: Query, params: Params = None) -> DictRow | None:
         return await (await self.execute(query, params)).fetchone()
 
-    async def fetch_all(
-        self, query: LiteralString | psycopg.sql.Composable, params: Params = None
-    ) -> list[DictRow]:
+    async def fetch_all(self, query: Query, params: Params = None) -> list[DictRow]:
         return await (await self.execute(query, params)).fetchall()
 
     async def connection(self) -> Connection:
@@ -80,7 +78,7 @@ class Database:
     ) -> None:
         self._ttl = context_ttl_seconds
         options: dict[str, Any] = {"row_factory": dict_row}
-        self.runtime_pool = AsyncConnectionPool(
+        self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,
             min_size=min_size,
             max_size=max_size,
@@ -88,7 +86,7 @@ class Database:
             open=False,
             name="tenantry-runtime",
         )
-        self.platform_pool = AsyncConnectionPool(
+        self.platform_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             platform_url,
             min_size=min(min_size, 1),
             max_size=max(2, max_size // 2),
@@ -110,7 +108,7 @@ class Database:
         await self.runtime_pool.close()
         await self.platform_pool.close()
 
-    async def __aenter__(self) -> Database:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 
@@ -149,7 +147,9 @@ class Database:
 
     @staticmethod
     @asynccontextmanager
-    async def _transaction(pool: AsyncConnectionPool[Any], token: str) -> AsyncIterator[Transaction]:
+    async def _transaction(
+        pool: AsyncConnectionPool[Any], token: str
+    ) -> AsyncIterator[Transaction]:
         async with pool.connection() as conn:
             transaction = Transaction(conn, token)
             try:

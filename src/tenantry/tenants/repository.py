@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.kit.db import Transaction
 
 

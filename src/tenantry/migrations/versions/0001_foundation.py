@@ -49,7 +49,10 @@ APP_USERS = ScopedTable(
         "email text NOT NULL CHECK (length(email) BETWEEN 3 AND 320 AND email LIKE '%_@_%')",
         "email_verified boolean NOT NULL DEFAULT false",
         "display_name text CHECK (length(display_name) <= 200)",
-        "status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'inactive', 'suspended'))",
+        (
+            "status text NOT NULL DEFAULT 'active'"
+            " CHECK (status IN ('active', 'inactive', 'suspended'))"
+        ),
         "created_at timestamptz NOT NULL DEFAULT now()",
         "updated_at timestamptz NOT NULL DEFAULT now()",
     ),
@@ -73,7 +76,9 @@ APP_USER_PREFERENCES = ScopedTable(
 
 
 def upgrade() -> None:
-    roles = op.get_context().config.attributes["roles"]
+    config = op.get_context().config
+    assert config is not None
+    roles = config.attributes["roles"]
     runtime, platform = roles.runtime, roles.platform
     statements = [
         f'GRANT USAGE ON SCHEMA tenantry TO "{runtime}", "{platform}"',
@@ -115,10 +120,14 @@ def upgrade() -> None:
         # The tenant root: a tenant's context reads its own row; only the platform writes.
         "ALTER TABLE tenantry.tenants ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE tenantry.tenants FORCE ROW LEVEL SECURITY",
-        f'CREATE POLICY runtime_own_tenant ON tenantry.tenants FOR SELECT TO "{runtime}" '
-        f"USING (id = {TENANT})",
-        f'CREATE POLICY platform_access ON tenantry.tenants FOR ALL TO "{platform}" '
-        f"USING ({PLATFORM}) WITH CHECK ({PLATFORM})",
+        (
+            f'CREATE POLICY runtime_own_tenant ON tenantry.tenants FOR SELECT TO "{runtime}" '
+            f"USING (id = {TENANT})"
+        ),
+        (
+            f'CREATE POLICY platform_access ON tenantry.tenants FOR ALL TO "{platform}" '
+            f"USING ({PLATFORM}) WITH CHECK ({PLATFORM})"
+        ),
         "REVOKE ALL ON tenantry.tenants FROM PUBLIC",
         f'GRANT SELECT ON tenantry.tenants TO "{runtime}"',
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON tenantry.tenants TO "{platform}"',
