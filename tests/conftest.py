@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import fasteners
 import psycopg
 import pytest
 from psycopg import sql
@@ -75,9 +76,13 @@ def role_url(admin: str, role: str) -> str:
 
 
 def clone(name: str) -> Urls:
-    admin = recreate_database(os.environ["TENANTRY_TEST_SERVER_URL"], name, TEMPLATE)
-    # Database-level grants and per-database role settings are not copied from a template.
-    migrate.upgrade(admin, ROLES)
+    # Roles are cluster-wide: workers that alter them at once collide ("tuple concurrently
+    # updated"), so clones are prepared one at a time.
+    (ROOT / ".tenantry").mkdir(exist_ok=True)
+    with fasteners.InterProcessLock(str(ROOT / ".tenantry" / "test-clone.lock")):
+        admin = recreate_database(os.environ["TENANTRY_TEST_SERVER_URL"], name, TEMPLATE)
+        # Database-level grants and per-database role settings are not copied from a template.
+        migrate.upgrade(admin, ROLES)
     return Urls(admin, role_url(admin, ROLES.runtime), role_url(admin, ROLES.platform))
 
 
