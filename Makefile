@@ -15,14 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-up: install  ## start the embedded PostgreSQL, migrate, seed demo data
+up: install  ## start the embedded PostgreSQL, migrate, seed demo data, serve on :8000
 	$(TENANTRY) db start
 	$(TENANTRY) db upgrade
 	$(TENANTRY) db seed-demo
 	@echo
-	@echo "Tenantry is ready. Try, as the runtime role inside acme's thinktank context:"
+	@echo "Tenantry API on http://127.0.0.1:8000 (docs at /docs). In another shell, try:"
 	@echo "  $(TENANTRY) sql --tenant acme --app thinktank \"SELECT email FROM app_users\""
 	@echo "  $(TENANTRY) audit-db"
+	@echo
+	$(TENANTRY) serve
 
 stop:
 	$(TENANTRY) db stop

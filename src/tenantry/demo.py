@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from tenantry.apps import repository as apps
 from tenantry.identity import repository as users
+from tenantry.identity.passwords import hash_password
 from tenantry.kit.context import TenantContext
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
     from tenantry.kit.db import Database
 from tenantry.kit.errors import NotFound
+
+# Every demo user signs in with this password (demo data only).
+DEMO_PASSWORD = "correct horse battery staple 42"  # noqa: S105
 
 DEMO = {
     ("acme", "Acme Corporation", "business"): {
@@ -30,6 +33,7 @@ DEMO = {
 async def seed_demo(db: Database) -> dict[str, int]:
     """Create the demo tenants, apps and users if missing. Safe to run again."""
     created = {"tenants": 0, "users": 0}
+    password_hash = await hash_password(DEMO_PASSWORD)
     for (slug, name, plan), apps_users in DEMO.items():
         async with db.platform_transaction() as tx:
             tenant = await tenants.get_by_slug(tx, slug)
@@ -50,8 +54,14 @@ async def seed_demo(db: Database) -> dict[str, int]:
                     if await users.get_by_email(tx, tenant.id, app_ids[app_slug], email):
                         continue
                     user = await users.create(
-                        tx, tenant.id, app_ids[app_slug], email, email.split("@")[0].title()
+                        tx,
+                        tenant.id,
+                        app_ids[app_slug],
+                        email,
+                        email.split("@")[0].title(),
+                        password_hash=password_hash,
+                        email_verified=True,
                     )
-                    await users.set_preference(tx, user, "theme", json.dumps(f"{app_slug}-light"))
+                    await users.set_preference(tx, user, "theme", f"{app_slug}-light")
                     created["users"] += 1
     return created

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,7 +60,7 @@ async def world(db: Database) -> World:
                 # The same email in every tenant and app: four separate identities.
                 for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test"):
                     user = await users.create(tx, tenant.id, app.id, email)
-                    await users.set_preference(tx, user, "theme", json.dumps("dark"))
+                    await users.set_preference(tx, user, "theme", "dark")
                     ids.append(user.id)
                 created[(tenant.id, app.id)] = ids
     return World(a.id, b.id, app_1.id, app_2.id, created)

@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from tenantry.isolation import audit
 from tenantry.isolation.audit import run_checks
-from tenantry.isolation.ddl import Scope, ScopedTable, scoped_table_sql
+from tenantry.isolation.ddl import RuntimeAccess, Scope, ScopedTable, scoped_table_sql
 from tenantry.isolation.roles import Roles
 from tests.conftest import ROLES
 
@@ -31,6 +31,18 @@ def helper_table(
 
 
 VIOLATIONS = {
+    "runtime_access_exceeds_declaration": [
+        *scoped_table_sql(
+            ScopedTable(
+                name="t_log",
+                scope=Scope.TENANT,
+                columns=("label text",),
+                runtime_access=RuntimeAccess.APPEND_ONLY,
+            ),
+            ROLES,
+        ),
+        f'GRANT UPDATE ON tenantry.t_log TO "{RUNTIME}"',
+    ],
     "rls_disabled": [
         *helper_table("t_rls"),
         "ALTER TABLE tenantry.t_rls DISABLE ROW LEVEL SECURITY",

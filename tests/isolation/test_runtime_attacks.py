@@ -21,16 +21,16 @@ from tests.isolation.conftest import World, apply
 pytestmark = pytest.mark.usefixtures("world")
 
 
-def scoped_tables(conn: psycopg.Connection[dict]) -> list[str]:  # type: ignore[type-arg]
+def scoped_tables(
+    conn: psycopg.Connection[dict], access: str = "read_write|append_only"
+) -> list[str]:  # type: ignore[type-arg]
     rows = conn.execute(
-        "SELECT format('%I.%I', table_schema, table_name) AS name FROM tenantry.scoped_tables"
+        "SELECT format('%%I.%%I', table_schema, table_name) AS name FROM tenantry.scoped_tables "
+        "WHERE runtime_access ~ %s",
+        [f"^({access})$"],
     ).fetchall()
     conn.rollback()
-    names = [r["name"] for r in rows]
-    assert {"tenantry.app_users", "tenantry.tenant_apps", "tenantry.app_user_preferences"} <= set(
-        names
-    )
-    return [*names, "tenantry.tenants"]
+    return [r["name"] for r in rows]
 
 
 def count(conn, table: str, where: str = "true", params=None) -> int:  # type: ignore[no-untyped-def]
@@ -38,10 +38,23 @@ def count(conn, table: str, where: str = "true", params=None) -> int:  # type: i
     return conn.execute(query, params).fetchone()["n"]
 
 
-def test_no_context_sees_nothing_and_writes_nothing(runtime, world: World) -> None:
-    for table in scoped_tables(runtime):
+def test_no_context_sees_nothing_and_writes_nothing(runtime, signer, world: World) -> None:
+    tables = scoped_tables(runtime)
+    assert {"tenantry.app_users", "tenantry.sessions", "tenantry.security_events"} <= set(tables)
+    for table in [*tables, "tenantry.tenants"]:
         assert count(runtime, table) == 0, table
     runtime.rollback()
+    # Platform-only tables are not readable by the runtime role at all, even with the widest
+    # context a tenant can have.
+    platform_only = scoped_tables(runtime, "none")
+    assert "tenantry.cross_app_user_correlation" in platform_only
+    for table in platform_only:
+        apply(
+            runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1, cross_app=True))
+        )
+        with pytest.raises(errors.InsufficientPrivilege):
+            count(runtime, table)
+        runtime.rollback()
     with pytest.raises(errors.InsufficientPrivilege):
         runtime.execute(
             "INSERT INTO tenantry.app_users (tenant_id, app_id, id, email) VALUES (%s, %s, %s, %s)",

@@ -8,7 +8,7 @@ import psycopg
 import pydantic
 import typer
 
-from tenantry.cli import audit, db
+from tenantry.cli import audit, db, mail, serve
 from tenantry.cli import sql as sql_cli
 from tenantry.cli._common import err_console
 from tenantry.kit.errors import TenantryError
@@ -22,6 +22,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command("sql")(sql_cli.sql_command)
 app.command("audit-db")(audit.audit_db)
+app.command("serve")(serve.serve)
+app.add_typer(mail.app, name="mail")
 
 
 def main() -> None:

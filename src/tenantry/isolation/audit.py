@@ -77,18 +77,18 @@ def _tenant_tables(conn: Conn) -> list[Row]:
     declared = conn.execute(
         "SELECT to_regclass('tenantry.scoped_tables') IS NOT NULL AS present"
     ).fetchone()
-    scope_sql = (
-        "(SELECT s.scope FROM tenantry.scoped_tables s "
+    present = bool(declared and declared["present"])
+    lookup = "(SELECT s.{} FROM tenantry.scoped_tables s " + (
         "WHERE s.table_schema = n.nspname AND s.table_name = c.relname)"
-        if declared and declared["present"]
-        else "NULL::text"
     )
+    scope_sql = lookup.format("scope") if present else "NULL::text"
+    access_sql = lookup.format("runtime_access") if present else "NULL::text"
     return conn.execute(
         f"""
         SELECT c.oid, format('%%I.%%I', n.nspname, c.relname) AS name,
                c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                t.attnum AS tenant_attnum, a.attnum AS app_attnum,
-               {scope_sql} AS declared_scope
+               {scope_sql} AS declared_scope, {access_sql} AS declared_access
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_attribute t
@@ -96,9 +96,13 @@ def _tenant_tables(conn: Conn) -> list[Row]:
           LEFT JOIN pg_attribute a
                  ON a.attrelid = c.oid AND a.attname = 'app_id' AND NOT a.attisdropped
          WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}
+           -- Platform-level secrets (per-app signing keys); the runtime role cannot even
+           -- reach this schema, which `runtime_reads_keys` checks.
+           AND n.nspname <> 'tenantry_private'
            AND (t.attnum IS NOT NULL OR a.attnum IS NOT NULL)
          ORDER BY 2
-        """
+        """,
+        [],
     ).fetchall()
 
 
@@ -160,16 +164,22 @@ def _policies_check(
             and p["using_expr"]
             and p["check_expr"]
         ]
-        if not guarding:
+        runtime_has_access = runtime is not None and _runtime_may_touch(conn, runtime, table["oid"])
+        # A table the runtime role cannot touch at all needs no runtime policy.
+        if not guarding and runtime_has_access:
             yield Finding(
                 "missing_policy",
                 table["name"],
                 "no permissive FOR ALL policy with USING and WITH CHECK for the runtime role",
             )
         needs_app = table["app_attnum"] is not None and table["declared_scope"] != "tenant"
-        if needs_app and not any(
-            APP_ACCESSOR.search(p["using_expr"]) and APP_ACCESSOR.search(p["check_expr"])
-            for p in guarding
+        if (
+            needs_app
+            and runtime_has_access
+            and not any(
+                APP_ACCESSOR.search(p["using_expr"]) and APP_ACCESSOR.search(p["check_expr"])
+                for p in guarding
+            )
         ):
             yield Finding(
                 "missing_app_filter",
@@ -178,6 +188,14 @@ def _policies_check(
             )
         for policy in policies:
             yield from _policy_findings(table["name"], policy)
+
+
+def _runtime_may_touch(conn: Conn, runtime: int, table_oid: int) -> bool:
+    row = conn.execute(
+        "SELECT has_table_privilege(%s, %s, 'SELECT, INSERT, UPDATE, DELETE') AS granted",
+        [runtime, table_oid],
+    ).fetchone()
+    return bool(row and row["granted"])
 
 
 def _policy_findings(table: str, policy: Row) -> Iterator[Finding]:
@@ -198,6 +216,37 @@ def _policy_findings(table: str, policy: Row) -> Iterator[Finding]:
                 "unwrapped_context_call",
                 where,
                 "context function called per row; wrap it as (SELECT tenantry.current_…())",
+            )
+
+
+@check
+def _declared_access(
+    conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
+) -> Iterator[Finding]:
+    allowed = {
+        "append_only": {"SELECT", "INSERT"},
+        "none": set(),
+    }
+    for table in tables:
+        permitted = allowed.get(table["declared_access"])
+        if permitted is None or roles.runtime not in oids:
+            continue
+        granted = {
+            row["privilege"]
+            for row in conn.execute(
+                """
+                SELECT p.privilege FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+                       AS p(privilege)
+                 WHERE has_table_privilege(%s, %s, p.privilege)
+                """,
+                [roles.runtime, table["oid"]],
+            )
+        }
+        for privilege in sorted(granted - permitted):
+            yield Finding(
+                "runtime_access_exceeds_declaration",
+                table["name"],
+                f"declared {table['declared_access']} but the runtime role has {privilege}",
             )
 
 

@@ -31,6 +31,14 @@ class Scope(enum.StrEnum):
     APP = "app"
 
 
+class RuntimeAccess(enum.StrEnum):
+    READ_WRITE = "read_write"
+    # Audit trails and security events: the runtime role may read and insert, never rewrite.
+    APPEND_ONLY = "append_only"
+    # Control-plane data (e.g. cross-app correlation): no runtime grant and no runtime policy.
+    NONE = "none"
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A foreign key to another tenant table, always composite with `tenant_id` first."""
@@ -52,8 +60,7 @@ class ScopedTable:
     references: Sequence[Reference] = ()
     # Extra indexes, given as the columns after tenant_id (and app_id).
     indexes: Sequence[str] = ()
-    # Append-only tables: the runtime role may read and insert, never update or delete.
-    append_only: bool = False
+    runtime_access: RuntimeAccess = RuntimeAccess.READ_WRITE
     # Tables keyed by something other than a surrogate id give their own key columns (after
     # tenant_id), e.g. tenant_apps keyed by (tenant_id, app_id).
     primary_key: Sequence[str] = ("id",)
@@ -81,8 +88,8 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
         *rls_sql(table, roles),
         *_grants(table, roles),
         (
-            f"INSERT INTO {SCHEMA}.scoped_tables (table_schema, table_name, scope, append_only) "
-            f"VALUES ('{table.schema}', '{table.name}', '{table.scope}', {table.append_only})"
+            f"INSERT INTO {SCHEMA}.scoped_tables (table_schema, table_name, scope, runtime_access) "
+            f"VALUES ('{table.schema}', '{table.name}', '{table.scope}', '{table.runtime_access}')"
         ),
     ]
 
@@ -95,9 +102,11 @@ def rls_sql(table: ScopedTable, roles: Roles) -> list[str]:
     statements = [
         f"ALTER TABLE {table.qualified} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table.qualified} FORCE ROW LEVEL SECURITY",
-        _policy(table, "runtime_access", "ALL", roles.runtime, own_rows),
         _policy(table, "platform_access", "ALL", roles.platform, PLATFORM),
     ]
+    if table.runtime_access is RuntimeAccess.NONE:
+        return statements
+    statements.append(_policy(table, "runtime_access", "ALL", roles.runtime, own_rows))
     if table.scope is Scope.APP:
         # A tenant administrator's signed context may read, never write, every app of its tenant.
         statements.append(
@@ -154,13 +163,21 @@ def _indexes(table: ScopedTable) -> list[str]:
     return statements
 
 
+_RUNTIME_GRANTS = {
+    RuntimeAccess.READ_WRITE: "SELECT, INSERT, UPDATE, DELETE",
+    RuntimeAccess.APPEND_ONLY: "SELECT, INSERT",
+}
+
+
 def _grants(table: ScopedTable, roles: Roles) -> list[str]:
-    runtime = "SELECT, INSERT" if table.append_only else "SELECT, INSERT, UPDATE, DELETE"
-    return [
+    statements = [
         f"REVOKE ALL ON {table.qualified} FROM PUBLIC",
-        f'GRANT {runtime} ON {table.qualified} TO "{roles.runtime}"',
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table.qualified} TO "{roles.platform}"',
     ]
+    if table.runtime_access is not RuntimeAccess.NONE:
+        grants = _RUNTIME_GRANTS[table.runtime_access]
+        statements.append(f'GRANT {grants} ON {table.qualified} TO "{roles.runtime}"')
+    return statements
 
 
 def catalog_grants_sql(qualified: str, roles: Roles) -> list[str]:

@@ -54,6 +54,27 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
 
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # The externally visible origin; token issuers are `<public_url>/v1/apps/<app>`.
+    public_url: str = "http://127.0.0.1:8000"
+    # When set, `thinktank.<base_domain>` serves app thinktank's routes without the path prefix.
+    base_domain: str = ""
+    access_token_ttl_seconds: int = Field(default=600, ge=30, le=900)
+    session_ttl_seconds: int = Field(default=30 * 86400, ge=300)
+    # Allowed clock skew when verifying tokens.
+    clock_skew_seconds: int = Field(default=30, ge=0, le=300)
+    # Login throttling: failures in a window before delays start, and the lockout after that.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_lockout_failures: int = Field(default=10, ge=2)
+    login_window_seconds: int = Field(default=900, ge=60)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    # Mail: an SMTP URL (smtp://user:pass@host:port) sends; empty keeps mail in the outbox table.
+    smtp_url: str = ""
+    mail_from: str = "no-reply@tenantry.localhost"
+    log_level: str = "INFO"
+
     @classmethod
     def settings_customise_sources(
         cls,

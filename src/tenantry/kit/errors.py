@@ -35,3 +35,46 @@ class DatabaseUnavailable(TenantryError):
 class ConfigurationError(TenantryError):
     code = "configuration_error"
     status = 500
+
+
+class Unauthorized(TenantryError):
+    code = "unauthorized"
+    status = 401
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+
+class MfaRequired(Unauthorized):
+    code = "mfa_required"
+
+    def __init__(self, mfa_token: str) -> None:
+        super().__init__("a second factor is required")
+        self.mfa_token = mfa_token
+
+
+class Forbidden(TenantryError):
+    code = "forbidden"
+    status = 403
+
+
+class AppMismatch(Forbidden):
+    code = "app_mismatch"
+
+
+class TenantMismatch(Forbidden):
+    code = "tenant_mismatch"
+
+
+class TenantInactive(Forbidden):
+    code = "tenant_inactive"
+
+
+class RateLimited(TenantryError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

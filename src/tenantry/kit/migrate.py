@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from alembic import command
@@ -19,6 +20,9 @@ from sqlalchemy.pool import NullPool
 from tenantry.isolation.roles import Roles, create_role_statements, database_statements
 from tenantry.kit.context import hmac_pads
 from tenantry.kit.dsn import database_name
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -155,3 +159,12 @@ def add_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str:
         [kid, secret, inner, outer],
     )
     return kid
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(tx: Transaction) -> str | None:
+    row = await tx.fetch_one("SELECT tenantry.schema_revision() AS revision")
+    return None if row is None else row["revision"]

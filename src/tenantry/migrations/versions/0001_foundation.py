@@ -87,7 +87,8 @@ def upgrade() -> None:
             table_schema text NOT NULL,
             table_name text NOT NULL,
             scope text NOT NULL CHECK (scope IN ('tenant', 'app')),
-            append_only boolean NOT NULL DEFAULT false,
+            runtime_access text NOT NULL
+                CHECK (runtime_access IN ('read_write', 'append_only', 'none')),
             PRIMARY KEY (table_schema, table_name)
         )
         """,

@@ -1,0 +1,40 @@
+"""The apps catalog, cached: it changes only through the control plane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tenantry.apps import repository
+from tenantry.kit.errors import NotFound
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from tenantry.apps.repository import App
+    from tenantry.kit.db import Database
+
+
+class AppDirectory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._by_slug: dict[str, App] = {}
+        self._by_id: dict[UUID, App] = {}
+
+    async def reload(self) -> None:
+        async with self._db.platform_transaction() as tx:
+            apps = await repository.list_all(tx)
+        self._by_slug = {app.slug: app for app in apps}
+        self._by_id = {app.id: app for app in apps}
+
+    def by_slug(self, slug: str) -> App:
+        app = self._by_slug.get(slug)
+        if app is None or app.status != "active":
+            raise NotFound(f"no app {slug!r}")
+        return app
+
+    def all(self) -> list[App]:
+        return list(self._by_slug.values())
+
+    @property
+    def slugs_by_id(self) -> dict[UUID, str]:
+        return {app_id: app.slug for app_id, app in self._by_id.items()}

@@ -1,0 +1,29 @@
+"""`tenantry serve`: the HTTP API."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from tenantry.cli._common import settings
+from tenantry.kit import logging as tenantry_logging
+
+
+def serve(
+    host: str | None = typer.Option(None, help="Interface to bind (default TENANTRY_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default TENANTRY_PORT)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the REST API (and, later, the admin UI)."""
+    config = settings()
+    tenantry_logging.configure(config.log_level)
+    uvicorn.run(
+        "tenantry.web:create_app",
+        factory=True,
+        host=host or config.host,
+        port=port or config.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

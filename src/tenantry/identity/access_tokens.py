@@ -1,0 +1,122 @@
+"""Access tokens: short-lived EdDSA JWTs, one issuer and audience per app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import jwt
+
+from tenantry.kit.errors import Unauthorized
+from tenantry.kit.ids import uuid7
+
+if TYPE_CHECKING:
+    from tenantry.identity.keys import KeyRing
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "nbf", "iat", "jti", "tenant_id", "app_id", "sid")
+ACCESS = "access"
+MFA_CHALLENGE = "mfa_challenge"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    tenant_id: UUID
+    app_id: UUID
+    app_user_id: UUID
+    session_id: UUID
+    amr: tuple[str, ...]
+
+
+def issuer(public_url: str, app_slug: str) -> str:
+    return f"{public_url.rstrip('/')}/v1/apps/{app_slug}"
+
+
+class TokenService:
+    def __init__(self, keys: KeyRing, public_url: str, ttl_seconds: int, skew_seconds: int) -> None:
+        self._keys = keys
+        self._public_url = public_url
+        self._ttl = ttl_seconds
+        self._skew = skew_seconds
+
+    def issue(
+        self,
+        *,
+        app_id: UUID,
+        app_slug: str,
+        tenant_id: UUID,
+        app_user_id: UUID,
+        session_id: UUID,
+        amr: tuple[str, ...],
+        use: str = ACCESS,
+        ttl_seconds: int | None = None,
+    ) -> tuple[str, int]:
+        key = self._keys.signing_key(app_id)
+        now = int(time.time())
+        ttl = ttl_seconds or self._ttl
+        claims: dict[str, Any] = {
+            "iss": issuer(self._public_url, app_slug),
+            "aud": app_slug,
+            "sub": str(app_user_id),
+            "tenant_id": str(tenant_id),
+            "app_id": str(app_id),
+            "sid": str(session_id),
+            "amr": list(amr),
+            "token_use": use,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": str(uuid7()),
+        }
+        token = jwt.encode(
+            claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
+        )
+        return token, ttl
+
+    async def verify(
+        self, token: str, app_slugs: dict[UUID, str], use: str = ACCESS
+    ) -> VerifiedToken:
+        """Verify against the key named by `kid`, as a token of that key's own app.
+
+        The caller compares the token's app with the route's app; doing it after verification
+        means a mismatch is a proven misuse worth a security event, not noise.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("malformed token") from exc
+        kid = header.get("kid")
+        key = await self._keys.find(kid) if isinstance(kid, str) and len(kid) <= 64 else None  # noqa: PLR2004
+        if key is None:
+            raise Unauthorized("unknown signing key")
+        app_slug = app_slugs.get(key.app_id)
+        if app_slug is None:
+            raise Unauthorized("unknown app")
+        try:
+            claims = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.algorithm],
+                audience=app_slug,
+                issuer=issuer(self._public_url, app_slug),
+                leeway=self._skew,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        if claims.get("token_use") != use:
+            raise Unauthorized("wrong token type")
+        try:
+            verified = VerifiedToken(
+                tenant_id=UUID(claims["tenant_id"]),
+                app_id=UUID(claims["app_id"]),
+                app_user_id=UUID(claims["sub"]),
+                session_id=UUID(claims["sid"]),
+                amr=tuple(claims.get("amr") or ()),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise Unauthorized("invalid token claims") from exc
+        if verified.app_id != key.app_id:
+            raise Unauthorized("token app does not match its signing key")
+        return verified

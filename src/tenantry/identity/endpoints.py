@@ -1,0 +1,236 @@
+"""HTTP endpoints of the identity layer, under `/v1/apps/{app}`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+
+from tenantry.identity.auth import AuthPrincipal, RouteApp, TenantAdmin, origin
+from tenantry.identity.schemas import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenOut,
+    AppIdentityOut,
+    ExternalIssuerOut,
+    ExternalLoginRequest,
+    LoginRequest,
+    MfaRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RecoveryCodesOut,
+    RefreshRequest,
+    SessionOut,
+    SignupRequest,
+    TokenRequest,
+    TokenResponse,
+    TotpConfirm,
+    TotpEnrollmentOut,
+    TrustIssuerRequest,
+    UserOut,
+)
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from tenantry.identity.service import TokenPair
+    from tenantry.kit.services import ServicesDep
+
+router = APIRouter(prefix="/v1/apps/{app}", tags=["identity"])
+UserAgent = Annotated[str | None, Header(max_length=1000)]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
+    response.headers.update(NO_STORE)
+    return TokenResponse(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        session_id=pair.session_id,
+    )
+
+
+@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+async def signup(body: SignupRequest, app: RouteApp, services: ServicesDep) -> UserOut:
+    """Create an identity in this tenant and app; a verification code is mailed."""
+    user = await services.identity.signup(
+        app, body.tenant, body.email, body.password, body.display_name
+    )
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/auth/verify-email", status_code=status.HTTP_204_NO_CONTENT)
+async def verify_email(body: TokenRequest, app: RouteApp, services: ServicesDep) -> None:
+    await services.identity.verify_email(app, body.token)
+
+
+@router.post("/auth/login", response_model=TokenResponse)
+async def login(
+    body: LoginRequest,
+    app: RouteApp,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    user_agent: UserAgent = None,
+) -> TokenResponse:
+    """Password login. With MFA enabled, answers 401 `mfa_required` carrying an `mfa_token`."""
+    pair = await services.identity.login(
+        app, body.tenant, body.email, body.password, origin(request), user_agent
+    )
+    return _tokens(pair, response)
+
+
+@router.post("/auth/mfa", response_model=TokenResponse)
+async def complete_mfa(
+    body: MfaRequest,
+    app: RouteApp,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    user_agent: UserAgent = None,
+) -> TokenResponse:
+    """Second step of an MFA login: a TOTP code or a recovery code."""
+    pair = await services.identity.complete_mfa(
+        app, body.mfa_token, body.code, origin(request), user_agent
+    )
+    return _tokens(pair, response)
+
+
+@router.post("/auth/refresh", response_model=TokenResponse)
+async def refresh(
+    body: RefreshRequest, app: RouteApp, services: ServicesDep, request: Request, response: Response
+) -> TokenResponse:
+    """Rotate the refresh token. Presenting a used one revokes the whole session."""
+    return _tokens(
+        await services.identity.refresh(app, body.refresh_token, origin(request)), response
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: AuthPrincipal, services: ServicesDep) -> None:
+    await services.identity.logout(principal)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED)
+async def request_password_reset(
+    body: PasswordResetRequest, app: RouteApp, services: ServicesDep
+) -> dict[str, str]:
+    """Always accepted, whether or not the account exists."""
+    await services.identity.request_password_reset(app, body.tenant, body.email)
+    return {"status": "accepted"}
+
+
+@router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, app: RouteApp, services: ServicesDep
+) -> None:
+    """Set a new password; every session of the account is revoked."""
+    await services.identity.reset_password(app, body.token, body.password)
+
+
+@router.post("/auth/external", response_model=TokenResponse)
+async def external_login(
+    body: ExternalLoginRequest,
+    app: RouteApp,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    user_agent: UserAgent = None,
+) -> TokenResponse:
+    """Exchange an ID token of an issuer this app trusts for a session."""
+    pair = await services.identity.external_login(
+        app, body.tenant, body.id_token, origin(request), user_agent
+    )
+    return _tokens(pair, response)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(principal: AuthPrincipal, services: ServicesDep) -> UserOut:
+    return UserOut.model_validate(await services.identity.me(principal), from_attributes=True)
+
+
+@router.get("/sessions", response_model=list[SessionOut])
+async def sessions(principal: AuthPrincipal, services: ServicesDep) -> list[SessionOut]:
+    return [
+        SessionOut(
+            **{f: getattr(s, f) for f in SessionOut.model_fields if f != "current"},
+            current=s.id == principal.session_id,
+        )
+        for s in await services.identity.sessions(principal)
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(session_id: UUID, principal: AuthPrincipal, services: ServicesDep) -> None:
+    await services.identity.revoke_session(principal, session_id)
+
+
+@router.post("/mfa/totp", response_model=TotpEnrollmentOut)
+async def start_totp(principal: AuthPrincipal, services: ServicesDep) -> TotpEnrollmentOut:
+    """Begin TOTP enrolment: add the secret to an authenticator, then confirm with a code."""
+    enrollment = await services.identity.start_totp(principal)
+    return TotpEnrollmentOut(secret=enrollment.secret, otpauth_uri=enrollment.uri)
+
+
+@router.post("/mfa/totp/confirm", response_model=RecoveryCodesOut)
+async def confirm_totp(
+    body: TotpConfirm, principal: AuthPrincipal, services: ServicesDep
+) -> RecoveryCodesOut:
+    """Switch MFA on; the one-time recovery codes are shown only in this response."""
+    return RecoveryCodesOut(
+        recovery_codes=await services.identity.confirm_totp(principal, body.code)
+    )
+
+
+@router.post("/api-tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated)
+async def create_api_token(
+    body: ApiTokenCreate, principal: AuthPrincipal, services: ServicesDep
+) -> ApiTokenCreated:
+    token, secret = await services.identity.create_api_token(
+        principal, body.name, body.scopes, body.expires_in_days
+    )
+    return ApiTokenCreated(
+        **ApiTokenOut.model_validate(token, from_attributes=True).model_dump(), token=secret
+    )
+
+
+@router.get("/api-tokens", response_model=list[ApiTokenOut])
+async def api_tokens(principal: AuthPrincipal, services: ServicesDep) -> list[ApiTokenOut]:
+    return [
+        ApiTokenOut.model_validate(t, from_attributes=True)
+        for t in await services.identity.api_tokens(principal)
+    ]
+
+
+@router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_token(token_id: UUID, principal: AuthPrincipal, services: ServicesDep) -> None:
+    await services.identity.revoke_api_token(principal, token_id)
+
+
+# Tenant administration (users of the tenant's admin app) ----------------------------------------
+
+
+@router.post(
+    "/external-issuers", status_code=status.HTTP_201_CREATED, response_model=ExternalIssuerOut
+)
+async def trust_issuer(
+    body: TrustIssuerRequest, principal: TenantAdmin, services: ServicesDep
+) -> ExternalIssuerOut:
+    target = services.apps.by_slug(body.app)
+    issuer = await services.identity.trust_issuer(
+        principal, target, body.issuer, body.audience, body.jwks_uri
+    )
+    return ExternalIssuerOut.model_validate(issuer, from_attributes=True)
+
+
+@router.get("/people", response_model=list[AppIdentityOut])
+async def people(
+    principal: TenantAdmin,
+    services: ServicesDep,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    person_id: UUID | None = None,
+) -> list[AppIdentityOut]:
+    """A person's identities across the tenant's apps (by email or person id)."""
+    found = await services.identity.identities(principal, email=email, person_id=person_id)
+    return [AppIdentityOut.model_validate(i, from_attributes=True) for i in found]

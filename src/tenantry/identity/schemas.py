@@ -1,0 +1,159 @@
+"""Request and response bodies of the identity endpoints."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from tenantry.identity.principal import Scope
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from uuid import UUID
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=32)]
+OpaqueValue = Annotated[str, StringConstraints(min_length=10, max_length=200)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignupRequest(Body):
+    tenant: Slug
+    email: Email
+    password: Password
+    display_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class LoginRequest(Body):
+    tenant: Slug
+    email: Email
+    password: Password
+
+
+class MfaRequest(Body):
+    mfa_token: Annotated[str, StringConstraints(min_length=10, max_length=4096)]
+    code: Code
+
+
+class RefreshRequest(Body):
+    refresh_token: OpaqueValue
+
+
+class TokenRequest(Body):
+    token: OpaqueValue
+
+
+class PasswordResetRequest(Body):
+    tenant: Slug
+    email: Email
+
+
+class PasswordResetConfirm(Body):
+    token: OpaqueValue
+    password: Password
+
+
+class ExternalLoginRequest(Body):
+    tenant: Slug
+    id_token: Annotated[str, StringConstraints(min_length=10, max_length=16384)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str
+    session_id: UUID
+
+
+class UserOut(BaseModel):
+    id: UUID
+    tenant_id: UUID
+    app_id: UUID
+    email: str
+    email_verified: bool
+    display_name: str | None
+    mfa_enabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    auth_method: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class TotpEnrollmentOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class TotpConfirm(Body):
+    code: Code
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str]
+
+
+class ApiTokenCreate(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: list[Scope] = Field(default_factory=lambda: [Scope.PROFILE], max_length=8)
+    expires_in_days: int | None = Field(default=90, ge=1, le=366)
+
+
+class ApiTokenOut(BaseModel):
+    id: UUID
+    name: str
+    display_prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenOut):
+    token: str = Field(description="Shown once; store it now.")
+
+
+class TrustIssuerRequest(Body):
+    app: Slug
+    issuer: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=500)]
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    jwks_uri: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=1000)]
+
+
+class ExternalIssuerOut(BaseModel):
+    id: UUID
+    issuer: str
+    audience: str
+    jwks_uri: str
+    algorithms: list[str]
+
+
+class AppIdentityOut(BaseModel):
+    person_id: UUID
+    app_id: UUID
+    app_slug: str
+    app_user_id: UUID
+    email: str
+    email_verified: bool
+    created_at: datetime
+    last_login_at: datetime | None

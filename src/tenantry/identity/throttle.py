@@ -1,0 +1,94 @@
+"""Login throttling per account and per client address, shared by every worker via the
+database. Keys are hashes, so neither emails nor addresses are stored in clear."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tenantry.kit.errors import RateLimited
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Database
+
+# A client address fails for many accounts (NAT, offices), so it gets more room.
+IP_FACTOR = 5
+MAX_DELAY_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    free_failures: int
+    lockout_failures: int
+    window_seconds: int
+    lockout_seconds: int
+
+
+def throttle_key(kind: str, *parts: str) -> bytes:
+    return hashlib.sha256("\x1f".join((kind, *parts)).encode()).digest()
+
+
+class LoginThrottle:
+    def __init__(self, db: Database, policy: ThrottlePolicy) -> None:
+        self._db = db
+        self._policy = policy
+
+    async def check(self, account: bytes, ip: bytes) -> None:
+        async with self._db.platform_transaction() as tx:
+            row = await tx.fetch_one(
+                """SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS wait
+                     FROM tenantry_private.login_throttle
+                    WHERE key = ANY(%s) AND locked_until > now()""",
+                [[account, ip]],
+            )
+        if row and row["wait"]:
+            raise RateLimited("too many failed attempts; try again later", max(1, row["wait"]))
+
+    async def failed(self, account: bytes, ip: bytes) -> bool:
+        """Count a failure; returns True when the account is now locked out."""
+        p = self._policy
+        locked = False
+        async with self._db.platform_transaction() as tx:
+            for key, factor in ((account, 1), (ip, IP_FACTOR)):
+                row = await tx.fetch_one(
+                    """INSERT INTO tenantry_private.login_throttle AS t (key, failures)
+                       VALUES (%(key)s, 1)
+                       ON CONFLICT (key) DO UPDATE SET
+                           failures = CASE WHEN t.window_started_at
+                                               < now() - make_interval(secs => %(window)s)
+                                           THEN 1 ELSE t.failures + 1 END,
+                           window_started_at = CASE WHEN t.window_started_at
+                                               < now() - make_interval(secs => %(window)s)
+                                           THEN now() ELSE t.window_started_at END
+                       RETURNING failures""",
+                    {"key": key, "window": p.window_seconds},
+                )
+                assert row is not None
+                failures = row["failures"]
+                wait = self._wait(failures, factor)
+                if wait:
+                    await tx.execute(
+                        """UPDATE tenantry_private.login_throttle
+                              SET locked_until = now() + make_interval(secs => %s) WHERE key = %s""",
+                        [wait, key],
+                    )
+                if factor == 1 and failures >= p.lockout_failures:
+                    locked = True
+        return locked
+
+    def _wait(self, failures: int, factor: int) -> int:
+        """Growing delays past the free failures, then a lockout."""
+        p = self._policy
+        if failures >= p.lockout_failures * factor:
+            return p.lockout_seconds
+        over = failures - p.free_failures * factor
+        if over <= 0:
+            return 0
+        return int(min(2 ** (over - 1), MAX_DELAY_SECONDS))
+
+    async def succeeded(self, account: bytes) -> None:
+        async with self._db.platform_transaction() as tx:
+            await tx.execute(
+                "DELETE FROM tenantry_private.login_throttle WHERE key = %s", [account]
+            )

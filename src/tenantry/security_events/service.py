@@ -1,0 +1,86 @@
+"""Recording security events. Each is written in its own transaction so that it survives the
+failure of the request that caused it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tenantry.kit.context import TenantContext
+from tenantry.security_events import repository
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from uuid import UUID
+
+    from tenantry.kit.db import Database
+    from tenantry.kit.metrics import Metrics
+
+log = logging.getLogger("tenantry.security")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from, for the record."""
+
+    ip: str | None = None
+    request_id: str | None = None
+
+
+class SecurityEvents:
+    def __init__(self, db: Database, metrics: Metrics) -> None:
+        self._db = db
+        self._metrics = metrics
+
+    async def record(
+        self,
+        kind: str,
+        *,
+        tenant_id: UUID,
+        origin: Origin,
+        app_id: UUID | None = None,
+        app_user_id: UUID | None = None,
+        severity: str = "warning",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self._metrics.security_events.labels(kind=kind).inc()
+        log.warning(
+            "security event",
+            extra={"event": kind, "tenant_id": str(tenant_id), "request_id": origin.request_id},
+        )
+        async with self._db.tenant_transaction(TenantContext(tenant_id=tenant_id)) as tx:
+            await repository.insert(
+                tx,
+                tenant_id=tenant_id,
+                kind=kind,
+                severity=severity,
+                app_id=app_id,
+                app_user_id=app_user_id,
+                ip=origin.ip,
+                request_id=origin.request_id,
+                detail=detail or {},
+            )
+
+    async def search(
+        self,
+        tenant_id: UUID,
+        *,
+        kind: str | None = None,
+        app_id: UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: UUID | None = None,
+        limit: int = 50,
+    ) -> list[repository.SecurityEvent]:
+        async with self._db.tenant_transaction(TenantContext(tenant_id=tenant_id)) as tx:
+            return await repository.search(
+                tx,
+                tenant_id,
+                kind=kind,
+                app_id=app_id,
+                since=since,
+                until=until,
+                before_id=before_id,
+                limit=limit,
+            )

@@ -1,0 +1,235 @@
+"""The FastAPI application, assembled in one factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tenantry.apps.service import AppDirectory
+from tenantry.identity import endpoints as identity_endpoints
+from tenantry.identity.access_tokens import TokenService, issuer
+from tenantry.identity.external import JwksCache
+from tenantry.identity.keys import KeyRing
+from tenantry.identity.service import IdentityService
+from tenantry.identity.throttle import LoginThrottle, ThrottlePolicy
+from tenantry.kit import dsn, problems
+from tenantry.kit.config import Settings, get_settings
+from tenantry.kit.db import Database
+from tenantry.kit.ids import uuid7
+from tenantry.kit.metrics import Metrics
+from tenantry.kit.migrate import current_revision, head_revision
+from tenantry.kit.services import Services, ServicesDep
+from tenantry.security_events import endpoints as security_endpoints
+from tenantry.security_events.service import SecurityEvents
+from tenantry.tenants.service import TenantDirectory
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("tenantry.http")
+
+
+def build_services(settings: Settings, db: Database, metrics: Metrics) -> Services:
+    apps = AppDirectory(db)
+    tenants = TenantDirectory(db)
+    keys = KeyRing(db)
+    events = SecurityEvents(db, metrics)
+    jwks = JwksCache()
+    tokens = TokenService(
+        keys, settings.public_url, settings.access_token_ttl_seconds, settings.clock_skew_seconds
+    )
+    throttle = LoginThrottle(
+        db,
+        ThrottlePolicy(
+            free_failures=settings.login_free_failures,
+            lockout_failures=settings.login_lockout_failures,
+            window_seconds=settings.login_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+        ),
+    )
+    identity = IdentityService(
+        db=db,
+        settings=settings,
+        apps=apps,
+        tenants=tenants,
+        tokens=tokens,
+        throttle=throttle,
+        events=events,
+        jwks=jwks,
+    )
+    return Services(settings, db, metrics, apps, tenants, keys, events, identity, jwks)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. Pass `database` to share an open pool (tests, embedding)."""
+    config = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database(
+            dsn.runtime_url(config),
+            dsn.platform_url(config),
+            context_ttl_seconds=config.context_ttl_seconds,
+            min_size=config.pool_min_size,
+            max_size=config.pool_max_size,
+        )
+        if database is None:
+            await db.open()
+        services = build_services(config, db, metrics)
+        await services.apps.reload()
+        await services.keys.ensure_keys([a.id for a in services.apps.all()])
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.jwks.close()
+            if database is None:
+                await db.close()
+
+    app = FastAPI(
+        title="Tenantry",
+        version="0.1.0",
+        summary="Multi-tenant, multi-app platform core: isolation enforced by PostgreSQL.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(identity_endpoints.router)
+    app.include_router(security_endpoints.router)
+    _add_platform_routes(app, metrics)
+    app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)
+    return app
+
+
+def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
+    async def readyz(services: ServicesDep) -> JSONResponse:
+        """The database answers and its schema is at the code's migration head."""
+        try:
+            async with services.db.platform_transaction() as tx:
+                current = await current_revision(tx)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "database_unreachable"}, status_code=503)
+        head = head_revision()
+        if current != head:
+            return JSONResponse(
+                {"status": "migrations_pending", "current": current, "head": head}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def prometheus(services: ServicesDep) -> Response:
+        for name, pool in (
+            ("runtime", services.db.runtime_pool),
+            ("platform", services.db.platform_pool),
+        ):
+            stats = pool.get_stats()
+            metrics.pool_size.labels(pool=name, state="size").set(stats.get("pool_size", 0))
+            metrics.pool_size.labels(pool=name, state="available").set(
+                stats.get("pool_available", 0)
+            )
+            metrics.pool_size.labels(pool=name, state="waiting").set(
+                stats.get("requests_waiting", 0)
+            )
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/apps/{app}/.well-known/jwks.json", tags=["identity"])
+    async def jwks(app: str, services: ServicesDep) -> dict[str, Any]:
+        """The app's public signing keys (current and not yet retired)."""
+        return services.keys.jwks(services.apps.by_slug(app).id)
+
+    @app.get("/v1/apps/{app}/.well-known/openid-configuration", tags=["identity"])
+    async def openid_configuration(app: str, services: ServicesDep) -> dict[str, Any]:
+        slug = services.apps.by_slug(app).slug
+        base = issuer(services.settings.public_url, slug)
+        return {
+            "issuer": base,
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "token_endpoint": f"{base}/auth/login",
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+            "subject_types_supported": ["public"],
+            "response_types_supported": ["token"],
+            "claims_supported": ["sub", "tenant_id", "app_id", "sid", "amr"],
+        }
+
+
+class RequestMiddleware:
+    """Request id, app-from-host routing, a JSON access log line and Prometheus metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, base_domain: str) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.base_domain = base_domain.lower().strip(".")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self._route_by_host(scope)
+        supplied = _header(scope, b"x-request-id")
+        request_id = supplied if supplied and len(supplied) <= 64 else uuid7().hex  # noqa: PLR2004
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(template, method, str(status)).inc()
+            self.metrics.latency.labels(template, method).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+
+    def _route_by_host(self, scope: Scope) -> None:
+        """`thinktank.<base_domain>/v1/me` is served as `/v1/apps/thinktank/me`."""
+        if not self.base_domain:
+            return
+        host = (_header(scope, b"host") or "").split(":")[0].lower()
+        suffix = "." + self.base_domain
+        path: str = scope["path"]
+        if host.endswith(suffix) and path.startswith("/v1/") and not path.startswith("/v1/apps/"):
+            app = host[: -len(suffix)]
+            scope["path"] = f"/v1/apps/{app}{path[3:]}"
+            scope["raw_path"] = scope["path"].encode()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
