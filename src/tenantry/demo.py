@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 from tenantry.kit.errors import NotFound
 
 # Every demo user signs in with this password (demo data only).
-DEMO_PASSWORD = "correct horse battery staple 42"  # noqa: S105
+DEMO_PASSWORD = "correct horse battery staple 42"
 
 DEMO = {
     ("acme", "Acme Corporation", "business"): {

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
 from tenantry.apps.repository import App
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.errors import NotFound, Unauthorized
+from tenantry.kit.services import ServicesDep
 from tenantry.security_events.service import Origin
-
-if TYPE_CHECKING:
-    from tenantry.kit.services import ServicesDep
 
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -29,12 +30,8 @@ from tenantry.identity.schemas import (
     TrustIssuerRequest,
     UserOut,
 )
-
-if TYPE_CHECKING:
-    from uuid import UUID
-
-    from tenantry.identity.service import TokenPair
-    from tenantry.kit.services import ServicesDep
+from tenantry.identity.service import TokenPair
+from tenantry.kit.services import ServicesDep
 
 router = APIRouter(prefix="/v1/apps/{app}", tags=["identity"])
 UserAgent = Annotated[str | None, Header(max_length=1000)]

@@ -75,7 +75,7 @@ async def retire_key(tx: Transaction, kid: str) -> bool:
     return cur.rowcount == 1
 
 
-def _jsonb(value: dict[str, Any]) -> Any:
+def _jsonb(value: dict[str, Any]) -> Any:  # noqa: ANN401 - psycopg adapter
     from psycopg.types.json import Jsonb  # noqa: PLC0415
 
     return Jsonb(value)

@@ -126,9 +126,11 @@ async def set_mfa(tx: Transaction, user: AppUser, secret: str | None, *, enabled
 
 async def set_preference(tx: Transaction, user: AppUser, key: str, value: object) -> None:
     await tx.execute(
-        """INSERT INTO tenantry.app_user_preferences (tenant_id, app_id, id, app_user_id, key, value)
+        """INSERT INTO tenantry.app_user_preferences
+               (tenant_id, app_id, id, app_user_id, key, value)
            VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (tenant_id, app_id, app_user_id, key) DO UPDATE SET value = excluded.value""",
+           ON CONFLICT (tenant_id, app_id, app_user_id, key)
+           DO UPDATE SET value = excluded.value""",
         [user.tenant_id, user.app_id, uuid7(), user.id, key, Jsonb(value)],
     )
 
@@ -323,7 +325,8 @@ async def replace_recovery_codes(tx: Transaction, user: AppUser, hashes: list[by
     )
     async with (await tx.connection()).cursor() as cur:
         await cur.executemany(
-            """INSERT INTO tenantry.mfa_recovery_codes (tenant_id, app_id, id, app_user_id, code_hash)
+            """INSERT INTO tenantry.mfa_recovery_codes
+                   (tenant_id, app_id, id, app_user_id, code_hash)
                VALUES (%s, %s, %s, %s, %s)""",
             [(user.tenant_id, user.app_id, uuid7(), user.id, h) for h in hashes],
         )

@@ -223,7 +223,8 @@ class IdentityService:
         }[purpose]
         body = (
             f"Use this code to {action}:\n\n{token.value}\n\n"
-            f"It expires in {ttl // 3600 or 1} hour(s). If you did not ask for it, ignore this mail."
+            f"It expires in {ttl // 3600 or 1} hour(s). "
+            "If you did not ask for it, ignore this mail."
         )
         await users.queue_mail(tx, user.tenant_id, user.app_id, user.email, subject, body)
 

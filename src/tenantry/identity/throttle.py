@@ -70,7 +70,8 @@ class LoginThrottle:
                 if wait:
                     await tx.execute(
                         """UPDATE tenantry_private.login_throttle
-                              SET locked_until = now() + make_interval(secs => %s) WHERE key = %s""",
+                              SET locked_until = now() + make_interval(secs => %s)
+                            WHERE key = %s""",
                         [wait, key],
                     )
                 if factor == 1 and failures >= p.lockout_failures:

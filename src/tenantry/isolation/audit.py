@@ -78,7 +78,8 @@ def _tenant_tables(conn: Conn) -> list[Row]:
         "SELECT to_regclass('tenantry.scoped_tables') IS NOT NULL AS present"
     ).fetchone()
     present = bool(declared and declared["present"])
-    lookup = "(SELECT s.{} FROM tenantry.scoped_tables s " + (
+    lookup = (
+        "(SELECT s.{} FROM tenantry.scoped_tables s "
         "WHERE s.table_schema = n.nspname AND s.table_name = c.relname)"
     )
     scope_sql = lookup.format("scope") if present else "NULL::text"

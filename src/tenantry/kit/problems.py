@@ -38,7 +38,7 @@ def problem(
     code: str,
     detail: str,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    **extra: Any,  # noqa: ANN401 - problem extension members
 ) -> JSONResponse:
     body = {
         "type": f"urn:tenantry:problem:{code}",

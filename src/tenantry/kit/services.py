@@ -37,4 +37,4 @@ def _services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated["Services", Depends(_services)]
+ServicesDep = Annotated[Services, Depends(_services)]

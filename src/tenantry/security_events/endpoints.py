@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from datetime import datetime
-    from uuid import UUID
-
-    from tenantry.identity.auth import TenantAdmin
-    from tenantry.kit.services import ServicesDep
+from tenantry.identity.auth import TenantAdmin
+from tenantry.kit.services import ServicesDep
 
 router = APIRouter(prefix="/v1/apps/{app}", tags=["security events"])
 

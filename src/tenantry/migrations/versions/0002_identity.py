@@ -149,7 +149,10 @@ SECURITY_EVENTS = ScopedTable(
         "app_id uuid REFERENCES tenantry.apps (id)",
         "app_user_id uuid",
         "kind text NOT NULL CHECK (kind ~ '^[a-z_]{1,64}$')",
-        "severity text NOT NULL DEFAULT 'warning' CHECK (severity IN ('info', 'warning', 'critical'))",
+        (
+            "severity text NOT NULL DEFAULT 'warning'"
+            " CHECK (severity IN ('info', 'warning', 'critical'))"
+        ),
         "ip text",
         "request_id text",
         "detail jsonb NOT NULL DEFAULT '{}'",
