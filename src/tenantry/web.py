@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenantry.apps.service import AppDirectory
 from tenantry.identity import endpoints as identity_endpoints
 from tenantry.identity.access_tokens import TokenService, issuer
+from tenantry.identity.auth import APP_SLUG
 from tenantry.identity.external import JwksCache
 from tenantry.identity.keys import KeyRing
 from tenantry.identity.service import IdentityService
@@ -146,13 +147,23 @@ def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
             )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/apps/{app}/.well-known/jwks.json", tags=["identity"])
-    async def jwks(app: str, services: ServicesDep) -> dict[str, Any]:
+    @app.get(
+        "/v1/apps/{app}/.well-known/jwks.json",
+        tags=["identity"],
+        responses=problems.problem_responses(404, 422),
+    )
+    async def jwks(app: Annotated[str, APP_SLUG], services: ServicesDep) -> dict[str, Any]:
         """The app's public signing keys (current and not yet retired)."""
         return services.keys.jwks(services.apps.by_slug(app).id)
 
-    @app.get("/v1/apps/{app}/.well-known/openid-configuration", tags=["identity"])
-    async def openid_configuration(app: str, services: ServicesDep) -> dict[str, Any]:
+    @app.get(
+        "/v1/apps/{app}/.well-known/openid-configuration",
+        tags=["identity"],
+        responses=problems.problem_responses(404, 422),
+    )
+    async def openid_configuration(
+        app: Annotated[str, APP_SLUG], services: ServicesDep
+    ) -> dict[str, Any]:
         slug = services.apps.by_slug(app).slug
         base = issuer(services.settings.public_url, slug)
         return {

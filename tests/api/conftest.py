@@ -24,7 +24,7 @@ PASSWORD = "violet-harbour-lantern-93"
 _ips = itertools.count(1)
 
 
-def test_settings(urls, **overrides: object) -> Settings:
+def api_settings(urls, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": urls.admin,
         "role_prefix": ROLES.prefix,
@@ -39,7 +39,7 @@ def test_settings(urls, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(urls, db: Database) -> AsyncIterator[FastAPI]:
-    application = create_app(test_settings(urls), database=db)
+    application = create_app(api_settings(urls), database=db)
     async with application.router.lifespan_context(application):
         yield application
 

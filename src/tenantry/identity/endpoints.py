@@ -31,9 +31,10 @@ from tenantry.identity.schemas import (
     UserOut,
 )
 from tenantry.identity.service import TokenPair
+from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.kit.services import ServicesDep
 
-router = APIRouter(prefix="/v1/apps/{app}", tags=["identity"])
+router = APIRouter(prefix="/v1/apps/{app}", tags=["identity"], responses=PROBLEM_RESPONSES)
 UserAgent = Annotated[str | None, Header(max_length=1000)]
 NO_STORE = {"Cache-Control": "no-store"}
 

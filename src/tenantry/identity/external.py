@@ -45,8 +45,14 @@ def unverified_issuer(token: str) -> str:
 
 
 class JwksCache:
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        refetch_seconds: float = REFETCH_SECONDS,
+    ) -> None:
         self._client = client or httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS)
+        self._refetch_seconds = refetch_seconds
         self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
         self._last_fetch: dict[str, float] = {}
 
@@ -81,7 +87,7 @@ class JwksCache:
             keys = await self._fetch(uri)
         else:
             keys = cached[1]
-        if kid not in keys and now - self._last_fetch.get(uri, 0.0) > REFETCH_SECONDS:
+        if kid not in keys and now - self._last_fetch.get(uri, 0.0) > self._refetch_seconds:
             keys = await self._fetch(uri)
         return keys.get(kid)
 

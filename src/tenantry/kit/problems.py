@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from tenantry.kit.errors import MfaRequired, RateLimited, TenantryError, Unauthorized
@@ -19,6 +20,45 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tenantry.http")
 MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Tenantry's stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+    mfa_token: str | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": description}
+        for status, description in (
+            (401, "Missing, invalid or expired credentials"),
+            (403, "Credentials of another app or tenant, or a missing scope"),
+            (404, "No such resource for this caller"),
+            (409, "Conflicts with existing data"),
+            (422, "The request is not valid"),
+            (429, "Too many attempts; see Retry-After"),
+            (503, "The database is unavailable"),
+        )
+        if status in statuses
+    }
+
+
+# Every API route may answer with these problems.
+PROBLEM_RESPONSES = problem_responses(401, 403, 404, 409, 422, 429, 503)
 
 _HTTP_CODES = {
     400: "bad_request",

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from tenantry.identity.auth import TenantAdmin
+from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.kit.services import ServicesDep
 
-router = APIRouter(prefix="/v1/apps/{app}", tags=["security events"])
+router = APIRouter(prefix="/v1/apps/{app}", tags=["security events"], responses=PROBLEM_RESPONSES)
 
 
 class SecurityEventOut(BaseModel):

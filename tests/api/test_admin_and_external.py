@@ -1,0 +1,250 @@
+"""Tenant administration (security events, cross-app people, external issuers) and login
+through an external OIDC issuer that the test serves over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tenantry.identity.external import JwksCache
+from tenantry.identity.repository import ExternalIssuer
+from tenantry.kit.ids import uuid7
+from tests.api.conftest import make_tenant, signed_in
+
+
+@pytest.fixture
+async def admin(client, tenant):
+    return await signed_in(client, "admin", tenant, "root@example.com")
+
+
+async def test_security_events_listing_with_filters(client, db, tenant, admin) -> None:
+    user = await signed_in(client, "thinktank", tenant, "wanderer@example.com")
+    for _ in range(2):
+        assert (await client.get("/v1/apps/launchboard/me", headers=user.auth)).status_code == 403
+    events = await client.get(
+        "/v1/apps/admin/security-events", headers=admin.auth, params={"kind": "app_mismatch"}
+    )
+    assert events.status_code == 200
+    listed = events.json()
+    assert len(listed) == 2
+    assert {e["app_user_id"] for e in listed} == {user.id}
+    assert listed[0]["id"] > listed[1]["id"]  # newest first
+    page = await client.get(
+        "/v1/apps/admin/security-events",
+        headers=admin.auth,
+        params={"limit": 1, "before": listed[0]["id"]},
+    )
+    assert [e["id"] for e in page.json()] == [listed[1]["id"]]
+    none = await client.get(
+        "/v1/apps/admin/security-events",
+        headers=admin.auth,
+        params={"kind": "app_mismatch", "since": "2999-01-01T00:00:00Z"},
+    )
+    assert none.json() == []
+    # Another tenant's administrator sees none of these.
+    other_admin = await signed_in(
+        client, "admin", await make_tenant(db, "admin"), "root@example.com"
+    )
+    assert (
+        await client.get("/v1/apps/admin/security-events", headers=other_admin.auth)
+    ).json() == []
+
+
+async def test_admin_resources_do_not_exist_for_app_users(client, tenant) -> None:
+    user = await signed_in(client, "thinktank", tenant, "curious@example.com")
+    for path in (
+        "/v1/apps/thinktank/security-events",
+        "/v1/apps/thinktank/people?email=x@example.com",
+    ):
+        response = await client.get(path, headers=user.auth)
+        assert response.status_code == 404, path
+
+
+async def test_cross_app_people_for_admins_only(client, db, tenant, admin) -> None:
+    a = await signed_in(client, "thinktank", tenant, "Person@Example.com")
+    b = await signed_in(client, "launchboard", tenant, "person@example.com")
+    elsewhere = await make_tenant(db, "thinktank")
+    await signed_in(client, "thinktank", elsewhere, "person@example.com")
+    found = await client.get(
+        "/v1/apps/admin/people", headers=admin.auth, params={"email": "PERSON@example.com"}
+    )
+    assert found.status_code == 200
+    identities = found.json()
+    assert {(i["app_slug"], i["app_user_id"]) for i in identities} == {
+        ("thinktank", a.id),
+        ("launchboard", b.id),
+    }
+    assert len({i["person_id"] for i in identities}) == 1
+    by_person = await client.get(
+        "/v1/apps/admin/people",
+        headers=admin.auth,
+        params={"person_id": identities[0]["person_id"]},
+    )
+    assert {i["app_user_id"] for i in by_person.json()} == {a.id, b.id}
+
+
+class Issuer:
+    """A minimal OIDC issuer: its own RSA keys, its JWKS served over HTTP on loopback."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "ext-1"
+        self.jwks_requests = 0
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.jwks_requests += 1
+                public = jwt.algorithms.RSAAlgorithm.to_jwk(issuer.key.public_key(), as_dict=True)
+                body = json.dumps(
+                    {"keys": [{**public, "kid": issuer.kid, "alg": "RS256", "use": "sig"}]}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(
+        self,
+        sub: str,
+        email: str,
+        *,
+        aud: str = "tenantry-thinktank",
+        kid: str | None = None,
+        key=None,
+        **extra,
+    ) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.url,
+            "aud": aud,
+            "sub": sub,
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 300,
+            **extra,
+        }
+        return jwt.encode(
+            claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid}
+        )
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    server = Issuer()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+async def test_external_oidc_login_links_and_reuses_identity(
+    client, tenant, admin, issuer: Issuer
+) -> None:
+    trust = await client.post(
+        "/v1/apps/admin/external-issuers",
+        headers=admin.auth,
+        json={
+            "app": "thinktank",
+            "issuer": issuer.url,
+            "audience": "tenantry-thinktank",
+            "jwks_uri": f"{issuer.url}/jwks",
+        },
+    )
+    assert trust.status_code == 201, trust.text
+
+    async def exchange(token: str):
+        return await client.post(
+            "/v1/apps/thinktank/auth/external", json={"tenant": tenant.slug, "id_token": token}
+        )
+
+    first = await exchange(issuer.token("ext-user-1", "federated@example.com"))
+    assert first.status_code == 200, first.text
+    me = (
+        await client.get(
+            "/v1/apps/thinktank/me",
+            headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+        )
+    ).json()
+    assert me["email"] == "federated@example.com"
+    assert me["email_verified"] is True
+    second = await exchange(issuer.token("ext-user-1", "changed@example.com"))
+    again = (
+        await client.get(
+            "/v1/apps/thinktank/me",
+            headers={"Authorization": f"Bearer {second.json()['access_token']}"},
+        )
+    ).json()
+    assert again["id"] == me["id"]  # linked by (issuer, subject), not by the email claim
+    assert issuer.jwks_requests == 1  # cached
+
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    refused = {
+        "wrong-audience": issuer.token("ext-user-1", "x@example.com", aud="someone-else"),
+        "forged-same-kid": issuer.token("ext-user-1", "x@example.com", key=other_key),
+        "unknown-kid": issuer.token("ext-user-1", "x@example.com", kid="ext-2"),
+        "expired": issuer.token("ext-user-1", "x@example.com", exp=int(time.time()) - 600),
+        "unverified-email": issuer.token("ext-user-9", "new@example.com", email_verified=False),
+    }
+    for name, token in refused.items():
+        response = await exchange(token)
+        assert response.status_code == 401, (name, response.text)
+    # Unknown kids right after a fetch do not reach the issuer again (bounded refetch).
+    assert issuer.jwks_requests == 1
+    # The same issuer is not trusted by another app of the tenant.
+    other_app = await client.post(
+        "/v1/apps/launchboard/auth/external",
+        json={"tenant": tenant.slug, "id_token": issuer.token("ext-user-1", "x@example.com")},
+    )
+    assert other_app.status_code == 401
+    # Only tenant administrators configure issuers.
+    user = await signed_in(client, "thinktank", tenant, "plain@example.com")
+    denied = await client.post(
+        "/v1/apps/thinktank/external-issuers",
+        headers=user.auth,
+        json={
+            "app": "thinktank",
+            "issuer": "http://x.example",
+            "audience": "a",
+            "jwks_uri": "http://x.example/jwks",
+        },
+    )
+    assert denied.status_code == 404
+
+
+async def test_jwks_cache_refetches_on_rotation_but_bounded(issuer: Issuer) -> None:
+    config = ExternalIssuer(
+        uuid7(), issuer.url, "tenantry-thinktank", f"{issuer.url}/jwks", ["RS256"]
+    )
+    cache = JwksCache(refetch_seconds=0.2)
+    try:
+        assert (await cache.verify(issuer.token("s1", "a@example.com"), config, 5)).subject == "s1"
+        # The issuer rotates to a new key; tokens with the new kid are accepted after a refetch.
+        issuer.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        issuer.kid = "ext-2"
+        await asyncio.sleep(0.25)
+        assert (await cache.verify(issuer.token("s2", "b@example.com"), config, 5)).subject == "s2"
+        assert issuer.jwks_requests == 2
+        # A flood of made-up kids inside the interval costs at most one request.
+        for n in range(20):
+            with pytest.raises(Exception, match="unknown external signing key"):
+                await cache.verify(issuer.token("s3", "c@example.com", kid=f"junk-{n}"), config, 5)
+        assert issuer.jwks_requests == 2
+    finally:
+        await cache.close()
