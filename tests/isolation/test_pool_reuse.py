@@ -57,3 +57,50 @@ async def test_a_failed_transaction_rolls_back_and_leaves_no_context(
         )
     assert row is not None
     assert row["n"] == 0
+
+
+async def test_single_message_read_sees_exactly_its_context(db: Database, world: World) -> None:
+    query = "SELECT tenant_id, app_id, id FROM tenantry.app_users ORDER BY id"
+    for (tenant, app), ids in world.users.items():
+        rows = await db.read(world.context(tenant, app), query)
+        assert [r["id"] for r in rows] == sorted(ids)
+        assert {(r["tenant_id"], r["app_id"]) for r in rows} == {(tenant, app)}
+    # No rows is an empty list, and a query with its own parameters keeps them in order.
+    tenant, app = world.tenant_a, world.app_1
+    none = await db.read(
+        world.context(tenant, app),
+        "SELECT id FROM tenantry.app_users WHERE id = %s",
+        [world.users[(world.tenant_b, app)][0]],
+    )
+    assert none == []
+    # The context is gone after the read: a bare checkout sees nothing.
+    async with db.runtime_pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) AS n FROM tenantry.app_users")
+        assert (await cur.fetchone())["n"] == 0
+        await conn.rollback()
+
+
+async def test_single_message_read_requirements(db: Database, world: World) -> None:
+    tenant, app = world.tenant_a, world.app_1
+    mine, theirs = world.users[(tenant, app)][0], world.users[(world.tenant_b, app)][0]
+    check = "SELECT 1 FROM tenantry.app_users WHERE id = %s"
+    rows = await db.read(
+        world.context(tenant, app),
+        "SELECT 1 AS one",
+        require=[(check, [mine], LookupError("mine"))],
+    )
+    assert rows == [{"one": 1}]
+    # Another tenant's row does not exist for this context, so the requirement fails.
+    with pytest.raises(LookupError, match="theirs"):
+        await db.read(
+            world.context(tenant, app),
+            "SELECT 1 AS one",
+            require=[(check, [theirs], LookupError("theirs"))],
+        )
+    # Requirements are evaluated even when the query itself returns nothing.
+    with pytest.raises(LookupError):
+        await db.read(
+            world.context(tenant, app),
+            "SELECT 1 WHERE false",
+            require=[(check, [theirs], LookupError("x"))],
+        )

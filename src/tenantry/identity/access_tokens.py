@@ -15,6 +15,9 @@ from tenantry.kit.ids import uuid7
 if TYPE_CHECKING:
     from tenantry.identity.keys import KeyRing
 
+# Verified tokens are remembered by their exact text until they expire: clients reuse an access
+# token for many requests, and signature checks are most of the cost of authenticating one.
+CACHE_LIMIT = 10_000
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "nbf", "iat", "jti", "tenant_id", "app_id", "sid")
 ACCESS = "access"
 MFA_CHALLENGE = "mfa_challenge"
@@ -39,6 +42,7 @@ class TokenService:
         self._public_url = public_url
         self._ttl = ttl_seconds
         self._skew = skew_seconds
+        self._verified: dict[tuple[str, str], tuple[int, int, VerifiedToken]] = {}
 
     def issue(
         self,
@@ -82,6 +86,18 @@ class TokenService:
         The caller compares the token's app with the route's app; doing it after verification
         means a mismatch is a proven misuse worth a security event, not noise.
         """
+        cached = self._verified.get((use, token))
+        if cached and cached[0] == self._keys.generation and cached[1] > time.time():
+            return cached[2]
+        verified, expires = await self._verify(token, app_slugs, use)
+        if len(self._verified) >= CACHE_LIMIT:
+            self._verified.clear()
+        self._verified[(use, token)] = (self._keys.generation, expires, verified)
+        return verified
+
+    async def _verify(
+        self, token: str, app_slugs: dict[UUID, str], use: str
+    ) -> tuple[VerifiedToken, int]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -119,4 +135,4 @@ class TokenService:
             raise Unauthorized("invalid token claims") from exc
         if verified.app_id != key.app_id:
             raise Unauthorized("token app does not match its signing key")
-        return verified
+        return verified, int(claims["exp"]) + self._skew

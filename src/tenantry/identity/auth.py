@@ -1,18 +1,24 @@
-"""FastAPI dependencies: the route's app and the authenticated principal."""
+"""FastAPI dependencies: the route's app and the authenticated principal.
+
+Kept flat on purpose: every dependency level costs FastAPI work on every request.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tenantry.apps.repository import App
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.errors import NotFound, Unauthorized
-from tenantry.kit.services import ServicesDep
+from tenantry.kit.services import Services
 from tenantry.security_events.service import Origin
 
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
+# Documents the Bearer scheme in OpenAPI; a missing header is answered by `_principal`.
+bearer = HTTPBearer(auto_error=False, description="An access token or a tenantry_pat_ API token.")
 
 
 def origin(request: Request) -> Origin:
@@ -20,8 +26,13 @@ def origin(request: Request) -> Origin:
     return Origin(ip=client, request_id=getattr(request.state, "request_id", None))
 
 
-async def _route_app(services: ServicesDep, app: Annotated[str, APP_SLUG]) -> App:
-    return services.apps.by_slug(app)
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _route_app(request: Request, app: Annotated[str, APP_SLUG]) -> App:
+    return _services(request).apps.by_slug(app)
 
 
 RouteApp = Annotated[App, Depends(_route_app)]
@@ -29,18 +40,18 @@ RouteApp = Annotated[App, Depends(_route_app)]
 
 async def _principal(
     request: Request,
-    services: ServicesDep,
     app: RouteApp,
-    authorization: Annotated[str | None, Header()] = None,
-    x_tenant_id: Annotated[str | None, Header(max_length=64)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    scheme, _, credentials = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials:
+    services = _services(request)
+    if credentials is None or not credentials.credentials:
         services.metrics.auth_failures.labels(reason="missing").inc()
         raise Unauthorized("a Bearer token is required")
+    # A tenant named by the client (header) must be the credential's own tenant.
+    claimed_tenant = request.headers.get("x-tenant-id")
     try:
         return await services.identity.authenticate(
-            app, credentials.strip(), origin(request), x_tenant_id
+            app, credentials.credentials.strip(), origin(request), claimed_tenant
         )
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import TypeAdapter
 
 from tenantry.identity.auth import AuthPrincipal, RouteApp, TenantAdmin, origin
 from tenantry.identity.schemas import (
@@ -143,20 +144,27 @@ async def external_login(
     return _tokens(pair, response)
 
 
+# The two hottest reads serialise their (already validated) models directly, skipping
+# FastAPI's second validation pass of the response.
+_SESSIONS = TypeAdapter(list[SessionOut])
+
+
 @router.get("/me", response_model=UserOut)
-async def me(principal: AuthPrincipal, services: ServicesDep) -> UserOut:
-    return UserOut.model_validate(await services.identity.me(principal), from_attributes=True)
+async def me(principal: AuthPrincipal, services: ServicesDep) -> Response:
+    user = UserOut.model_validate(await services.identity.me(principal), from_attributes=True)
+    return Response(user.model_dump_json(), media_type="application/json")
 
 
 @router.get("/sessions", response_model=list[SessionOut])
-async def sessions(principal: AuthPrincipal, services: ServicesDep) -> list[SessionOut]:
-    return [
+async def sessions(principal: AuthPrincipal, services: ServicesDep) -> Response:
+    listed = [
         SessionOut(
             **{f: getattr(s, f) for f in SessionOut.model_fields if f != "current"},
             current=s.id == principal.session_id,
         )
         for s in await services.identity.sessions(principal)
     ]
+    return Response(_SESSIONS.dump_json(listed), media_type="application/json")
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -89,6 +89,8 @@ class KeyRing:
         self._by_kid: dict[str, AppKey] = {}
         self._signing: dict[UUID, AppKey] = {}
         self._loaded_at = 0.0
+        # Bumped on every reload, so anything cached against the old keys is dropped.
+        self.generation = 0
 
     async def ensure_keys(self, app_ids: list[UUID]) -> None:
         """Give every app without an active key its first one."""
@@ -130,6 +132,7 @@ class KeyRing:
             signing[key.app_id] = key  # ordered by creation: the newest wins
         self._by_kid, self._signing = by_kid, signing
         self._loaded_at = time.monotonic()
+        self.generation += 1
 
     def signing_key(self, app_id: UUID) -> AppKey:
         key = self._signing.get(app_id)

@@ -12,10 +12,12 @@ from psycopg.types.json import Jsonb
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
     from uuid import UUID
 
-    from tenantry.kit.db import Transaction
+    from tenantry.kit.context import TenantContext
+    from tenantry.kit.db import Database, Requirement, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,27 +187,44 @@ async def create_session(
     return Session(**row)
 
 
-async def active_session(
-    tx: Transaction, tenant_id: UUID, app_id: UUID, session_id: UUID, user_id: UUID
-) -> bool:
-    row = await tx.fetch_one(
+def active_session_check(
+    tenant_id: UUID, app_id: UUID, session_id: UUID, user_id: UUID, error: Exception
+) -> Requirement:
+    """A requirement sent in the same round trip as the request's first statement."""
+    return (
         """SELECT 1 AS ok FROM tenantry.sessions
             WHERE tenant_id = %s AND app_id = %s AND id = %s AND app_user_id = %s
               AND revoked_at IS NULL AND expires_at > now()""",
         [tenant_id, app_id, session_id, user_id],
+        error,
     )
-    return row is not None
 
 
-async def list_sessions(
-    tx: Transaction, tenant_id: UUID, app_id: UUID, user_id: UUID
+async def read_user(
+    db: Database, context: TenantContext, require: Sequence[Requirement]
+) -> AppUser | None:
+    """The context's own user, in one round trip (see `Database.read`)."""
+    rows = await db.read(
+        context,
+        f"""SELECT {_USER} FROM tenantry.app_users
+             WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [context.tenant_id, context.app_id, context.app_user_id],
+        require=require,
+    )
+    return AppUser(**rows[0]) if rows else None
+
+
+async def read_sessions(
+    db: Database, context: TenantContext, require: Sequence[Requirement]
 ) -> list[Session]:
-    rows = await tx.fetch_all(
+    rows = await db.read(
+        context,
         f"""SELECT {_SESSION} FROM tenantry.sessions
              WHERE tenant_id = %s AND app_id = %s AND app_user_id = %s
                AND revoked_at IS NULL AND expires_at > now()
              ORDER BY created_at DESC""",
-        [tenant_id, app_id, user_id],
+        [context.tenant_id, context.app_id, context.app_user_id],
+        require=require,
     )
     return [Session(**row) for row in rows]
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.external import JwksCache
     from tenantry.kit.config import Settings
-    from tenantry.kit.db import Database, Transaction
+    from tenantry.kit.db import Database, Requirement, Transaction
     from tenantry.security_events.service import Origin, SecurityEvents
     from tenantry.tenants.service import TenantDirectory
 
@@ -108,7 +108,7 @@ class IdentityService:
             principal = await self._authenticate_api_token(app, bearer)
         else:
             principal = await self._authenticate_access_token(app, bearer, origin)
-        if claimed_tenant is not None and claimed_tenant != str(principal.tenant_id):
+        if claimed_tenant is not None and claimed_tenant[:64] != str(principal.tenant_id):
             await self._events.record(
                 "tenant_mismatch",
                 tenant_id=principal.tenant_id,
@@ -170,18 +170,28 @@ class IdentityService:
     ) -> AsyncIterator[Transaction]:
         """The request's transaction in the principal's context, after the credential is
         re-checked (a revoked session stops working at once, not when its token expires)."""
+        checks = self._credential_checks(principal, scope)
+        async with self._db.tenant_transaction(principal.context) as tx:
+            for requirement in checks:
+                tx.require(*requirement)
+            yield tx
+
+    def _credential_checks(
+        self, principal: Principal, scope: Scope | None = None
+    ) -> list[Requirement]:
         if scope is not None and scope not in principal.scopes:
             raise Forbidden(f"this credential lacks the {scope} scope")
-        async with self._db.tenant_transaction(principal.context) as tx:
-            if principal.session_id is not None and not await users.active_session(
-                tx,
+        if principal.session_id is None:
+            return []
+        return [
+            users.active_session_check(
                 principal.tenant_id,
                 principal.app_id,
                 principal.session_id,
                 principal.app_user_id,
-            ):
-                raise Unauthorized("session revoked or expired")
-            yield tx
+                Unauthorized("session revoked or expired"),
+            )
+        ]
 
     # Sign-up and email verification ----------------------------------------------------------
 
@@ -403,17 +413,15 @@ class IdentityService:
     # Profile and sessions --------------------------------------------------------------------
 
     async def me(self, principal: Principal) -> users.AppUser:
-        async with self.transaction(principal, Scope.PROFILE) as tx:
-            user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)
+        checks = self._credential_checks(principal, Scope.PROFILE)
+        user = await users.read_user(self._db, principal.context, checks)
         if user is None:
             raise NotFound("no such user")
         return user
 
     async def sessions(self, principal: Principal) -> list[users.Session]:
-        async with self.transaction(principal, Scope.SESSIONS) as tx:
-            return await users.list_sessions(
-                tx, principal.tenant_id, principal.app_id, principal.app_user_id
-            )
+        checks = self._credential_checks(principal, Scope.SESSIONS)
+        return await users.read_sessions(self._db, principal.context, checks)
 
     async def revoke_session(self, principal: Principal, session_id: UUID) -> None:
         async with self.transaction(principal, Scope.SESSIONS) as tx:

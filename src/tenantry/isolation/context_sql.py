@@ -11,14 +11,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tenantry.isolation.roles import Roles
 
-_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# The whole token is validated by one regular expression first, so the casts below cannot fail
-# and the function needs no exception block (which would cost a subtransaction per call).
-_TOKEN_PATTERN = (
-    rf"^v1\.[A-Za-z0-9_-]{{1,64}}\.({_UUID})?\.({_UUID})?\.({_UUID})?\.[ap]{{0,2}}\.[0-9]{{1,12}}"
-    r"\.[0-9a-f]{64}$"
-)
-
 ACCESSORS = {
     "current_tenant_id": ("uuid", "tenant_id"),
     "current_app_id": ("uuid", "app_id"),
@@ -49,7 +41,7 @@ def context_functions_sql(roles: Roles) -> list[str]:
             platform boolean
         )
         """,
-        f"""
+        """
         CREATE FUNCTION tenantry_private.verified_context()
         RETURNS tenantry_private.context_claims
         LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -61,10 +53,14 @@ def context_functions_sql(roles: Roles) -> list[str]:
             pads record;
             claims tenantry_private.context_claims;
         BEGIN
-            IF token IS NULL OR token !~ '{_TOKEN_PATTERN}' THEN
+            -- Only string operations run before the MAC is verified, so nothing here can raise.
+            -- A token that verifies was produced by Tenantry's signer, whose fields are always
+            -- well-formed, so the casts after verification cannot fail either (and the function
+            -- needs no exception block, which would cost a subtransaction per call).
+            parts := string_to_array(token, '.');
+            IF cardinality(parts) IS DISTINCT FROM 8 OR parts[1] <> 'v1' THEN
                 RETURN NULL;
             END IF;
-            parts := string_to_array(token, '.');
             SELECT k.inner_pad, k.outer_pad INTO pads
               FROM tenantry_private.context_keys k
              WHERE k.kid = parts[2] AND k.retired_at IS NULL;
@@ -72,10 +68,11 @@ def context_functions_sql(roles: Roles) -> list[str]:
                 RETURN NULL;
             END IF;
             -- Comparing digests of both MACs makes the comparison time independent of how many
-            -- leading bytes of a guessed signature are right.
-            IF sha256(decode(parts[8], 'hex')) IS DISTINCT FROM sha256(sha256(
-                   pads.outer_pad || sha256(pads.inner_pad
-                       || convert_to(array_to_string(parts[1:7], '.'), 'UTF8')))) THEN
+            -- leading characters of a guessed signature are right.
+            IF sha256(convert_to(parts[8], 'UTF8')) IS DISTINCT FROM sha256(convert_to(encode(
+                   sha256(pads.outer_pad || sha256(pads.inner_pad
+                       || convert_to(array_to_string(parts[1:7], '.'), 'UTF8'))),
+                   'hex'), 'UTF8')) THEN
                 RETURN NULL;
             END IF;
             IF parts[7]::bigint <= extract(epoch FROM statement_timestamp()) THEN

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, LiteralString, Self
 
 import psycopg
@@ -23,13 +24,35 @@ from tenantry.kit.errors import ConfigurationError, DatabaseUnavailable
 
 SET_CONTEXT: LiteralString = "SELECT set_config('tenantry.context', %s, true)"
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
-# round trip keeps it from riding into the next checkout (a rollback undoes it by itself).
-CLEAR_SESSION_CONTEXT: LiteralString = "RESET tenantry.context"
+# message keeps it from riding into the next checkout (a rollback undoes it by itself).
+COMMIT = b"RESET tenantry.context; COMMIT"
+ROLLBACK = b"ROLLBACK"
 
 Connection = psycopg.AsyncConnection[DictRow]
 Cursor = psycopg.AsyncCursor[DictRow]
 Params = Sequence[Any] | dict[str, Any] | None
 Query = LiteralString | bytes | sql.SQL | sql.Composed
+# A query that must return a row, or the error to raise (see `Transaction.require`).
+Requirement = tuple[LiteralString, Sequence[Any], Exception]
+
+
+@lru_cache(maxsize=1024)
+def _single_message_read(query: str, checks: tuple[str, ...]) -> bytes:
+    """The statement `Database.read` sends; composed once per query text.
+
+    Placeholders in textual order: the context, the checks, then the query's own.
+    """
+    flags = (
+        "ARRAY[" + ", ".join(f"EXISTS ({check})" for check in checks) + "]::boolean[]"
+        if checks
+        else "'{}'::boolean[]"
+    )
+    return (
+        "WITH ctx AS MATERIALIZED (SELECT set_config('tenantry.context', %s, true) AS token) "
+        f"SELECT {flags} AS __checks, q.* FROM ctx "
+        "LEFT JOIN LATERAL (SELECT true AS __row, inner_q.* "
+        f"FROM ({query}) AS inner_q WHERE ctx.token IS NOT NULL OFFSET 0) AS q ON true"
+    ).encode()
 
 
 class Transaction:
@@ -38,6 +61,18 @@ class Transaction:
     def __init__(self, connection: Connection, token: str) -> None:
         self._connection = connection
         self._pending_token: str | None = token
+        self._requirements: list[Requirement] = []
+
+    @property
+    def began(self) -> bool:
+        return self._pending_token is None
+
+    def require(self, query: LiteralString, params: Sequence[Any], error: Exception) -> None:
+        """Queue a check that must return a row, sent with the first statement (no extra round
+        trip); `error` is raised, and the transaction rolled back, if it returns none."""
+        if self._pending_token is None:
+            raise RuntimeError("requirements must be queued before the first statement")
+        self._requirements.append((query, params, error))
 
     async def execute(self, query: Query, params: Params = None) -> Cursor:
         cursor = self._connection.cursor()
@@ -45,9 +80,18 @@ class Transaction:
             await cursor.execute(query, params)
             return cursor
         token, self._pending_token = self._pending_token, None
+        checks: list[tuple[Cursor, Exception]] = []
+        # Pool connections are in autocommit mode: the transaction starts here, in the same
+        # round trip as the context and the first statement.
         async with self._connection.pipeline():
+            await self._connection.execute(b"BEGIN")
             await self._connection.execute(SET_CONTEXT, [token])
+            for check_query, check_params, error in self._requirements:
+                checks.append((await self._connection.execute(check_query, check_params), error))
             await cursor.execute(query, params)
+        for check, error in checks:
+            if await check.fetchone() is None:
+                raise error
         return cursor
 
     async def fetch_one(self, query: Query, params: Params = None) -> DictRow | None:
@@ -59,8 +103,7 @@ class Transaction:
     async def connection(self) -> Connection:
         """The raw connection, for COPY or multi-statement scripts; the context is applied first."""
         if self._pending_token is not None:
-            token, self._pending_token = self._pending_token, None
-            await self._connection.execute(SET_CONTEXT, [token])
+            await self.execute("SELECT 1")
         return self._connection
 
 
@@ -77,7 +120,7 @@ class Database:
         max_size: int = 10,
     ) -> None:
         self._ttl = context_ttl_seconds
-        options: dict[str, Any] = {"row_factory": dict_row}
+        options: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
         self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,
             min_size=min_size,
@@ -138,6 +181,39 @@ class Database:
         async with self._transaction(self.runtime_pool, token) as transaction:
             yield transaction
 
+    async def read(
+        self,
+        context: TenantContext,
+        query: LiteralString,
+        params: Sequence[Any] = (),
+        *,
+        require: Sequence[Requirement] = (),
+    ) -> list[DictRow]:
+        """One read-only statement in the context, sent as one message (one round trip).
+
+        `set_config` runs in a MATERIALIZED CTE, and the query in a LATERAL subquery that takes
+        the CTE's row as a nested-loop parameter: the executor cannot start the subquery (nor
+        the policies' init plans inside it) before that row, and so the context, exists. Were
+        that order ever broken, policies would see no context and the read would return
+        nothing, never another tenant's rows. The statement is its own implicit transaction,
+        so the transaction-local context ends with it.
+        """
+        values = [self.signer.sign_tenant(context)]
+        values += [v for _, check_params, _ in require for v in check_params]
+        values += params
+        statement = _single_message_read(query, tuple(check for check, _, _ in require))
+        async with self.runtime_pool.connection() as conn:
+            rows = await (await conn.execute(statement, values)).fetchall()
+        for passed, (_, _, error) in zip(rows[0]["__checks"], require, strict=True):
+            if not passed:
+                raise error
+        # The LEFT JOIN yields one row without `__row` when the query returns none.
+        return [
+            {k: v for k, v in row.items() if k not in {"__checks", "__row"}}
+            for row in rows
+            if row["__row"]
+        ]
+
     @asynccontextmanager
     async def platform_transaction(self) -> AsyncIterator[Transaction]:
         """Control-plane work across tenants; reach it only from platform-authenticated paths."""
@@ -155,8 +231,8 @@ class Database:
             try:
                 yield transaction
             except BaseException:
-                await conn.rollback()
+                if transaction.began:
+                    await conn.execute(ROLLBACK)
                 raise
-            async with conn.pipeline():
-                await conn.execute(CLEAR_SESSION_CONTEXT)
-                await conn.commit()
+            if transaction.began:
+                await conn.execute(COMMIT)

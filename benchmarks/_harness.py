@@ -1,0 +1,61 @@
+"""Shared benchmark plumbing: a throw-away embedded database, migrated and seeded."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from tenantry.isolation.roles import Roles
+from tenantry.kit import embedded, migrate
+from tenantry.kit.dsn import with_database
+
+ROLES = Roles("tenantry_bench")
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    admin: str
+    data_dir: Path
+
+
+def fresh_database() -> BenchDatabase:
+    """A new embedded server in a temporary directory, migrated, with its own role prefix."""
+    data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-"))
+    server = embedded.start(data_dir / "pgdata")
+    migrate.ensure_database(server, "bench")
+    admin = with_database(server, "bench")
+    migrate.upgrade(admin, ROLES)
+    return BenchDatabase(admin, data_dir)
+
+
+def stop(bench: BenchDatabase) -> None:
+    embedded.stop(bench.data_dir / "pgdata")
+
+
+def role_url(admin: str, role: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(admin)
+    info.pop("password", None)
+    info["user"] = role
+    return psycopg.conninfo.make_conninfo("", **{k: str(v) for k, v in info.items()})
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
