@@ -226,6 +226,7 @@ def _declared_access(
 ) -> Iterator[Finding]:
     allowed = {
         "append_only": {"SELECT", "INSERT"},
+        "read_only": {"SELECT"},
         "none": set(),
     }
     for table in tables:

@@ -35,6 +35,8 @@ class RuntimeAccess(enum.StrEnum):
     READ_WRITE = "read_write"
     # Audit trails and security events: the runtime role may read and insert, never rewrite.
     APPEND_ONLY = "append_only"
+    # Written only through the control plane (settings, flag overrides, domains).
+    READ_ONLY = "read_only"
     # Control-plane data (e.g. cross-app correlation): no runtime grant and no runtime policy.
     NONE = "none"
 
@@ -61,6 +63,9 @@ class ScopedTable:
     # Extra indexes, given as the columns after tenant_id (and app_id).
     indexes: Sequence[str] = ()
     runtime_access: RuntimeAccess = RuntimeAccess.READ_WRITE
+    # Purging a tenant deletes its rows in every declared table except these (the lifecycle
+    # record that proves the purge happened).
+    kept_after_purge: bool = False
     # Tables keyed by something other than a surrogate id give their own key columns (after
     # tenant_id), e.g. tenant_apps keyed by (tenant_id, app_id).
     primary_key: Sequence[str] = ("id",)
@@ -88,8 +93,10 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
         *rls_sql(table, roles),
         *_grants(table, roles),
         (
-            f"INSERT INTO {SCHEMA}.scoped_tables (table_schema, table_name, scope, runtime_access) "
-            f"VALUES ('{table.schema}', '{table.name}', '{table.scope}', '{table.runtime_access}')"
+            f"INSERT INTO {SCHEMA}.scoped_tables "
+            "(table_schema, table_name, scope, runtime_access, kept_after_purge) "
+            f"VALUES ('{table.schema}', '{table.name}', '{table.scope}', "
+            f"'{table.runtime_access}', {table.kept_after_purge})"
         ),
     ]
 
@@ -166,6 +173,7 @@ def _indexes(table: ScopedTable) -> list[str]:
 _RUNTIME_GRANTS = {
     RuntimeAccess.READ_WRITE: "SELECT, INSERT, UPDATE, DELETE",
     RuntimeAccess.APPEND_ONLY: "SELECT, INSERT",
+    RuntimeAccess.READ_ONLY: "SELECT",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from alembic import command
@@ -112,14 +112,28 @@ def upgrade(
             config.attributes["roles"] = roles
             command.upgrade(config, revision)
             after = _current(connection)
+            applied = _between(before, after)
+            if applied and _has_migration_log(connection):
+                for applied_revision in applied:
+                    connection.exec_driver_sql(
+                        "INSERT INTO tenantry_private.migration_log (revision) VALUES (%s)",
+                        (applied_revision,),
+                    )
             ensure_context_key(connection.connection.driver_connection)  # type: ignore[arg-type]
     finally:
         engine.dispose()
     return UpgradeReport(
         database=database_name(url),
-        applied=_between(before, after),
+        applied=applied,
         warnings=tuple(warnings),
     )
+
+
+def _has_migration_log(connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy connection
+    row = connection.exec_driver_sql(
+        "SELECT to_regclass('tenantry_private.migration_log') IS NOT NULL"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _current(connection: object) -> str | None:

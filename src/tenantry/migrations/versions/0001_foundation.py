@@ -88,7 +88,8 @@ def upgrade() -> None:
             table_name text NOT NULL,
             scope text NOT NULL CHECK (scope IN ('tenant', 'app')),
             runtime_access text NOT NULL
-                CHECK (runtime_access IN ('read_write', 'append_only', 'none')),
+                CHECK (runtime_access IN ('read_write', 'append_only', 'read_only', 'none')),
+            kept_after_purge boolean NOT NULL DEFAULT false,
             PRIMARY KEY (table_schema, table_name)
         )
         """,
