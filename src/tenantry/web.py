@@ -28,6 +28,13 @@ from tenantry.kit.migrate import current_revision, head_revision
 from tenantry.kit.services import Services, ServicesDep
 from tenantry.security_events import endpoints as security_endpoints
 from tenantry.security_events.service import SecurityEvents
+from tenantry.flags.service import FlagService
+from tenantry.kit.invalidation import Listener
+from tenantry.settings.service import SettingsService
+from tenantry.tenants import endpoints as tenant_endpoints
+from tenantry.tenants.context import ContextService
+from tenantry.tenants.domains import DnsTxtResolver, DomainService, TxtResolver
+from tenantry.tenants.lifecycle import TenantService
 from tenantry.tenants.service import TenantDirectory
 
 if TYPE_CHECKING:
@@ -38,8 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("tenantry.http")
 
 
-def build_services(settings: Settings, db: Database, metrics: Metrics) -> Services:
+def build_services(
+    settings: Settings, db: Database, metrics: Metrics, resolver: TxtResolver | None = None
+) -> Services:
     apps = AppDirectory(db)
+    domains = DomainService(db, resolver or DnsTxtResolver(settings.dns_nameservers or None))
     tenants = TenantDirectory(db)
     keys = KeyRing(db)
     events = SecurityEvents(db, metrics)
@@ -65,12 +75,38 @@ def build_services(settings: Settings, db: Database, metrics: Metrics) -> Servic
         throttle=throttle,
         events=events,
         jwks=jwks,
+        tenant_by_domain=domains.tenant_slug_for,
     )
-    return Services(settings, db, metrics, apps, tenants, keys, events, identity, jwks)
+    listener = Listener(dsn.platform_url(settings), settings.redis_url)
+    context = ContextService(db)
+    listener.subscribe(tenants.invalidate_scope)
+    listener.subscribe(context.invalidate)
+    return Services(
+        settings,
+        db,
+        metrics,
+        apps,
+        tenants,
+        keys,
+        events,
+        identity,
+        jwks,
+        tenant_admin=TenantService(db, purge_grace_days=settings.purge_grace_days),
+        settings_admin=SettingsService(db),
+        flags=FlagService(db),
+        domains=domains,
+        context=context,
+        listener=listener,
+    )
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """Build the app. Pass `database` to share an open pool (tests, embedding)."""
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    resolver: TxtResolver | None = None,
+) -> FastAPI:
+    """Build the app. Pass `database` to share an open pool (tests, embedding) and `resolver`
+    to verify domains against a name server of your own."""
     config = settings or get_settings()
     metrics = Metrics()
 
@@ -85,13 +121,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         )
         if database is None:
             await db.open()
-        services = build_services(config, db, metrics)
+        services = build_services(config, db, metrics, resolver)
         await services.apps.reload()
         await services.keys.ensure_keys([a.id for a in services.apps.all()])
+        await services.listener.start()
+        db.commit_listeners.append(services.listener.after_commit)
         app.state.services = services
         try:
             yield
         finally:
+            db.commit_listeners.remove(services.listener.after_commit)
+            await services.listener.stop()
             await services.jwks.close()
             if database is None:
                 await db.close()
@@ -105,6 +145,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     app.include_router(identity_endpoints.router)
     app.include_router(security_endpoints.router)
+    app.include_router(tenant_endpoints.context_router)
+    app.include_router(tenant_endpoints.router)
     _add_platform_routes(app, metrics)
     app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)
     return app

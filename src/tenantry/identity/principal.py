@@ -36,6 +36,8 @@ class Principal:
     credential: Credential
     scopes: frozenset[Scope]
     session_id: UUID | None = None
+    # A user of the admin app in the operator's own tenant (settings.platform_tenant).
+    platform_admin: bool = False
 
     @property
     def context(self) -> TenantContext:

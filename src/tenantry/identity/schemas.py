@@ -34,7 +34,9 @@ class SignupRequest(Body):
 
 
 class LoginRequest(Body):
-    tenant: Slug
+    tenant: Slug | None = Field(
+        default=None, description="Omit to use the tenant that verified the email's domain."
+    )
     email: Email
     password: Password
 

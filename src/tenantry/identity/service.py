@@ -43,7 +43,7 @@ from tenantry.kit.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from tenantry.apps.repository import App
     from tenantry.apps.service import AppDirectory
@@ -89,6 +89,7 @@ class IdentityService:
         throttle: LoginThrottle,
         events: SecurityEvents,
         jwks: JwksCache,
+        tenant_by_domain: Callable[[str], Awaitable[str | None]],
     ) -> None:
         self._db = db
         self._settings = settings
@@ -98,6 +99,7 @@ class IdentityService:
         self._throttle = throttle
         self._events = events
         self._jwks = jwks
+        self._tenant_by_domain = tenant_by_domain
 
     # Authentication of requests --------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class IdentityService:
                 detail={"route_app": app.slug},
             )
             raise AppMismatch("this token was issued for another app")
-        await self._tenants.require_serving(verified.tenant_id, app.id)
+        tenant = await self._tenants.require_serving(verified.tenant_id, app.id)
         return Principal(
             tenant_id=verified.tenant_id,
             app_id=app.id,
@@ -141,7 +143,11 @@ class IdentityService:
             credential=Credential.ACCESS_TOKEN,
             scopes=session_scopes(app.slug),
             session_id=verified.session_id,
+            platform_admin=self._is_platform(app, tenant.slug),
         )
+
+    def _is_platform(self, app: App, tenant_slug: str) -> bool:
+        return app.slug == "admin" and tenant_slug == self._settings.platform_tenant
 
     async def _authenticate_api_token(self, app: App, value: str) -> Principal:
         parsed = parse_token(value, TokenKind.API)
@@ -162,6 +168,7 @@ class IdentityService:
             app_user_id=token.app_user_id,
             credential=Credential.API_TOKEN,
             scopes=frozenset(Scope(s) for s in token.scopes) & session_scopes(app.slug),
+            platform_admin=self._is_platform(app, tenant.slug),
         )
 
     @asynccontextmanager
@@ -170,13 +177,13 @@ class IdentityService:
     ) -> AsyncIterator[Transaction]:
         """The request's transaction in the principal's context, after the credential is
         re-checked (a revoked session stops working at once, not when its token expires)."""
-        checks = self._credential_checks(principal, scope)
+        checks = self.credential_checks(principal, scope)
         async with self._db.tenant_transaction(principal.context) as tx:
             for requirement in checks:
                 tx.require(*requirement)
             yield tx
 
-    def _credential_checks(
+    def credential_checks(
         self, principal: Principal, scope: Scope | None = None
     ) -> list[Requirement]:
         if scope is not None and scope not in principal.scopes:
@@ -255,16 +262,19 @@ class IdentityService:
     async def login(
         self,
         app: App,
-        tenant_slug: str,
+        tenant_slug: str | None,
         email: str,
         password: str,
         origin: Origin,
         user_agent: str | None,
     ) -> TokenPair:
+        if tenant_slug is None:
+            # No tenant named: the one that verified the domain of the email, if any.
+            tenant_slug = await self._tenant_by_domain(email.rpartition("@")[2]) or ""
         account = throttle_key("account", app.slug, tenant_slug, email.strip().lower())
         ip = throttle_key("ip", origin.ip or "")
         await self._throttle.check(account, ip)
-        tenant = await self._tenants.by_slug(tenant_slug)
+        tenant = await self._tenants.by_slug(tenant_slug) if tenant_slug else None
         user = None
         if tenant is not None and app.id in tenant.app_ids:
             async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
@@ -413,14 +423,14 @@ class IdentityService:
     # Profile and sessions --------------------------------------------------------------------
 
     async def me(self, principal: Principal) -> users.AppUser:
-        checks = self._credential_checks(principal, Scope.PROFILE)
+        checks = self.credential_checks(principal, Scope.PROFILE)
         user = await users.read_user(self._db, principal.context, checks)
         if user is None:
             raise NotFound("no such user")
         return user
 
     async def sessions(self, principal: Principal) -> list[users.Session]:
-        checks = self._credential_checks(principal, Scope.SESSIONS)
+        checks = self.credential_checks(principal, Scope.SESSIONS)
         return await users.read_sessions(self._db, principal.context, checks)
 
     async def revoke_session(self, principal: Principal, session_id: UUID) -> None:

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(default=900, ge=1)
     # Mail: an SMTP URL (smtp://user:pass@host:port) sends; empty keeps mail in the outbox table.
     smtp_url: str = ""
+    # Cache invalidation goes through Redis pub/sub when set, else PostgreSQL LISTEN/NOTIFY.
+    redis_url: str = ""
+    # Users of the admin app in this tenant are platform administrators.
+    platform_tenant: str = "platform"
+    # Days a deprovisioned tenant's data is kept before `tenantry tenants purge` may delete it.
+    purge_grace_days: int = Field(default=30, ge=0, le=3650)
+    # `host:port` name servers for domain verification; empty uses the system's resolvers.
+    dns_nameservers: list[str] = Field(default_factory=list)
     mail_from: str = "no-reply@tenantry.localhost"
     log_level: str = "INFO"
 

@@ -9,7 +9,7 @@ transaction on the same pooled connection.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, LiteralString, Self
@@ -62,6 +62,11 @@ class Transaction:
         self._connection = connection
         self._pending_token: str | None = token
         self._requirements: list[Requirement] = []
+        self.invalidated: list[str] = []
+
+    def after_commit(self, scope: str) -> None:
+        """Name a cache scope to invalidate in this process (and publish) once committed."""
+        self.invalidated.append(scope)
 
     @property
     def began(self) -> bool:
@@ -138,6 +143,8 @@ class Database:
             name="tenantry-platform",
         )
         self._signer: ContextSigner | None = None
+        # Called with the invalidated scopes after each commit that named some.
+        self.commit_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
 
     async def open(self) -> None:
         try:
@@ -221,10 +228,9 @@ class Database:
         async with self._transaction(self.platform_pool, token) as transaction:
             yield transaction
 
-    @staticmethod
     @asynccontextmanager
     async def _transaction(
-        pool: AsyncConnectionPool[Any], token: str
+        self, pool: AsyncConnectionPool[Any], token: str
     ) -> AsyncIterator[Transaction]:
         async with pool.connection() as conn:
             transaction = Transaction(conn, token)
@@ -236,3 +242,6 @@ class Database:
                 raise
             if transaction.began:
                 await conn.execute(COMMIT)
+        if transaction.invalidated:
+            for listener in self.commit_listeners:
+                await listener(transaction.invalidated)

@@ -9,6 +9,12 @@ from fastapi import Depends, Request
 
 if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
+    from tenantry.flags.service import FlagService
+    from tenantry.kit.invalidation import Listener
+    from tenantry.settings.service import SettingsService
+    from tenantry.tenants.context import ContextService
+    from tenantry.tenants.domains import DomainService
+    from tenantry.tenants.lifecycle import TenantService
     from tenantry.identity.external import JwksCache
     from tenantry.identity.keys import KeyRing
     from tenantry.identity.service import IdentityService
@@ -30,6 +36,12 @@ class Services:
     events: SecurityEvents
     identity: IdentityService
     jwks: JwksCache
+    tenant_admin: TenantService
+    settings_admin: SettingsService
+    flags: FlagService
+    domains: DomainService
+    context: ContextService
+    listener: Listener
 
 
 def _services(request: Request) -> Services:

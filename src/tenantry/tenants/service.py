@@ -64,6 +64,13 @@ class TenantDirectory:
     def invalidate(self, tenant_id: UUID) -> None:
         self._by_id.pop(tenant_id, None)
 
+    def invalidate_scope(self, scope: str) -> None:
+        """An invalidation message: a tenant id, or `*` for everything."""
+        if scope == "*":
+            self._by_id.clear()
+            return
+        self._by_id = {k: v for k, v in self._by_id.items() if str(k) != scope}
+
     async def require_serving(self, tenant_id: UUID, app_id: UUID) -> TenantInfo:
         """The tenant if it is active and has the app enabled; otherwise a refusal."""
         tenant = await self.get(tenant_id)

@@ -1,0 +1,117 @@
+"""Cache invalidation across processes: PostgreSQL LISTEN/NOTIFY by default, Redis pub/sub when
+`TENANTRY_REDIS_URL` is set.
+
+Writers call `notify_in(tx, scope)` inside the transaction that makes the change, so PostgreSQL
+delivers the notification exactly when (and only if) the change commits. With Redis, the same
+scopes are published after commit. Every process listens and drops what the scope names.
+A scope is a tenant id, or `*` for everything (a global catalog changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import psycopg
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Transaction
+
+CHANNEL = "tenantry_invalidate"
+EVERYTHING = "*"
+log = logging.getLogger("tenantry.invalidation")
+
+
+async def notify_in(tx: Transaction, scope: str) -> None:
+    await tx.execute("SELECT pg_notify(%s, %s)", [CHANNEL, scope])
+    tx.after_commit(scope)
+
+
+Handler = Callable[[str], None]
+
+
+class Listener:
+    """Receives invalidations and hands each scope to the registered handlers."""
+
+    def __init__(self, database_url: str, redis_url: str = "") -> None:
+        self._url = database_url
+        self._redis_url = redis_url
+        self._handlers: list[Handler] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._redis: object | None = None
+
+    def subscribe(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    def dispatch(self, scope: str) -> None:
+        for handler in self._handlers:
+            handler(scope)
+
+    async def start(self) -> None:
+        runner = self._listen_redis if self._redis_url else self._listen_postgres
+        self._task = asyncio.create_task(runner())
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def after_commit(self, scopes: list[str]) -> None:
+        """This process sees its own writes at once; others hear of them by NOTIFY or Redis."""
+        for scope in scopes:
+            self.dispatch(scope)
+        await self.publish(scopes)
+
+    async def publish(self, scopes: list[str]) -> None:
+        """After commit: tell Redis subscribers (PostgreSQL's NOTIFY was sent by the commit)."""
+        if not self._redis_url or not scopes:
+            return
+        from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
+
+        if self._redis is None:
+            self._redis = Redis.from_url(self._redis_url)
+        assert isinstance(self._redis, Redis)
+        for scope in scopes:
+            await self._redis.publish(CHANNEL, scope)
+
+    async def _listen_postgres(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    # Anything may have changed while we were not listening.
+                    self.dispatch(EVERYTHING)
+                    self._ready.set()
+                    async for notice in conn.notifies():
+                        self.dispatch(notice.payload)
+            except psycopg.OperationalError:
+                log.warning("invalidation listener lost its connection; reconnecting")
+                await asyncio.sleep(1)
+
+    async def _listen_redis(self) -> None:
+        from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
+
+        while True:
+            client = Redis.from_url(self._redis_url)
+            try:
+                pubsub = client.pubsub()
+                await pubsub.subscribe(CHANNEL)
+                self.dispatch(EVERYTHING)
+                self._ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        data = message["data"]
+                        self.dispatch(data.decode() if isinstance(data, bytes) else str(data))
+            except OSError:
+                log.warning("invalidation listener lost Redis; reconnecting")
+                await asyncio.sleep(1)
+            finally:
+                await client.aclose()

@@ -1,0 +1,1 @@
+"""Typed tenant settings with per-plan defaults and a change history."""

@@ -1,0 +1,295 @@
+"""Tenant lifecycle, provisioning and purge: the operator's side of tenants.
+
+`pending → active ⇄ suspended → deprovisioned → purged`. Every change names its actor and reason,
+lands in the tenant's lifecycle trail and invalidates cached tenant state in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.apps import repository as apps_repo
+from tenantry.identity import repository as users
+from tenantry.identity.tokens import TokenKind, new_token
+from tenantry.kit.errors import Conflict, InvalidInput, NotFound
+from tenantry.kit.invalidation import notify_in
+from tenantry.settings import registry
+from tenantry.tenants import repository
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Database, Transaction
+    from tenantry.tenants.repository import TenantRecord
+
+# action -> (allowed from, to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "activate": (frozenset({"pending"}), "active"),
+    "suspend": (frozenset({"active"}), "suspended"),
+    "resume": (frozenset({"suspended"}), "active"),
+    "deprovision": (frozenset({"suspended"}), "deprovisioned"),
+}
+INVITATION_TTL = 7 * 24 * 3600
+
+
+class ProvisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slug: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    plan: str = Field(default="free", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    apps: list[str] = Field(default_factory=list, max_length=50)
+    admin_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def fingerprint(self) -> bytes:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).digest()
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    tenant: TenantRecord
+    created: bool  # False when an earlier call with the same idempotency key made it
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    tenant: str
+    deleted: dict[str, int] = field(default_factory=dict)
+    remaining: dict[str, int] = field(default_factory=dict)
+
+
+Step = Callable[[str], None]
+
+
+def _no_step(_: str) -> None:
+    return None
+
+
+class TenantService:
+    def __init__(self, db: Database, *, purge_grace_days: int) -> None:
+        self._db = db
+        self._grace_days = purge_grace_days
+
+    async def _require(self, tx: Transaction, slug: str) -> TenantRecord:
+        tenant = await repository.get_record(tx, slug, lock=True)
+        if tenant is None:
+            raise NotFound(f"no tenant {slug!r}")
+        return tenant
+
+    async def transition(self, slug: str, action: str, *, reason: str, actor: str) -> TenantRecord:
+        if action not in TRANSITIONS:
+            raise InvalidInput(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
+        if not reason.strip():
+            raise InvalidInput("a reason is required")
+        allowed, target = TRANSITIONS[action]
+        async with self._db.platform_transaction() as tx:
+            tenant = await self._require(tx, slug)
+            if tenant.status not in allowed:
+                raise Conflict(
+                    f"cannot {action} a tenant that is {tenant.status} "
+                    f"(allowed from: {', '.join(sorted(allowed))})"
+                )
+            await repository.set_status(tx, tenant.id, target, grace_days=self._grace_days)
+            await repository.add_lifecycle_event(
+                tx, tenant.id, tenant.status, target, reason, actor
+            )
+            await notify_in(tx, str(tenant.id))
+            updated = await repository.get_record(tx, slug)
+        assert updated is not None
+        return updated
+
+    async def provision(
+        self,
+        request: ProvisionRequest,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+        on_step: Step = _no_step,
+    ) -> Provisioned:
+        """Create a tenant with its settings, apps and first administrator, atomically.
+
+        Everything happens in one transaction: a failure at any step leaves nothing behind. A
+        retry with the same idempotency key returns the tenant the first call created.
+        """
+        for key, value in request.settings.items():
+            registry.definition(key).validate(value)
+        if idempotency_key is not None:
+            existing = await self._by_idempotency_key(idempotency_key, request)
+            if existing is not None:
+                return Provisioned(existing, created=False)
+        try:
+            async with self._db.platform_transaction() as tx:
+                tenant = await self._provision_in(tx, request, actor, idempotency_key, on_step)
+        except Conflict:
+            if idempotency_key is not None:
+                existing = await self._by_idempotency_key(idempotency_key, request)
+                if existing is not None:  # a concurrent call with the same key won the race
+                    return Provisioned(existing, created=False)
+            raise
+        return Provisioned(tenant, created=True)
+
+    async def _by_idempotency_key(self, key: str, request: ProvisionRequest) -> TenantRecord | None:
+        async with self._db.platform_transaction() as tx:
+            row = await tx.fetch_one(
+                """SELECT r.request_hash, t.slug FROM tenantry_private.provisioning_requests r
+                     JOIN tenantry.tenants t ON t.id = r.tenant_id WHERE r.idempotency_key = %s""",
+                [key],
+            )
+            if row is None:
+                return None
+            if bytes(row["request_hash"]) != request.fingerprint():
+                raise Conflict("this idempotency key was used for a different request")
+            return await repository.get_record(tx, row["slug"])
+
+    async def _provision_in(
+        self,
+        tx: Transaction,
+        request: ProvisionRequest,
+        actor: str,
+        idempotency_key: str | None,
+        on_step: Step,
+    ) -> TenantRecord:
+        from psycopg import errors  # noqa: PLC0415
+
+        on_step("tenant")
+        if await repository.get_record(tx, request.slug) is not None:
+            raise Conflict(f"tenant {request.slug!r} already exists")
+        try:
+            tenant = await repository.create(
+                tx, slug=request.slug, name=request.name, status="pending", plan=request.plan
+            )
+        except errors.UniqueViolation as exc:
+            raise Conflict(f"tenant {request.slug!r} already exists") from exc
+        await repository.add_lifecycle_event(tx, tenant.id, None, "pending", "provisioned", actor)
+        if idempotency_key is not None:
+            on_step("idempotency")
+            try:
+                await tx.execute(
+                    """INSERT INTO tenantry_private.provisioning_requests
+                           (idempotency_key, request_hash, tenant_id) VALUES (%s, %s, %s)""",
+                    [idempotency_key, request.fingerprint(), tenant.id],
+                )
+            except errors.UniqueViolation as exc:
+                raise Conflict("idempotency key in use") from exc
+        on_step("settings")
+        from tenantry.settings.service import write_setting  # noqa: PLC0415
+
+        for key, value in request.settings.items():
+            await write_setting(tx, tenant.id, key, value, actor=actor, reason="provisioning")
+        on_step("apps")
+        admin_app = None
+        for slug in sorted({*request.apps, "admin"}):
+            app = await apps_repo.get_by_slug(tx, slug)
+            if app is None or app.status != "active":
+                raise InvalidInput(f"unknown app {slug!r}")
+            await repository.enable_app(tx, tenant.id, app.id)
+            if slug == "admin":
+                admin_app = app
+        assert admin_app is not None
+        on_step("admin")
+        admin = await users.create(
+            tx, tenant.id, admin_app.id, request.admin_email, "Administrator"
+        )
+        invitation = new_token(TokenKind.ONE_TIME, tenant.id)
+        await users.add_one_time_token(tx, admin, "reset_password", invitation.hash, INVITATION_TTL)
+        await users.queue_mail(
+            tx,
+            tenant.id,
+            admin_app.id,
+            request.admin_email,
+            f"You are the administrator of {request.name}",
+            "Choose your password with this code (valid for 7 days) at "
+            f"POST /v1/apps/admin/auth/password-reset/confirm:\n\n{invitation.value}\n",
+        )
+        on_step("activate")
+        await repository.set_status(tx, tenant.id, "active")
+        await repository.add_lifecycle_event(
+            tx, tenant.id, "pending", "active", "provisioned", actor
+        )
+        await notify_in(tx, str(tenant.id))
+        on_step("commit")
+        record = await repository.get_record(tx, request.slug)
+        assert record is not None
+        return record
+
+    async def purge(
+        self, slug: str, *, actor: str, reason: str, force: bool = False, on_step: Step = _no_step
+    ) -> PurgeReport:
+        """Delete every row of a deprovisioned tenant in every declared tenant table, driven by
+        the catalog, then prove nothing is left. The tenant row stays as a `purged` tombstone
+        with its lifecycle trail."""
+        async with self._db.platform_transaction() as tx:
+            tenant = await self._require(tx, slug)
+            if tenant.status != "deprovisioned":
+                raise Conflict(
+                    f"only deprovisioned tenants can be purged (this one is {tenant.status})"
+                )
+            if not force and tenant.purge_after is not None:
+                due = await tx.fetch_one(
+                    "SELECT %s::timestamptz <= now() AS due", [tenant.purge_after]
+                )
+                if not (due and due["due"]):
+                    raise Conflict(
+                        f"the grace period runs until {tenant.purge_after:%Y-%m-%d %H:%M} UTC"
+                    )
+            report = PurgeReport(slug)
+            for table in await repository.purgeable_tables(tx):
+                on_step(table)
+                cur = await tx.execute(
+                    f"DELETE FROM {table} WHERE tenant_id = %s",  # noqa: S608 - catalog names
+                    [tenant.id],
+                )
+                report.deleted[table] = cur.rowcount
+            for table in (
+                "tenantry_private.domain_claims",
+                "tenantry_private.provisioning_requests",
+            ):
+                cur = await tx.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.id])  # noqa: S608
+                report.deleted[table] = cur.rowcount
+            for table in [*report.deleted]:
+                row = await tx.fetch_one(
+                    f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s",  # noqa: S608
+                    [tenant.id],
+                )
+                assert row is not None
+                report.remaining[table] = int(row["n"])
+            if any(report.remaining.values()):
+                raise RuntimeError(f"purge left rows behind: {report.remaining}")
+            await repository.set_status(tx, tenant.id, "purged")
+            await repository.add_lifecycle_event(
+                tx, tenant.id, "deprovisioned", "purged", reason, actor
+            )
+            await notify_in(tx, str(tenant.id))
+        return report
+
+    async def detail(self, slug: str) -> dict[str, Any]:
+        async with self._db.platform_transaction() as tx:
+            tenant = await repository.get_record(tx, slug)
+            if tenant is None:
+                raise NotFound(f"no tenant {slug!r}")
+            apps = await tx.fetch_all(
+                """SELECT a.slug, ta.enabled_at FROM tenantry.tenant_apps ta
+                     JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s
+                    ORDER BY a.slug""",
+                [tenant.id],
+            )
+            domains = await tx.fetch_all(
+                """SELECT domain, verified_at, is_primary, verification_token
+                     FROM tenantry.tenant_domains WHERE tenant_id = %s ORDER BY domain""",
+                [tenant.id],
+            )
+            events = await repository.lifecycle_events(tx, tenant.id)
+        return {"tenant": tenant, "apps": apps, "domains": domains, "events": events}
+
+    async def search(
+        self, *, query: str | None, status: str | None, plan: str | None, limit: int, offset: int
+    ) -> tuple[list[TenantRecord], int]:
+        async with self._db.platform_transaction() as tx:
+            return await repository.search(
+                tx, query=query, status=status, plan=plan, limit=limit, offset=offset
+            )
