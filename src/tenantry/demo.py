@@ -17,24 +17,33 @@ from tenantry.kit.errors import NotFound
 # Every demo user signs in with this password (demo data only).
 DEMO_PASSWORD = "correct horse battery staple 42"
 
+# The operator tenant (settings.platform_tenant) with one platform administrator.
+PLATFORM_ADMIN = "ops@tenantry.localhost"
+
 DEMO = {
     ("acme", "Acme Corporation", "business"): {
+        "admin": ["admin@acme.test"],
         "thinktank": ["alice@example.com", "bob@acme.test"],
         "launchboard": ["alice@example.com", "dana@acme.test"],
         "alwaysme": ["erin@acme.test"],
     },
     ("globex", "Globex Industries", "free"): {
+        "admin": ["admin@globex.test"],
         "thinktank": ["alice@example.com", "hank@globex.test"],
         "mechanicalmaker": ["hank@globex.test", "ivy@globex.test"],
     },
 }
 
 
-async def seed_demo(db: Database) -> dict[str, int]:
+async def seed_demo(db: Database, platform_tenant: str = "platform") -> dict[str, int]:
     """Create the demo tenants, apps and users if missing. Safe to run again."""
     created = {"tenants": 0, "users": 0}
     password_hash = await hash_password(DEMO_PASSWORD)
-    for (slug, name, plan), apps_users in DEMO.items():
+    tenants_and_users = {
+        **DEMO,
+        (platform_tenant, "Platform operators", "internal"): {"admin": [PLATFORM_ADMIN]},
+    }
+    for (slug, name, plan), apps_users in tenants_and_users.items():
         async with db.platform_transaction() as tx:
             tenant = await tenants.get_by_slug(tx, slug)
             if tenant is None:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tenantry.apps.service import AppDirectory
+from tenantry.flags.service import FlagService
 from tenantry.identity import endpoints as identity_endpoints
 from tenantry.identity.access_tokens import TokenService, issuer
 from tenantry.identity.auth import APP_SLUG
@@ -23,13 +24,12 @@ from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
+from tenantry.kit.invalidation import Listener
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.migrate import current_revision, head_revision
 from tenantry.kit.services import Services, ServicesDep
 from tenantry.security_events import endpoints as security_endpoints
 from tenantry.security_events.service import SecurityEvents
-from tenantry.flags.service import FlagService
-from tenantry.kit.invalidation import Listener
 from tenantry.settings.service import SettingsService
 from tenantry.tenants import endpoints as tenant_endpoints
 from tenantry.tenants.context import ContextService

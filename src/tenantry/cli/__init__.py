@@ -8,7 +8,7 @@ import psycopg
 import pydantic
 import typer
 
-from tenantry.cli import audit, db, mail, serve
+from tenantry.cli import admins, audit, db, mail, ops, serve, tenants
 from tenantry.cli import sql as sql_cli
 from tenantry.cli._common import err_console
 from tenantry.kit.errors import TenantryError
@@ -24,6 +24,10 @@ app.command("sql")(sql_cli.sql_command)
 app.command("audit-db")(audit.audit_db)
 app.command("serve")(serve.serve)
 app.add_typer(mail.app, name="mail")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(admins.app, name="admins")
+app.command("doctor")(ops.doctor_command)
+db.app.command("status")(ops.status_command)
 
 
 def main() -> None:

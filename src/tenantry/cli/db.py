@@ -80,8 +80,9 @@ def seed_demo_command() -> None:
     """Create the demo tenants acme and globex with apps and users (idempotent)."""
 
     async def run() -> dict[str, int]:
-        async with database(settings()) as db:
-            return await seed_demo(db)
+        config = settings()
+        async with database(config) as db:
+            return await seed_demo(db, config.platform_tenant)
 
     created = asyncio.run(run())
     console.print(f"demo data ready ({created['tenants']} tenants, {created['users']} users added)")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
 from tenantry.kit.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from uuid import UUID
 
 TYPES = ("boolean", "string", "number", "json")
 
 
 def bucket(flag_key: str, tenant_id: UUID) -> int:
-    """0–99, stable per flag and tenant: a rollout to N% picks the same tenants everywhere, and
+    """0 to 99, stable per flag and tenant: a rollout to N% picks the same tenants everywhere, and
     raising N only adds tenants."""
     digest = hashlib.sha256(f"{flag_key}:{tenant_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100

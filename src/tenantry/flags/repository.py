@@ -4,15 +4,16 @@ change is a new version with who, when and why."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from uuid import UUID
+
     from tenantry.kit.db import Transaction
 
 

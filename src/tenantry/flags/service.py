@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from tenantry.apps import repository as apps_repo
 from tenantry.flags import evaluation, repository
@@ -15,6 +14,8 @@ from tenantry.kit.invalidation import EVERYTHING, notify_in
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.kit.db import Database, Transaction
 
 

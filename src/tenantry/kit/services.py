@@ -10,18 +10,18 @@ from fastapi import Depends, Request
 if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
     from tenantry.flags.service import FlagService
-    from tenantry.kit.invalidation import Listener
-    from tenantry.settings.service import SettingsService
-    from tenantry.tenants.context import ContextService
-    from tenantry.tenants.domains import DomainService
-    from tenantry.tenants.lifecycle import TenantService
     from tenantry.identity.external import JwksCache
     from tenantry.identity.keys import KeyRing
     from tenantry.identity.service import IdentityService
     from tenantry.kit.config import Settings
     from tenantry.kit.db import Database
+    from tenantry.kit.invalidation import Listener
     from tenantry.kit.metrics import Metrics
     from tenantry.security_events.service import SecurityEvents
+    from tenantry.settings.service import SettingsService
+    from tenantry.tenants.context import ContextService
+    from tenantry.tenants.domains import DomainService
+    from tenantry.tenants.lifecycle import TenantService
     from tenantry.tenants.service import TenantDirectory
 
 

@@ -78,7 +78,7 @@ DEFINITIONS: dict[str, SettingDefinition] = {
         SettingDefinition(
             "mfa_required",
             bool,
-            False,
+            False,  # noqa: FBT003 - the default value, not a flag argument
             "Require a second factor for every user.",
             {"enterprise": True},
         ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
@@ -14,6 +13,8 @@ from tenantry.settings import registry
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.kit.db import Database, Transaction
 
 
@@ -28,10 +29,10 @@ async def write_setting(
     tx: Transaction,
     tenant_id: UUID,
     key: str,
-    value: Any,
+    value: Any,  # noqa: ANN401 - JSON values
     *,
     actor: str,
-    reason: str,  # noqa: ANN401
+    reason: str,
 ) -> Any:  # noqa: ANN401 - JSON values
     clean = registry.definition(key).validate(value)
     old = await tx.fetch_one(

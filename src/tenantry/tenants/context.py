@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from tenantry.flags import evaluation
 from tenantry.flags.repository import record_deprecated_use
@@ -22,6 +21,8 @@ from tenantry.kit.invalidation import EVERYTHING
 from tenantry.settings.service import effective as effective_settings
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database, Requirement
 

@@ -83,7 +83,8 @@ class DomainService:
             tenant_id = await self._tenant_id(tx, slug)
             try:
                 await tx.execute(
-                    """INSERT INTO tenantry.tenant_domains (tenant_id, id, domain, verification_token)
+                    """INSERT INTO tenantry.tenant_domains
+                           (tenant_id, id, domain, verification_token)
                        VALUES (%s, %s, %s, %s)""",
                     [tenant_id, uuid7(), name, token],
                 )
@@ -116,7 +117,8 @@ class DomainService:
                 raise InvalidInput(f"TXT record {RECORD_PREFIX}.{name} does not contain {expected}")
             try:
                 await tx.execute(
-                    "INSERT INTO tenantry_private.domain_claims (domain, tenant_id) VALUES (%s, %s)",
+                    "INSERT INTO tenantry_private.domain_claims (domain, tenant_id) "
+                    "VALUES (%s, %s)",
                     [name, tenant_id],
                 )
             except errors.UniqueViolation as exc:

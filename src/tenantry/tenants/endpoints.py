@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.identity.auth import AuthPrincipal, bearer, origin
 from tenantry.identity.principal import Principal, Scope
-from tenantry.kit.errors import NotFound, Unauthorized
+from tenantry.kit.errors import AppMismatch, NotFound, Unauthorized
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.kit.services import Services, ServicesDep
 from tenantry.tenants.lifecycle import ProvisionRequest
@@ -42,9 +42,13 @@ async def _platform_admin(
     services: Services = request.app.state.services
     if credentials is None or not credentials.credentials:
         raise Unauthorized("a Bearer token is required")
-    principal = await services.identity.authenticate(
-        services.apps.by_slug("admin"), credentials.credentials.strip(), origin(request), None
-    )
+    try:
+        principal = await services.identity.authenticate(
+            services.apps.by_slug("admin"), credentials.credentials.strip(), origin(request), None
+        )
+    except AppMismatch as exc:
+        # Recorded as a security event; to the caller the platform API does not exist.
+        raise NotFound("not found") from exc
     if not principal.platform_admin:
         raise NotFound("not found")
     return principal

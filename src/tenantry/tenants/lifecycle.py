@@ -241,7 +241,7 @@ class TenantService:
             for table in await repository.purgeable_tables(tx):
                 on_step(table)
                 cur = await tx.execute(
-                    f"DELETE FROM {table} WHERE tenant_id = %s",  # noqa: S608 - catalog names
+                    f"DELETE FROM {table} WHERE tenant_id = %s",
                     [tenant.id],
                 )
                 report.deleted[table] = cur.rowcount
@@ -249,11 +249,11 @@ class TenantService:
                 "tenantry_private.domain_claims",
                 "tenantry_private.provisioning_requests",
             ):
-                cur = await tx.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.id])  # noqa: S608
+                cur = await tx.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.id])
                 report.deleted[table] = cur.rowcount
             for table in [*report.deleted]:
                 row = await tx.fetch_one(
-                    f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s",  # noqa: S608
+                    f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s",
                     [tenant.id],
                 )
                 assert row is not None

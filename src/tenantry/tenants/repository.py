@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from uuid import UUID
 
     from tenantry.kit.db import Transaction
@@ -158,6 +158,10 @@ async def purgeable_tables(tx: Transaction) -> list[str]:
                UNION ALL
                SELECT e.child, d.level + 1 FROM depth d JOIN edges e ON e.parent = d.rel
            )
-           SELECT rel::text AS name FROM depth GROUP BY rel ORDER BY max(level) DESC, rel::text"""
+           SELECT format('%%I.%%I', n.nspname, c.relname) AS name
+             FROM depth d JOIN pg_class c ON c.oid = d.rel
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            GROUP BY n.nspname, c.relname ORDER BY max(d.level) DESC, 1""",
+        [],
     )
     return [r["name"] for r in rows]

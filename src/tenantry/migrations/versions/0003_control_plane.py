@@ -42,7 +42,10 @@ DOMAINS = ScopedTable(
     scope=Scope.TENANT,
     runtime_access=RuntimeAccess.READ_ONLY,
     columns=(
-        "domain text NOT NULL CHECK (domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$')",
+        (
+            "domain text NOT NULL CHECK "
+            "(domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$')"
+        ),
         "verification_token text NOT NULL",
         "verified_at timestamptz",
         "is_primary boolean NOT NULL DEFAULT false",
@@ -141,8 +144,10 @@ def upgrade() -> None:
     statements = [
         # Lifecycle: `purged` is a tombstone that keeps the slug reserved and the audit trail.
         "ALTER TABLE tenantry.tenants DROP CONSTRAINT tenants_status_check",
-        "ALTER TABLE tenantry.tenants ADD CONSTRAINT tenants_status_check CHECK "
-        "(status IN ('pending', 'active', 'suspended', 'deprovisioned', 'purged'))",
+        (
+            "ALTER TABLE tenantry.tenants ADD CONSTRAINT tenants_status_check CHECK "
+            "(status IN ('pending', 'active', 'suspended', 'deprovisioned', 'purged'))"
+        ),
         "ALTER TABLE tenantry.tenants ADD COLUMN deprovisioned_at timestamptz",
         "ALTER TABLE tenantry.tenants ADD COLUMN purge_after timestamptz",
         *scoped_table_sql(LIFECYCLE, roles),

@@ -1,0 +1,1 @@
+"""Operations: schema drift, data consistency and slow-query reports (`tenantry doctor`)."""

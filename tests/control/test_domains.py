@@ -1,0 +1,100 @@
+"""Domains verified by DNS TXT against a real (loopback) name server, and login by domain."""
+
+from __future__ import annotations
+
+from tenantry.kit.ids import uuid7
+from tests.api.conftest import make_tenant, signup
+
+
+async def test_domain_verification_primary_and_login(client, operator, db, dns_stub) -> None:
+    tenant = await make_tenant(db, "thinktank")
+    rival = await make_tenant(db, "thinktank")
+    domain = f"corp-{uuid7().hex[-8:]}.example"
+    added = await client.post(
+        f"/v1/platform/tenants/{tenant.slug}/domains",
+        headers=operator.auth,
+        json={"domain": domain.upper()},
+    )
+    assert added.status_code == 201, added.text
+    record = added.json()
+    assert record["domain"] == domain
+    # Not published yet: refused with the reason.
+    early = await client.post(
+        f"/v1/platform/tenants/{tenant.slug}/domains/{domain}/verify", headers=operator.auth
+    )
+    assert early.status_code == 422
+    assert record["record"] in early.json()["detail"]
+    # A primary domain must be verified first.
+    assert (
+        await client.post(
+            f"/v1/platform/tenants/{tenant.slug}/domains/{domain}/primary", headers=operator.auth
+        )
+    ).status_code == 422
+    dns_stub.records[record["record"]] = ["unrelated", record["value"]]
+    verified = await client.post(
+        f"/v1/platform/tenants/{tenant.slug}/domains/{domain}/verify", headers=operator.auth
+    )
+    assert verified.status_code == 204, verified.text
+    assert (
+        await client.post(
+            f"/v1/platform/tenants/{tenant.slug}/domains/{domain}/primary", headers=operator.auth
+        )
+    ).status_code == 204
+
+    # Another tenant cannot claim it, even with its own valid TXT record.
+    other = (
+        await client.post(
+            f"/v1/platform/tenants/{rival.slug}/domains",
+            headers=operator.auth,
+            json={"domain": domain},
+        )
+    ).json()
+    dns_stub.records[other["record"]] = [record["value"], other["value"]]
+    stolen = await client.post(
+        f"/v1/platform/tenants/{rival.slug}/domains/{domain}/verify", headers=operator.auth
+    )
+    assert stolen.status_code == 409
+
+    # Login without naming the tenant: the email's verified domain decides.
+    user = await signup(client, "thinktank", tenant, f"worker@{domain}")
+    by_domain = await client.post(
+        "/v1/apps/thinktank/auth/login", json={"email": user.email, "password": user.password}
+    )
+    assert by_domain.status_code == 200, by_domain.text
+    unknown = await client.post(
+        "/v1/apps/thinktank/auth/login",
+        json={"email": "x@unclaimed.example", "password": "whatever-long-pass"},
+    )
+    assert unknown.status_code == 401
+
+    detail = (await client.get(f"/v1/platform/tenants/{tenant.slug}", headers=operator.auth)).json()
+    assert [
+        (d["domain"], d["is_primary"], d["verified_at"] is not None) for d in detail["domains"]
+    ] == [(domain, True, True)]
+    # Removing releases the claim: now the rival can verify it.
+    assert (
+        await client.delete(
+            f"/v1/platform/tenants/{tenant.slug}/domains/{domain}", headers=operator.auth
+        )
+    ).status_code == 204
+    assert (
+        await client.post(
+            f"/v1/platform/tenants/{rival.slug}/domains/{domain}/verify", headers=operator.auth
+        )
+    ).status_code == 204
+    assert (
+        await client.delete(
+            f"/v1/platform/tenants/{tenant.slug}/domains/{domain}", headers=operator.auth
+        )
+    ).status_code == 404
+
+
+async def test_bad_domains_are_refused(client, operator, db) -> None:
+    tenant = await make_tenant(db, "thinktank")
+    for bad in ("localhost", "-bad-.example", "a..b.example", "white space.example"):
+        response = await client.post(
+            f"/v1/platform/tenants/{tenant.slug}/domains",
+            headers=operator.auth,
+            json={"domain": bad},
+        )
+        assert response.status_code == 422, bad

@@ -1,0 +1,124 @@
+"""`tenantry tenants …`, `tenantry doctor` and `tenantry db status`, run as a user would."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from tests.conftest import ROLES
+from tests.test_cli import tenantry
+
+
+def test_db_status_lists_applied_migrations(scratch_urls) -> None:
+    result = tenantry(scratch_urls, "db", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["revision"] for r in rows] == ["0001", "0002", "0003"]
+    assert {r["state"] for r in rows} == {"applied"}
+    assert all(r["applied_at"] for r in rows)
+
+
+def test_doctor_is_clean_then_finds_drift_and_inconsistencies(scratch_urls) -> None:
+    clean = tenantry(scratch_urls, "doctor", "--json")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["problems"] == []
+    with psycopg.connect(scratch_urls.admin) as conn:
+        conn.execute(f'SET ROLE "{ROLES.owner}"')
+        conn.execute("DROP INDEX tenantry.sessions_tenant_id_app_id_app_user_id_idx")
+        conn.execute("ALTER TABLE tenantry.app_users ADD COLUMN nickname text")
+        conn.execute("ALTER TABLE tenantry.tenant_settings NO FORCE ROW LEVEL SECURITY")
+        conn.execute("DROP POLICY runtime_cross_app_read ON tenantry.app_users")
+        conn.execute("RESET ROLE")
+        tenant = conn.execute(
+            "INSERT INTO tenantry.tenants (id, slug, name, status) VALUES (gen_random_uuid(), 'lonely', 'L', 'active') RETURNING id"
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO tenantry_private.domain_claims (domain, tenant_id) VALUES ('orphan.example', %s)",
+            [tenant],
+        )
+    found = tenantry(scratch_urls, "doctor", "--json")
+    assert found.returncode == 1
+    problems = {(p["check"], p["subject"]) for p in json.loads(found.stdout)["problems"]}
+    assert (
+        "schema_drift",
+        "index tenantry.sessions USING btree (tenant_id, app_id, app_user_id)",
+    ) in problems
+    assert ("schema_drift", "column tenantry.app_users.nickname") in problems
+    assert ("schema_drift", "row security tenantry.tenant_settings") in problems
+    assert ("schema_drift", "policy tenantry.app_users runtime_cross_app_read") in problems
+    assert ("orphan_domain_claim", "orphan.example") in problems
+    assert ("tenant_without_admin", "lonely") in problems
+    text = tenantry(scratch_urls, "doctor", "--skip-drift")
+    assert "error: orphan_domain_claim: orphan.example" in text.stdout
+
+
+def test_tenants_cli_lifecycle(scratch_urls, tmp_path) -> None:
+    created = tenantry(
+        scratch_urls,
+        "tenants",
+        "create",
+        "cli-co",
+        "--name",
+        "CLI Co",
+        "--admin-email",
+        "boss@cli.test",
+        "--apps",
+        "thinktank,launchboard",
+        "--idempotency-key",
+        "cli-1",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["created"] is True
+    again = tenantry(
+        scratch_urls,
+        "tenants",
+        "create",
+        "cli-co",
+        "--name",
+        "CLI Co",
+        "--admin-email",
+        "boss@cli.test",
+        "--apps",
+        "thinktank,launchboard",
+        "--idempotency-key",
+        "cli-1",
+        "--json",
+    )
+    assert json.loads(again.stdout)["created"] is False
+    assert tenantry(scratch_urls, "tenants", "deprovision", "cli-co", "-r", "x").returncode == 1
+    assert (
+        "cannot deprovision a tenant that is active"
+        in tenantry(scratch_urls, "tenants", "deprovision", "cli-co", "-r", "x").stderr
+    )
+    assert tenantry(scratch_urls, "tenants", "suspend", "cli-co", "-r", "unpaid").returncode == 0
+    shown = json.loads(tenantry(scratch_urls, "tenants", "show", "cli-co", "--json").stdout)
+    assert shown["tenant"]["status"] == "suspended"
+    assert [e["reason"] for e in shown["events"]][-1] == "unpaid"
+    assert (
+        tenantry(scratch_urls, "tenants", "deprovision", "cli-co", "-r", "closed").returncode == 0
+    )
+    grace = tenantry(scratch_urls, "tenants", "purge", "cli-co", "-r", "gone", "--yes")
+    assert grace.returncode == 1
+    assert "grace period" in grace.stderr
+    purged = tenantry(
+        scratch_urls, "tenants", "purge", "cli-co", "-r", "gone", "--yes", "--force", "--json"
+    )
+    assert purged.returncode == 0, purged.stderr
+    assert set(json.loads(purged.stdout)["remaining"].values()) == {0}
+
+    csv_file = tmp_path / "tenants.csv"
+    csv_file.write_text(
+        "slug,name,admin_email,plan,apps\nbulk-1,Bulk 1,a@b1.test,free,thinktank\nBad Slug,X,x@y.test,free,\nbulk-2,Bulk 2,a@b2.test,business,\n"
+    )
+    imported = tenantry(scratch_urls, "tenants", "import", str(csv_file))
+    assert imported.returncode == 1  # one row was invalid; the others were provisioned
+    assert "slug" in imported.stderr
+    listing = json.loads(
+        tenantry(scratch_urls, "tenants", "list", "--search", "bulk", "--json").stdout
+    )
+    assert [t["slug"] for t in listing["items"]] == ["bulk-1", "bulk-2"]
+    missing = tenantry(scratch_urls, "tenants", "show", "nobody")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: no tenant 'nobody'"
