@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TENANTRY := $(BIN)/tenantry
 
-.PHONY: up install db migrate seed serve test test-portability lint format types audit ci stop clean
+.PHONY: up install browser serve test test-portability lint format types audit ci stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ up: install  ## start the embedded PostgreSQL, migrate, seed demo data, serve on
 stop:
 	$(TENANTRY) db stop
 
-test: install  ## the whole suite, in parallel
+# The admin UI tests drive Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The admin UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: install browser  ## the whole suite, in parallel
 	$(BIN)/pytest -n auto
 
 test-portability: install  ## isolation suite against another server (TENANTRY_TEST_DATABASE_URL)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tenantry.admin import views as admin_views
 from tenantry.apps.service import AppDirectory
 from tenantry.flags.service import FlagService
 from tenantry.identity import endpoints as identity_endpoints
@@ -148,8 +151,34 @@ def create_app(
     app.include_router(tenant_endpoints.context_router)
     app.include_router(tenant_endpoints.router)
     _add_platform_routes(app, metrics)
+    app.include_router(admin_views.router)
+    app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
+    app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)
     return app
+
+
+ADMIN_STATIC = Path(admin_views.__file__).parent / "static"
+# No inline scripts or styles anywhere in the admin UI, so the policy can be strict.
+ADMIN_HEADERS = [
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        ),
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+
+async def _admin_login_required(request: Request, _: Exception) -> Response:
+    # Browsers are sent to the sign-in page; API-style callers learn nothing: 404.
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/admin/login", status_code=303)
+    return problems.problem(request, 404, "not_found", "not found")
 
 
 def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
@@ -245,6 +274,8 @@ class RequestMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
+                if scope["path"].startswith("/admin"):
+                    headers.extend(ADMIN_HEADERS)
                 message["headers"] = headers
             await send(message)
 

@@ -57,6 +57,11 @@ class ContextSigner:
     def kid(self) -> str:
         return self._key.kid
 
+    @property
+    def secret(self) -> bytes:
+        """For deriving other keys (admin cookies); never logged or sent anywhere."""
+        return self._key.secret
+
     def sign_tenant(self, context: TenantContext) -> str:
         flags = "a" if context.cross_app else ""
         return self._sign(

@@ -1,0 +1,97 @@
+"""Admin UI security: CSRF on every state-changing form, no access without a platform admin
+session, hardened cookies and headers."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.admin.conftest import ADMIN_EMAIL
+from tests.api.conftest import PASSWORD
+
+
+def signed_in_client(stage) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=stage.url, follow_redirects=False)
+    page = client.get("/admin/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    done = client.post(
+        "/admin/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": nonce}
+    )
+    assert done.status_code == 303, done.text
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    dashboard = client.get("/admin")
+    token = re.search(r'name="csrf" value="([^"]+)"', dashboard.text).group(1)
+    return client, token
+
+
+def test_state_changing_forms_need_the_csrf_token(stage) -> None:
+    client, token = signed_in_client(stage)
+    try:
+        target = f"/admin/tenants/{stage.tenant}/lifecycle"
+        for data in (
+            {"action": "suspend", "reason": "x"},
+            {"action": "suspend", "reason": "x", "csrf": "forged"},
+        ):
+            refused = client.post(target, data=data)
+            assert refused.status_code == 403, refused.text
+        page = client.get(f"/admin/tenants/{stage.tenant}")
+        assert 'id="tenant-status">active<' in page.text  # nothing changed
+        ok = client.post(target, data={"action": "suspend", "reason": "csrf test", "csrf": token})
+        assert ok.status_code == 303
+        client.post(target, data={"action": "resume", "reason": "csrf test", "csrf": token})
+        assert client.post("/admin/logout", data={}).status_code == 403
+    finally:
+        client.close()
+
+
+def test_login_form_needs_its_double_submit_token(stage) -> None:
+    with httpx.Client(base_url=stage.url) as client:
+        refused = client.post(
+            "/admin/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": "x"}
+        )
+        assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin", "/admin/tenants", "/admin/policies", "/admin/security-events", "/admin/people"],
+)
+def test_no_session_means_login_for_browsers_and_404_for_apis(stage, path) -> None:
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as client:
+        browser = client.get(path, headers={"Accept": "text/html"})
+        assert browser.status_code == 303
+        assert browser.headers["location"] == "/admin/login"
+        api = client.get(path, headers={"Accept": "application/json"})
+        assert api.status_code == 404
+    forged_cookie = {"tenantry_admin": "00000000-0000-0000-0000-000000000000.abc"}
+    with httpx.Client(base_url=stage.url, follow_redirects=False, cookies=forged_cookie) as client:
+        assert client.get(path, headers={"Accept": "text/html"}).status_code == 303
+
+
+def test_app_users_and_tenant_admins_cannot_sign_in(stage) -> None:
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as client:
+        page = client.get("/admin/login")
+        nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        # A real user of this install, but not in the operator tenant.
+        refused = client.post(
+            "/admin/login", data={"email": stage.person, "password": PASSWORD, "csrf": nonce}
+        )
+        assert refused.status_code == 401
+        assert "tenantry_admin=" not in refused.headers.get("set-cookie", "")
+
+
+def test_security_headers(stage) -> None:
+    client, _ = signed_in_client(stage)
+    response = client.get("/admin")
+    client.close()
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "<script" not in response.text
+    assert " style=" not in response.text
