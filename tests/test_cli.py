@@ -185,3 +185,26 @@ def test_key_rotation_with_overlap(scratch_urls) -> None:
     unknown = tenantry(scratch_urls, "db", "retire-key", "nosuchkey")
     assert unknown.returncode == 1
     assert "no active key nosuchkey" in unknown.stderr
+
+
+def test_app_key_rotation_cli(scratch_urls) -> None:
+    listed = json.loads(tenantry(scratch_urls, "apps", "list", "--json").stdout)
+    assert {a["slug"] for a in listed} >= {"thinktank", "admin"}
+    rotated = tenantry(scratch_urls, "apps", "rotate-key", "alwaysme")
+    assert rotated.returncode == 0, rotated.stderr
+    first = tenantry(scratch_urls, "apps", "rotate-key", "alwaysme")
+    assert first.returncode == 0
+    keys = next(
+        a
+        for a in json.loads(tenantry(scratch_urls, "apps", "list", "--json").stdout)
+        if a["slug"] == "alwaysme"
+    )
+    oldest, newest = keys["signing keys (oldest first)"].split()
+    assert tenantry(scratch_urls, "apps", "retire-key", oldest).returncode == 0
+    last = tenantry(scratch_urls, "apps", "retire-key", newest)
+    assert last.returncode == 1
+    assert "last active key" in last.stderr
+    assert (
+        tenantry(scratch_urls, "apps", "rotate-key", "nope").stderr.strip()
+        == "error: no app 'nope'"
+    )

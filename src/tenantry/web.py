@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tenantry.admin import views as admin_views
 from tenantry.apps.service import AppDirectory
+from tenantry.flags.deprecation import DeprecationRecorder
 from tenantry.flags.service import FlagService
 from tenantry.identity import endpoints as identity_endpoints
 from tenantry.identity.access_tokens import TokenService, issuer
@@ -81,7 +82,8 @@ def build_services(
         tenant_by_domain=domains.tenant_slug_for,
     )
     listener = Listener(dsn.platform_url(settings), settings.redis_url)
-    context = ContextService(db)
+    deprecations = DeprecationRecorder(db)
+    context = ContextService(db, deprecations)
     listener.subscribe(tenants.invalidate_scope)
     listener.subscribe(context.invalidate)
     return Services(
@@ -100,6 +102,7 @@ def build_services(
         domains=domains,
         context=context,
         listener=listener,
+        deprecations=deprecations,
     )
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import httpx
+import pyotp
 import pytest
 
-from tests.admin.conftest import ADMIN_EMAIL
+from tests.admin.conftest import ADMIN_EMAIL, PLATFORM, _cli
 from tests.api.conftest import PASSWORD
 
 
@@ -95,3 +96,42 @@ def test_security_headers(stage) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert "<script" not in response.text
     assert " style=" not in response.text
+
+
+def test_admin_sign_in_with_mfa(stage, urls) -> None:
+    email = "mfa-admin@example.com"
+    _cli(urls, "admins", "create", email, "--password-stdin", stdin=PASSWORD + "\n")
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as api:
+        token = api.post(
+            "/v1/apps/admin/auth/login",
+            json={"tenant": PLATFORM, "email": email, "password": PASSWORD},
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        secret = api.post("/v1/apps/admin/mfa/totp", headers=auth).json()["secret"]
+        assert (
+            api.post(
+                "/v1/apps/admin/mfa/totp/confirm",
+                headers=auth,
+                json={"code": pyotp.TOTP(secret).now()},
+            ).status_code
+            == 200
+        )
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as browser:
+        nonce = re.search(r'name="csrf" value="([^"]+)"', browser.get("/admin/login").text).group(1)
+        step = browser.post(
+            "/admin/login", data={"email": email, "password": PASSWORD, "csrf": nonce}
+        )
+        assert step.status_code == 200
+        assert "Second factor" in step.text
+        assert "tenantry_admin=" not in step.headers.get("set-cookie", "")  # not signed in yet
+        challenge = re.search(r'name="mfa_token" value="([^"]+)"', step.text).group(1)
+        wrong = browser.post(
+            "/admin/login/mfa", data={"mfa_token": challenge, "code": "000000", "csrf": nonce}
+        )
+        assert wrong.status_code == 401
+        done = browser.post(
+            "/admin/login/mfa",
+            data={"mfa_token": challenge, "code": pyotp.TOTP(secret).now(), "csrf": nonce},
+        )
+        assert done.status_code == 303
+        assert browser.get("/admin").status_code == 200

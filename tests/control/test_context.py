@@ -8,7 +8,10 @@ import asyncio
 import time
 
 import pytest
+from fastapi import APIRouter
 
+from tenantry.flags.deprecation import deprecated_endpoint
+from tenantry.identity.auth import AuthPrincipal
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app
 from tests.api.conftest import api_settings, client_for, make_tenant, signed_in
@@ -240,3 +243,43 @@ async def test_settings_validation_and_history(client, operator, db) -> None:
         (10, 20, "to 20"),
         (None, 10, "to 10"),
     ]
+
+
+async def test_deprecated_endpoints_report_their_users(urls, db, operator) -> None:
+    """A library user's own endpoint, marked deprecated, counts its callers per tenant.
+
+    (FastAPI resolves the route's annotations from this module's globals, hence the imports
+    at the top.)"""
+    legacy = APIRouter()
+
+    @legacy.get(
+        "/v1/apps/{app}/legacy-profile",
+        dependencies=[
+            deprecated_endpoint("GET legacy-profile", sunset="Wed, 01 Jul 2026 00:00:00 GMT")
+        ],
+    )
+    async def legacy_profile(principal: AuthPrincipal) -> dict[str, str]:
+        return {"user": str(principal.app_user_id)}
+
+    app = create_app(api_settings(urls, platform_tenant=PLATFORM), database=db)
+    app.include_router(legacy)
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        tenant = await make_tenant(db, "thinktank")
+        user = await signed_in(client, "thinktank", tenant, "old-client@example.com")
+        response = await client.get("/v1/apps/thinktank/legacy-profile", headers=user.auth)
+        assert response.status_code == 200
+        assert response.headers["deprecation"] == "true"
+        assert response.headers["sunset"].startswith("Wed, 01 Jul 2026")
+        for _ in range(100):
+            report = (await client.get("/v1/platform/deprecations", headers=operator.auth)).json()
+            usage = [
+                r
+                for r in report
+                if r["name"] == "GET legacy-profile" and r["tenant"] == tenant.slug
+            ]
+            if usage:
+                break
+            await asyncio.sleep(0.02)
+        assert usage
+        assert usage[0]["kind"] == "endpoint"
+        assert usage[0]["uses"] >= 1

@@ -6,7 +6,9 @@ import asyncio
 
 import typer
 
-from tenantry.cli._common import database, print_rows, settings
+from tenantry.cli._common import console, database, print_rows, settings
+from tenantry.identity.mail import SmtpSender, deliver_pending
+from tenantry.kit.errors import ConfigurationError
 
 app = typer.Typer(no_args_is_help=True, help="Mail waiting in the outbox.")
 
@@ -33,3 +35,31 @@ def outbox(
 
     columns = ["created_at", "tenant", "app", "to", "subject", "body"]
     print_rows(columns, asyncio.run(run()), as_json=as_json)
+
+
+@app.command()
+def deliver(
+    loop: bool = typer.Option(False, "--loop", help="Keep delivering every few seconds."),
+    interval: float = typer.Option(5.0, min=0.5, help="Seconds between runs with --loop."),
+) -> None:
+    """Send unsent outbox mail through TENANTRY_SMTP_URL."""
+    config = settings()
+    if not config.smtp_url:
+        raise ConfigurationError("TENANTRY_SMTP_URL is not set; mail stays in the outbox")
+    sender = SmtpSender(config.smtp_url, config.mail_from)
+
+    async def run() -> None:
+        async with database(config) as db:
+            while True:
+                sent, failed = await deliver_pending(db, sender)
+                if sent or failed:
+                    console.print(
+                        f"sent {sent}" + (f", {failed} failed (will retry)" if failed else "")
+                    )
+                if not loop:
+                    if failed:
+                        raise typer.Exit(1)
+                    return
+                await asyncio.sleep(interval)
+
+    asyncio.run(run())

@@ -50,12 +50,13 @@ async def _principal(
     # A tenant named by the client (header) must be the credential's own tenant.
     claimed_tenant = request.headers.get("x-tenant-id")
     try:
-        return await services.identity.authenticate(
+        principal = await services.identity.authenticate(
             app, credentials.credentials.strip(), origin(request), claimed_tenant
         )
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
+    return principal
 
 
 AuthPrincipal = Annotated[Principal, Depends(_principal)]

@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     login_lockout_failures: int = Field(default=10, ge=2)
     login_window_seconds: int = Field(default=900, ge=60)
     login_lockout_seconds: int = Field(default=900, ge=1)
-    # Mail: an SMTP URL (smtp://user:pass@host:port) sends; empty keeps mail in the outbox table.
+    # Mail: with an SMTP URL (smtp://user:pass@host:port), `tenantry mail deliver` sends the
+    # outbox; empty keeps mail in the outbox table.
     smtp_url: str = ""
     # Cache invalidation goes through Redis pub/sub when set, else PostgreSQL LISTEN/NOTIFY.
     redis_url: str = ""

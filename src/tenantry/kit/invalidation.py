@@ -61,6 +61,12 @@ class Listener:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._redis is not None:
+            from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
+
+            assert isinstance(self._redis, Redis)
+            await self._redis.aclose()
+            self._redis = None
 
     async def after_commit(self, scopes: list[str]) -> None:
         """This process sees its own writes at once; others hear of them by NOTIFY or Redis."""

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
+    from tenantry.flags.deprecation import DeprecationRecorder
     from tenantry.flags.service import FlagService
     from tenantry.identity.external import JwksCache
     from tenantry.identity.keys import KeyRing
@@ -42,6 +43,7 @@ class Services:
     domains: DomainService
     context: ContextService
     listener: Listener
+    deprecations: DeprecationRecorder
 
 
 def _services(request: Request) -> Services:

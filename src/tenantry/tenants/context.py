@@ -8,14 +8,11 @@ counted, so operators know who depends on them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tenantry.flags import evaluation
-from tenantry.flags.repository import record_deprecated_use
 from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import EVERYTHING
 from tenantry.settings.service import effective as effective_settings
@@ -23,6 +20,7 @@ from tenantry.settings.service import effective as effective_settings
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.flags.deprecation import DeprecationRecorder
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database, Requirement
 
@@ -49,7 +47,6 @@ SELECT
                              AND (o.app_id IS NULL OR o.app_id = %s)))), '[]')
      FROM tenantry.feature_flags f) AS flags
 """
-DEPRECATION_REPORT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,10 +56,10 @@ class CachedContext:
 
 
 class ContextService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, deprecations: DeprecationRecorder) -> None:
         self._db = db
+        self._deprecations = deprecations
         self._cache: dict[tuple[UUID, UUID, UUID], CachedContext] = {}
-        self._reported: dict[tuple[UUID, str], float] = {}
         self.hits = 0
         self.misses = 0
 
@@ -117,26 +114,5 @@ class ContextService:
         return CachedContext(body, deprecated)
 
     def _count_deprecated(self, principal: Principal, cached: CachedContext) -> None:
-        now = time.monotonic()
-        due = [
-            flag
-            for flag in cached.deprecated_flags
-            if now - self._reported.get((principal.tenant_id, flag), -1e9)
-            > DEPRECATION_REPORT_SECONDS
-        ]
-        if not due:
-            return
-        for flag in due:
-            self._reported[(principal.tenant_id, flag)] = now
-        task = asyncio.create_task(self._report(principal.tenant_id, principal.app_slug, due))
-        task.add_done_callback(_log_failure)
-
-    async def _report(self, tenant_id: UUID, app_slug: str, flags: list[str]) -> None:
-        async with self._db.platform_transaction() as tx:
-            for flag in flags:
-                await record_deprecated_use(tx, tenant_id, "flag", flag, app_slug, 1)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("deprecation usage report failed", exc_info=task.exception())
+        for flag in cached.deprecated_flags:
+            self._deprecations.seen(principal.tenant_id, "flag", flag, principal.app_slug)

@@ -1,0 +1,71 @@
+"""Who still uses what is deprecated: flags evaluated and endpoints called, per tenant and app.
+
+Usage is counted in memory and written at most once a minute per (tenant, kind, name, app) by
+a background task, so a hot deprecated path costs a dictionary lookup, not a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from fastapi import Depends, Request, Response
+
+from tenantry.flags.repository import record_deprecated_use
+from tenantry.identity.auth import AuthPrincipal
+
+if TYPE_CHECKING:
+    from tenantry.kit.db import Database
+
+log = logging.getLogger("tenantry.deprecation")
+REPORT_SECONDS = 60.0
+Key = tuple[UUID, str, str, str]
+
+
+class DeprecationRecorder:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: dict[Key, int] = {}
+        self._reported: dict[Key, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def seen(self, tenant_id: UUID, kind: str, name: str, app_slug: str) -> None:
+        key = (tenant_id, kind, name, app_slug)
+        self._pending[key] = self._pending.get(key, 0) + 1
+        now = time.monotonic()
+        if now - self._reported.get(key, -1e9) < REPORT_SECONDS:
+            return
+        self._reported[key] = now
+        uses = self._pending.pop(key)
+        task = asyncio.create_task(self._write(key, uses))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _write(self, key: Key, uses: int) -> None:
+        tenant_id, kind, name, app_slug = key
+        async with self._db.platform_transaction() as tx:
+            await record_deprecated_use(tx, tenant_id, kind, name, app_slug, uses)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("deprecation usage report failed", exc_info=task.exception())
+
+
+def deprecated_endpoint(name: str, sunset: str | None = None) -> Any:  # noqa: ANN401 - a Depends
+    """Mark an app route deprecated: `Deprecation`/`Sunset` headers (RFC 9745, RFC 8594) and a
+    per-tenant usage count. Use as `dependencies=[deprecated_endpoint("GET /v1/old")]`; it
+    authenticates the caller itself (FastAPI shares that result with the endpoint)."""
+
+    async def mark(request: Request, response: Response, principal: AuthPrincipal) -> None:
+        response.headers["Deprecation"] = "true"
+        if sunset:
+            response.headers["Sunset"] = sunset
+        request.app.state.services.deprecations.seen(
+            principal.tenant_id, "endpoint", name, principal.app_slug
+        )
+
+    return Depends(mark)
