@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg
+from typing import TYPE_CHECKING, TypeVar
 
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
-from tenantry.kit.dsn import with_database
+from tenantry.kit.dsn import as_role, with_database
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROLES = Roles("tenantry_bench")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,17 @@ def stop(bench: BenchDatabase) -> None:
 
 
 def role_url(admin: str, role: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(admin)
-    info.pop("password", None)
-    info["user"] = role
-    return psycopg.conninfo.make_conninfo("", **{k: str(v) for k, v in info.items()})
+    return as_role(admin, role)
+
+
+def with_fresh_database(work: Callable[[str], T]) -> T:
+    """Run `work(admin_url)` against a fresh, migrated database, then throw it away."""
+    bench = fresh_database()
+    try:
+        return work(bench.admin)
+    finally:
+        stop(bench)
+        shutil.rmtree(bench.data_dir, ignore_errors=True)
 
 
 def machine() -> dict[str, str]:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
 from tenantry.kit.db import Database
 
@@ -137,14 +136,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     iterations = 1000 if args.quick else 5000
-    bench = fresh_database()
-    try:
-        context, signer = seed(bench.admin)
-        verify_us = server_side_verify_us(bench.admin, signer, context, 20_000)
-        samples = asyncio.run(measure(bench.admin, context, iterations))
-    finally:
-        stop(bench)
-        shutil.rmtree(bench.data_dir, ignore_errors=True)
+
+    def work(admin: str) -> tuple[float, dict[str, list[float]]]:
+        context, signer = seed(admin)
+        verify = server_side_verify_us(admin, signer, context, 20_000)
+        return verify, asyncio.run(measure(admin, context, iterations))
+
+    verify_us, samples = with_fresh_database(work)
     results = {
         name: {
             "median_us": round(statistics.median(values), 1),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
 from tenantry.kit.db import Database
 from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
 
@@ -59,12 +58,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    bench = fresh_database()
-    try:
-        results = asyncio.run(run(bench.admin, 300 if args.quick else 10_000))
-    finally:
-        stop(bench)
-        shutil.rmtree(bench.data_dir, ignore_errors=True)
+    results = with_fresh_database(
+        lambda admin: asyncio.run(run(admin, 300 if args.quick else 10_000))
+    )
     report = {"benchmark": "provisioning", "machine": machine(), "results": results}
     if args.json:
         print(json.dumps(report, indent=2))

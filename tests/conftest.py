@@ -21,7 +21,7 @@ from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
 from tenantry.kit.context import ContextKey, ContextSigner
 from tenantry.kit.db import Database
-from tenantry.kit.dsn import with_database
+from tenantry.kit.dsn import as_role, with_database
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -68,13 +68,6 @@ class Urls:
     platform: str
 
 
-def role_url(admin: str, role: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(admin)
-    info.pop("password", None)
-    info["user"] = role
-    return psycopg.conninfo.make_conninfo("", **{k: str(v) for k, v in info.items()})
-
-
 def clone(name: str) -> Urls:
     # Roles are cluster-wide: workers that alter them at once collide ("tuple concurrently
     # updated"), so clones are prepared one at a time.
@@ -83,7 +76,7 @@ def clone(name: str) -> Urls:
         admin = recreate_database(os.environ["TENANTRY_TEST_SERVER_URL"], name, TEMPLATE)
         # Database-level grants and per-database role settings are not copied from a template.
         migrate.upgrade(admin, ROLES)
-    return Urls(admin, role_url(admin, ROLES.runtime), role_url(admin, ROLES.platform))
+    return Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform))
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app
 from tests.api.conftest import PASSWORD, api_settings
 from tests.conftest import ROLES
+from tests.live import live_server
 
 PLATFORM = "ui-operators"
 ADMIN_EMAIL = "ui-admin@example.com"
@@ -53,17 +50,13 @@ def _cli(urls, *args: str, stdin: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def stage(urls) -> Iterator[Stage]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(api_settings(urls, public_url=url, platform_tenant=PLATFORM))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    with live_server(
+        lambda url: create_app(api_settings(urls, public_url=url, platform_tenant=PLATFORM))
+    ) as url:
+        yield _prepare(urls, url)
+
+
+def _prepare(urls, url: str) -> Stage:
     _cli(urls, "admins", "create", ADMIN_EMAIL, "--password-stdin", stdin=PASSWORD + "\n")
     tenant = f"ui-{uuid7().hex[-8:]}"
     flag = f"ui.flag-{uuid7().hex[-6:]}"
@@ -109,7 +102,4 @@ def stage(urls) -> Iterator[Stage]:
             ).status_code
             == 403
         )
-    yield Stage(url, tenant, flag, person)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    return Stage(url, tenant, flag, person)

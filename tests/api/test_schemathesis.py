@@ -7,16 +7,12 @@ response matches its documented status, content type and schema, with real crede
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -24,27 +20,14 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app
 from tests.api.conftest import PASSWORD, api_settings
+from tests.live import live_server as live
 
 
 @pytest.fixture(scope="module")
 def live_server(urls) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(
-        api_settings(urls, public_url=url, login_lockout_failures=1000, login_free_failures=500)
-    )
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    settings = {"login_lockout_failures": 1000, "login_free_failures": 500}
+    with live(lambda url: create_app(api_settings(urls, public_url=url, **settings))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ platform administrator as the actor, and every state-changing form carries a CSR
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from tenantry.tenants.lifecycle import TRANSITIONS
 router = APIRouter(prefix="/admin", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE = 25
+BAD_FORM_TOKEN = "the form token is missing or wrong; reload the page and try again"
 
 
 class LoginRequired(Exception):
@@ -81,7 +83,7 @@ async def _admin_post(
     request: Request, admin: AdminDep, csrf: Annotated[str, Form()] = ""
 ) -> Admin:
     if not session.csrf_valid(_services(request).db, admin.principal.session_id, csrf):  # type: ignore[arg-type]
-        raise Forbidden("the form token is missing or wrong; reload the page and try again")
+        raise Forbidden(BAD_FORM_TOKEN)
     return admin
 
 
@@ -141,11 +143,15 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
     )
 
 
-def _login_csrf_ok(request: Request, csrf: str) -> bool:
-    import hmac  # noqa: PLC0415
-
+async def _login_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> str:
+    """The login forms' double-submit token: the form field must equal the cookie."""
     cookie = request.cookies.get(session.LOGIN_CSRF_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie, csrf)
+    if not (cookie and hmac.compare_digest(cookie, csrf)):
+        raise Forbidden(BAD_FORM_TOKEN)
+    return csrf
+
+
+LoginCsrf = Annotated[str, Depends(_login_csrf)]
 
 
 async def _signed_in(request: Request, session_id: UUID) -> RedirectResponse:
@@ -167,10 +173,8 @@ async def login(
     request: Request,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str, Form()] = "",
+    csrf: LoginCsrf,
 ) -> Response:
-    if not _login_csrf_ok(request, csrf):
-        raise Forbidden("the form token is missing or wrong; reload the page and try again")
     services = _services(request)
     try:
         pair = await services.identity.login(
@@ -201,10 +205,8 @@ async def login_mfa(
     request: Request,
     mfa_token: Annotated[str, Form(max_length=4096)],
     code: Annotated[str, Form(max_length=32)],
-    csrf: Annotated[str, Form()] = "",
+    csrf: LoginCsrf,
 ) -> Response:
-    if not _login_csrf_ok(request, csrf):
-        raise Forbidden("the form token is missing or wrong; reload the page and try again")
     services = _services(request)
     try:
         pair = await services.identity.complete_mfa(

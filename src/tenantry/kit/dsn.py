@@ -34,15 +34,18 @@ def with_database(url: str, database: str) -> str:
     return conninfo.make_conninfo(url, dbname=database)
 
 
-def role_url(settings: Settings, role: str, password: str, explicit: str) -> str:
-    if explicit:
-        return explicit
-    base = conninfo.conninfo_to_dict(admin_url(settings))
+def as_role(url: str, role: str, password: str = "") -> str:
+    """The same server and database as `url`, logging in as `role`."""
+    base = conninfo.conninfo_to_dict(url)
     for key in ("user", "password"):
         base.pop(key, None)
     return conninfo.make_conninfo(
         "", **{k: str(v) for k, v in base.items() if v is not None}, user=role, password=password
     )
+
+
+def role_url(settings: Settings, role: str, password: str, explicit: str) -> str:
+    return explicit or as_role(admin_url(settings), role, password)
 
 
 def runtime_url(settings: Settings) -> str:
