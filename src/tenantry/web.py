@@ -28,7 +28,7 @@ from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
-from tenantry.kit.invalidation import Listener
+from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.migrate import current_revision, head_revision
 from tenantry.kit.services import Services, ServicesDep
@@ -57,7 +57,7 @@ def build_services(
     tenants = TenantDirectory(db)
     keys = KeyRing(db)
     events = SecurityEvents(db, metrics)
-    jwks = JwksCache()
+    jwks = JwksCache(allow_private=settings.external_issuers_allow_private)
     tokens = TokenService(
         keys, settings.public_url, settings.access_token_ttl_seconds, settings.clock_skew_seconds
     )
@@ -86,6 +86,14 @@ def build_services(
     context = ContextService(db, deprecations)
     listener.subscribe(tenants.invalidate_scope)
     listener.subscribe(context.invalidate)
+
+    def keys_changed(scope: str) -> None:
+        if scope in (KEYS, EVERYTHING):
+            tasks.spawn(keys.reload())
+            tasks.spawn(db.reload_signing_key())
+
+    tasks = BackgroundTasks()
+    listener.subscribe(keys_changed)
     return Services(
         settings,
         db,

@@ -32,6 +32,8 @@ def api_settings(urls, **overrides: object) -> Settings:
         "login_free_failures": 3,
         "login_lockout_failures": 6,
         "login_lockout_seconds": 60,
+        # The tests' OIDC issuer serves its keys over http on loopback.
+        "external_issuers_allow_private": True,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -138,3 +140,21 @@ async def latest_mail(db: Database, to: str) -> str:
 
 def totp_now(secret: str) -> str:
     return pyotp.TOTP(secret).now()
+
+
+async def tenant_admin(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:
+    """A user of the tenant's admin app, created as provisioning does (no self sign-up)."""
+    from tenantry.identity import repository as users
+    from tenantry.identity.passwords import hash_password
+
+    async with db.platform_transaction() as tx:
+        admin_app = await apps_repo.get_by_slug(tx, "admin")
+        assert admin_app is not None
+        await tenants_repo.enable_app(tx, tenant.id, admin_app.id)
+        created = await users.create(
+            tx, tenant.id, admin_app.id, email, password_hash=await hash_password(PASSWORD)
+        )
+    user = User("admin", tenant, email, PASSWORD, id=str(created.id))
+    response = await login(client, user)
+    assert response.status_code == 200, response.text
+    return user

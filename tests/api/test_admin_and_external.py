@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tenantry.identity.external import JwksCache
 from tenantry.identity.repository import ExternalIssuer
 from tenantry.kit.ids import uuid7
-from tests.api.conftest import make_tenant, signed_in
+from tests.api.conftest import make_tenant, signed_in, tenant_admin
 
 
 @pytest.fixture
-async def admin(client, tenant):
-    return await signed_in(client, "admin", tenant, "root@example.com")
+async def admin(client, db, tenant):
+    return await tenant_admin(client, db, tenant, "root@example.com")
 
 
 async def test_security_events_listing_with_filters(client, db, tenant, admin) -> None:
@@ -50,9 +50,7 @@ async def test_security_events_listing_with_filters(client, db, tenant, admin) -
     )
     assert none.json() == []
     # Another tenant's administrator sees none of these.
-    other_admin = await signed_in(
-        client, "admin", await make_tenant(db, "admin"), "root@example.com"
-    )
+    other_admin = await tenant_admin(client, db, await make_tenant(db, "admin"), "root@example.com")
     assert (
         await client.get("/v1/apps/admin/security-events", headers=other_admin.auth)
     ).json() == []
@@ -207,6 +205,10 @@ async def test_external_oidc_login_links_and_reuses_identity(
         assert response.status_code == 401, (name, response.text)
     # Unknown kids right after a fetch do not reach the issuer again (bounded refetch).
     assert issuer.jwks_requests == 1
+    # An issuer vouching for the email of an existing local account does not get it.
+    local = await signed_in(client, "thinktank", tenant, "local@example.com")
+    takeover = await exchange(issuer.token("ext-user-2", local.email))
+    assert takeover.status_code == 409
     # The same issuer is not trusted by another app of the tenant.
     other_app = await client.post(
         "/v1/apps/launchboard/auth/external",
@@ -232,7 +234,7 @@ async def test_jwks_cache_refetches_on_rotation_but_bounded(issuer: Issuer) -> N
     config = ExternalIssuer(
         uuid7(), issuer.url, "tenantry-thinktank", f"{issuer.url}/jwks", ["RS256"]
     )
-    cache = JwksCache(refetch_seconds=0.2)
+    cache = JwksCache(refetch_seconds=0.2, allow_private=True)
     try:
         assert (await cache.verify(issuer.token("s1", "a@example.com"), config, 5)).subject == "s1"
         # The issuer rotates to a new key; tokens with the new kid are accepted after a refetch.
@@ -248,3 +250,51 @@ async def test_jwks_cache_refetches_on_rotation_but_bounded(issuer: Issuer) -> N
         assert issuer.jwks_requests == 2
     finally:
         await cache.close()
+
+
+async def test_nobody_signs_up_to_the_admin_app(client, tenant) -> None:
+    for slug in (tenant.slug, "platform"):
+        response = await client.post(
+            "/v1/apps/admin/auth/signup",
+            json={
+                "tenant": slug,
+                "email": "intruder@evil.example",
+                "password": "strong-enough-passphrase-9",
+            },
+        )
+        assert response.status_code == 404, response.text
+    external = await client.post(
+        "/v1/apps/admin/auth/external", json={"tenant": tenant.slug, "id_token": "x" * 20}
+    )
+    assert external.status_code == 404
+
+
+async def test_revoked_admin_session_stops_at_once(client, admin) -> None:
+    assert (
+        await client.get("/v1/apps/admin/security-events", headers=admin.auth)
+    ).status_code == 200
+    assert (await client.post("/v1/apps/admin/auth/logout", headers=admin.auth)).status_code == 204
+    assert (
+        await client.get("/v1/apps/admin/security-events", headers=admin.auth)
+    ).status_code == 401
+    assert (
+        await client.get("/v1/apps/admin/people", headers=admin.auth, params={"email": "a@b.co"})
+    ).status_code == 401
+
+
+async def test_private_jwks_addresses_are_refused_by_default(issuer: Issuer) -> None:
+    config = ExternalIssuer(
+        uuid7(), issuer.url, "tenantry-thinktank", f"{issuer.url}/jwks", ["RS256"]
+    )
+    cache = JwksCache()
+    try:
+        with pytest.raises(Exception, match="https"):
+            await cache.verify(issuer.token("s1", "a@example.com"), config, 5)
+        https_private = ExternalIssuer(
+            uuid7(), issuer.url, "a", "https://127.0.0.1:9/jwks", ["RS256"]
+        )
+        with pytest.raises(Exception, match="public address"):
+            await cache.verify(issuer.token("s1", "a@example.com"), https_private, 5)
+    finally:
+        await cache.close()
+    assert issuer.jwks_requests == 0

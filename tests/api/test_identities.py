@@ -278,3 +278,13 @@ async def test_malformed_bodies_and_unknown_routes(client) -> None:
         await client.get("/v1/apps/nope/me", headers={"Authorization": "Bearer x"})
     ).status_code == 404
     assert (await client.put("/v1/apps/thinktank/me")).json()["code"] == "method_not_allowed"
+
+
+async def test_unstorable_characters_are_a_422_not_a_500(client, tenant) -> None:
+    for body in (
+        {"email": "nul\x00@example.com", "password": "x"},
+        {"tenant": tenant.slug, "email": "a@b.co", "password": "pass\x00word-long-enough"},
+    ):
+        response = await client.post("/v1/apps/thinktank/auth/login", json=body)
+        assert response.status_code in (401, 422), response.text
+        assert response.headers["content-type"] == "application/problem+json"

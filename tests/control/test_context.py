@@ -283,3 +283,17 @@ async def test_deprecated_endpoints_report_their_users(urls, db, operator) -> No
         assert usage
         assert usage[0]["kind"] == "endpoint"
         assert usage[0]["uses"] >= 1
+
+
+async def test_verifying_the_email_refreshes_the_cached_context(client, db) -> None:
+    from tests.api.conftest import latest_mail, login, signup
+
+    tenant = await make_tenant(db, "thinktank")
+    user = await signup(client, "thinktank", tenant, "fresh@example.com")
+    await login(client, user)
+    assert (await context_of(client, user))["user"]["email_verified"] is False
+    code = await latest_mail(db, user.email)
+    assert (
+        await client.post("/v1/apps/thinktank/auth/verify-email", json={"token": code})
+    ).status_code == 204
+    assert (await context_of(client, user))["user"]["email_verified"] is True

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tenantry.kit.errors import Conflict, InvalidInput
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
-from tests.api.conftest import latest_mail, make_tenant, signed_in
+from tests.api.conftest import latest_mail, make_tenant, signed_in, tenant_admin
 
 
 def request(**overrides) -> ProvisionRequest:
@@ -222,9 +224,9 @@ async def test_purge_leaves_zero_rows_in_every_tenant_table(
 
 
 async def test_platform_api_is_invisible_to_everyone_else(client, db, tenant) -> None:
-    tenant_admin = await signed_in(client, "admin", tenant, "not-platform@example.com")
+    admin = await tenant_admin(client, db, tenant, "not-platform@example.com")
     app_user = await signed_in(client, "thinktank", tenant, "not-platform@example.com")
-    for user in (tenant_admin, app_user):
+    for user in (admin, app_user):
         response = await client.get("/v1/platform/tenants", headers=user.auth)
         assert response.status_code == 404, response.text
     assert (await client.get("/v1/platform/tenants")).status_code == 401
@@ -263,3 +265,40 @@ async def test_tenant_list_search_filter_and_pagination(client, operator, db) ->
         )
     ).json()
     assert [t["slug"] for t in enterprise["items"]] == [f"list-{marker}-0"]
+
+
+async def test_a_revoked_platform_admin_session_stops_at_once(client, control_app, db) -> None:
+    from tests.api.conftest import Tenant, tenant_admin
+    from tests.control.conftest import PLATFORM
+
+    async with db.platform_transaction() as tx:
+        row = await tx.fetch_one("SELECT id FROM tenantry.tenants WHERE slug = %s", [PLATFORM])
+    ops = await tenant_admin(
+        client, db, Tenant(row["id"], PLATFORM), f"ops-{uuid7().hex[-6:]}@example.com"
+    )
+    assert (await client.get("/v1/platform/tenants", headers=ops.auth)).status_code == 200
+    assert (await client.post("/v1/apps/admin/auth/logout", headers=ops.auth)).status_code == 204
+    assert (await client.get("/v1/platform/tenants", headers=ops.auth)).status_code == 401
+
+
+async def test_app_key_rotation_reaches_the_running_service(client, control_app, db) -> None:
+    from tenantry.identity import keys
+
+    services = control_app.state.services
+    tenant = await make_tenant(db, "mechanicalmaker")
+    user = await signed_in(client, "mechanicalmaker", tenant, "rot@example.com")
+    old = services.keys.signing_key(services.apps.by_slug("mechanicalmaker").id).kid
+    async with db.platform_transaction() as tx:
+        new = await keys.create_key(tx, services.apps.by_slug("mechanicalmaker").id)
+    for _ in range(200):  # the NOTIFY reaches the service's listener, which reloads its keys
+        if services.keys.signing_key(services.apps.by_slug("mechanicalmaker").id).kid == new:
+            break
+        await asyncio.sleep(0.01)
+    assert services.keys.signing_key(services.apps.by_slug("mechanicalmaker").id).kid == new
+    async with db.platform_transaction() as tx:
+        await keys.retire_key(tx, old)
+    for _ in range(200):
+        if (await client.get("/v1/apps/mechanicalmaker/me", headers=user.auth)).status_code == 401:
+            break
+        await asyncio.sleep(0.01)
+    assert (await client.get("/v1/apps/mechanicalmaker/me", headers=user.auth)).status_code == 401

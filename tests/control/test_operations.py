@@ -122,3 +122,28 @@ def test_tenants_cli_lifecycle(scratch_urls, tmp_path) -> None:
     missing = tenantry(scratch_urls, "tenants", "show", "nobody")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: no tenant 'nobody'"
+
+
+def test_doctor_reports_slow_statements_when_the_extension_is_there(scratch_urls) -> None:
+    with psycopg.connect(scratch_urls.admin) as conn:
+        installed = conn.execute(
+            "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
+        ).fetchone()
+        preloaded = (
+            "pg_stat_statements" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        )
+        # Visible to the operators only: the runtime role must not read other sessions' SQL.
+        if installed:
+            assert not conn.execute(
+                "SELECT has_table_privilege(%s, 'public.pg_stat_statements', 'SELECT')",
+                [ROLES.runtime],
+            ).fetchone()[0]
+    report = json.loads(tenantry(scratch_urls, "doctor", "--skip-drift", "--json").stdout)
+    # `db upgrade` installs the extension wherever the server preloads it (the embedded one
+    # does); elsewhere the report says it is unavailable instead of failing.
+    assert bool(installed) == preloaded
+    if preloaded:
+        assert report["slow_queries"]
+        assert {"role", "calls", "total_ms", "mean_ms", "query"} <= set(report["slow_queries"][0])
+    else:
+        assert report["slow_queries"] is None

@@ -18,13 +18,13 @@ class AppDirectory:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._by_slug: dict[str, App] = {}
-        self._by_id: dict[UUID, App] = {}
+        self.slugs_by_id: dict[UUID, str] = {}
 
     async def reload(self) -> None:
         async with self._db.platform_transaction() as tx:
             apps = await repository.list_all(tx)
         self._by_slug = {app.slug: app for app in apps}
-        self._by_id = {app.id: app for app in apps}
+        self.slugs_by_id = {app.id: app.slug for app in apps}
 
     def by_slug(self, slug: str) -> App:
         app = self._by_slug.get(slug)
@@ -34,7 +34,3 @@ class AppDirectory:
 
     def all(self) -> list[App]:
         return list(self._by_slug.values())
-
-    @property
-    def slugs_by_id(self) -> dict[UUID, str]:
-        return {app_id: app.slug for app_id, app in self._by_id.items()}

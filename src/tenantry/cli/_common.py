@@ -12,6 +12,7 @@ from rich.table import Table
 from tenantry.kit import dsn
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
+from tenantry.kit.invalidation import Listener
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,13 +33,20 @@ def settings(database_url: str | None = None) -> Settings:
 
 
 def database(config: Settings) -> Database:
-    return Database(
+    db = Database(
         dsn.runtime_url(config),
         dsn.platform_url(config),
         context_ttl_seconds=config.context_ttl_seconds,
         min_size=1,
         max_size=2,
     )
+    if config.redis_url:
+        # Services listening on Redis hear of the CLI's changes too (PostgreSQL's NOTIFY is
+        # sent by every commit anyway).
+        publisher = Listener("", config.redis_url)
+        db.commit_listeners.append(publisher.publish)
+        db.close_callbacks.append(publisher.stop)
+    return db
 
 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, as_json: bool) -> None:

@@ -14,6 +14,7 @@ from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
 from tenantry.kit.errors import InvalidInput
+from tenantry.kit.invalidation import CHANNEL, KEYS
 
 if TYPE_CHECKING:
     from tenantry.kit.config import Settings
@@ -94,7 +95,8 @@ def rotate_key(database_url: str | None = DatabaseUrlOption) -> None:
     config = settings(database_url)
     with _owner_connection(config) as conn:
         kid = migrate.add_context_key(conn)
-    console.print(f"new signing key {kid}; restart or reload services, then retire the old key")
+        conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, KEYS])
+    console.print(f"new signing key {kid}; running services switch to it now")
 
 
 @app.command("retire-key")
@@ -116,6 +118,7 @@ def retire_key(kid: str, database_url: str | None = DatabaseUrlOption) -> None:
         )
         if cur.rowcount == 0:
             raise InvalidInput(f"no active key {kid}")
+        conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, KEYS])
     console.print(f"retired {kid}")
 
 

@@ -6,8 +6,6 @@ a background task, so a hot deprecated path costs a dictionary lookup, not a wri
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -16,11 +14,11 @@ from fastapi import Depends, Request, Response
 
 from tenantry.flags.repository import record_deprecated_use
 from tenantry.identity.auth import AuthPrincipal
+from tenantry.kit.invalidation import BackgroundTasks
 
 if TYPE_CHECKING:
     from tenantry.kit.db import Database
 
-log = logging.getLogger("tenantry.deprecation")
 REPORT_SECONDS = 60.0
 Key = tuple[UUID, str, str, str]
 
@@ -30,7 +28,7 @@ class DeprecationRecorder:
         self._db = db
         self._pending: dict[Key, int] = {}
         self._reported: dict[Key, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     def seen(self, tenant_id: UUID, kind: str, name: str, app_slug: str) -> None:
         key = (tenant_id, kind, name, app_slug)
@@ -39,20 +37,12 @@ class DeprecationRecorder:
         if now - self._reported.get(key, -1e9) < REPORT_SECONDS:
             return
         self._reported[key] = now
-        uses = self._pending.pop(key)
-        task = asyncio.create_task(self._write(key, uses))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._tasks.spawn(self._write(key, self._pending.pop(key)))
 
     async def _write(self, key: Key, uses: int) -> None:
         tenant_id, kind, name, app_slug = key
         async with self._db.platform_transaction() as tx:
             await record_deprecated_use(tx, tenant_id, kind, name, app_slug, uses)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("deprecation usage report failed", exc_info=task.exception())
 
 
 def deprecated_endpoint(name: str, sunset: str | None = None) -> Any:  # noqa: ANN401 - a Depends

@@ -62,10 +62,19 @@ async def _principal(
 AuthPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-async def _tenant_admin(principal: AuthPrincipal) -> Principal:
+async def require_live_session(services: Services, principal: Principal) -> None:
+    """Administrative endpoints work on the platform path, outside the caller's own context,
+    so the credential's session is re-checked here (a revoked session stops at once)."""
+    checks = services.identity.credential_checks(principal)
+    if checks:
+        await services.db.read(principal.context, "SELECT 1 AS ok", require=checks)
+
+
+async def _tenant_admin(request: Request, principal: AuthPrincipal) -> Principal:
     # Not an administrator: the admin resources do not exist for this caller.
     if Scope.ADMIN not in principal.scopes:
         raise NotFound("not found")
+    await require_live_session(_services(request), principal)
     return principal
 
 

@@ -7,9 +7,12 @@ flood of requests to the issuer.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import httpx
 import jwt
@@ -50,17 +53,41 @@ class JwksCache:
         client: httpx.AsyncClient | None = None,
         *,
         refetch_seconds: float = REFETCH_SECONDS,
+        allow_private: bool = False,
     ) -> None:
-        self._client = client or httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS)
+        self._client = client or httpx.AsyncClient(
+            timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False
+        )
         self._refetch_seconds = refetch_seconds
+        self._allow_private = allow_private
         self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
         self._last_fetch: dict[str, float] = {}
 
     async def close(self) -> None:
         await self._client.aclose()
 
+    async def _check_target(self, uri: str) -> None:
+        """A tenant administrator chooses this URI, so the server must not become their probe
+        into private networks: HTTPS to public addresses only, unless explicitly allowed."""
+        if self._allow_private:
+            return
+        parsed = urlparse(uri)
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise Unauthorized("external issuer keys must be served over https")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parsed.hostname, parsed.port or 443
+            )
+        except OSError as exc:
+            raise Unauthorized("external issuer host does not resolve") from exc
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                raise Unauthorized("external issuer keys must be on a public address")
+
     async def _fetch(self, uri: str) -> dict[str, jwt.PyJWK]:
         self._last_fetch[uri] = time.monotonic()
+        await self._check_target(uri)
         try:
             response = await self._client.get(uri)
             response.raise_for_status()

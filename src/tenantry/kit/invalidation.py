@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 CHANNEL = "tenantry_invalidate"
 EVERYTHING = "*"
+# Signing keys changed (app token keys or the context key): every process reloads them.
+KEYS = "keys"
 log = logging.getLogger("tenantry.invalidation")
 
 
@@ -31,6 +33,24 @@ async def notify_in(tx: Transaction, scope: str) -> None:
 
 
 Handler = Callable[[str], None]
+
+
+class BackgroundTasks:
+    """Fire-and-forget coroutines that are kept referenced until done and whose failures are
+    logged, not lost."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background task failed", exc_info=task.exception())
 
 
 class Listener:

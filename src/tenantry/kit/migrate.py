@@ -79,7 +79,23 @@ def prepare_roles(
                 )
             )
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA tenantry_private FROM PUBLIC"))
+        if is_superuser:
+            _statement_stats(conn, roles)
     return warnings
+
+
+def _statement_stats(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
+    """Install pg_stat_statements where the server preloads it (the embedded one does), readable
+    by the operators only: it holds every role's statement texts."""
+    row = conn.execute("SHOW shared_preload_libraries").fetchone()
+    if not row or "pg_stat_statements" not in str(row[0]):
+        return
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
+    for view in ("public.pg_stat_statements", "public.pg_stat_statements_info"):
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(sql.SQL(view)))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(view), sql.Identifier(roles.owner))
+        )
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -126,6 +126,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
+async def _unstorable_input(request: Request, _: Exception) -> JSONResponse:
+    # e.g. a NUL byte or an out-of-range number that passed validation: the caller's data,
+    # not our fault.
+    return problem(
+        request, 422, "invalid_input", "the request contains a value the database cannot store"
+    )
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable", extra={"error": type(exc).__name__})
     return problem(request, 503, "database_unavailable", "the database is unavailable")
@@ -141,4 +149,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.DataError, _unstorable_input)
     app.add_exception_handler(Exception, _unexpected)

@@ -60,10 +60,13 @@ class ContextService:
         self._db = db
         self._deprecations = deprecations
         self._cache: dict[tuple[UUID, UUID, UUID], CachedContext] = {}
+        # Bumped by every invalidation, so a load that raced with a write is not cached.
+        self._generation = 0
         self.hits = 0
         self.misses = 0
 
     def invalidate(self, scope: str) -> None:
+        self._generation += 1
         if scope == EVERYTHING:
             self._cache.clear()
             return
@@ -79,8 +82,10 @@ class ContextService:
                 await self._db.read(principal.context, "SELECT 1 AS ok", require=checks)
         else:
             self.misses += 1
+            generation = self._generation
             cached = await self._load(principal, checks)
-            self._cache[key] = cached
+            if generation == self._generation:
+                self._cache[key] = cached
         self._count_deprecated(principal, cached)
         return cached.body
 

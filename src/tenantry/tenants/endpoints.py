@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.identity.auth import AuthPrincipal, bearer, origin
+from tenantry.identity.auth import AuthPrincipal, bearer, origin, require_live_session
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.errors import AppMismatch, NotFound, Unauthorized
 from tenantry.kit.problems import PROBLEM_RESPONSES
@@ -51,6 +51,7 @@ async def _platform_admin(
         raise NotFound("not found") from exc
     if not principal.platform_admin:
         raise NotFound("not found")
+    await require_live_session(services, principal)
     return principal
 
 

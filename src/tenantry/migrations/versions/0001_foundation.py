@@ -12,6 +12,7 @@ from tenantry.isolation.ddl import (
     PLATFORM,
     TENANT,
     Reference,
+    RuntimeAccess,
     Scope,
     ScopedTable,
     catalog_grants_sql,
@@ -35,6 +36,8 @@ SEED_APPS = (
 TENANT_APPS = ScopedTable(
     name="tenant_apps",
     scope=Scope.TENANT,
+    # Which apps a tenant may use is the control plane's decision (licensing), not the app's.
+    runtime_access=RuntimeAccess.READ_ONLY,
     primary_key=("app_id",),
     columns=(
         "app_id uuid NOT NULL REFERENCES tenantry.apps (id)",
