@@ -147,3 +147,77 @@ def test_doctor_reports_slow_statements_when_the_extension_is_there(scratch_urls
         assert {"role", "calls", "total_ms", "mean_ms", "query"} <= set(report["slow_queries"][0])
     else:
         assert report["slow_queries"] is None
+
+
+def test_settings_and_flags_cli(scratch_urls) -> None:
+    assert (
+        tenantry(
+            scratch_urls,
+            "tenants",
+            "create",
+            "cfg-co",
+            "--name",
+            "Cfg",
+            "--admin-email",
+            "a@cfg.test",
+        ).returncode
+        == 0
+    )
+    bad = tenantry(scratch_urls, "settings", "set", "cfg-co", "max_users", "zero", "-r", "x")
+    assert bad.returncode == 1
+    assert "invalid value for max_users" in bad.stderr
+    assert (
+        tenantry(
+            scratch_urls, "settings", "set", "cfg-co", "max_users", "77", "-r", "grew"
+        ).returncode
+        == 0
+    )
+    assert (
+        json.loads(tenantry(scratch_urls, "settings", "show", "cfg-co", "--json").stdout)[
+            "max_users"
+        ]
+        == 77
+    )
+    history = json.loads(
+        tenantry(scratch_urls, "settings", "history", "cfg-co", "max_users", "--json").stdout
+    )
+    assert [(h["new_value"], h["reason"]) for h in history] == [(77, "grew")]
+
+    assert (
+        tenantry(
+            scratch_urls,
+            "flags",
+            "define",
+            "cli.beta",
+            "--type",
+            "boolean",
+            "--default",
+            "false",
+            "-r",
+            "new",
+        ).returncode
+        == 0
+    )
+    for value, reason in (("true", "pilot"), ("false", "bug")):
+        assert (
+            tenantry(
+                scratch_urls, "flags", "override", "cfg-co", "cli.beta", value, "-r", reason
+            ).returncode
+            == 0
+        )
+    assert (
+        tenantry(
+            scratch_urls, "flags", "rollback", "cfg-co", "cli.beta", "1", "-r", "fixed"
+        ).returncode
+        == 0
+    )
+    versions = json.loads(
+        tenantry(scratch_urls, "flags", "versions", "cfg-co", "cli.beta", "--json").stdout
+    )
+    assert [(v["version"], v["value"]) for v in versions] == [(3, True), (2, False), (1, True)]
+    wrong = tenantry(scratch_urls, "flags", "override", "cfg-co", "cli.beta", '"yes"', "-r", "x")
+    assert wrong.returncode == 1
+    assert "must be a boolean" in wrong.stderr
+    assert tenantry(scratch_urls, "flags", "deprecate", "cli.beta", "-r", "done").returncode == 0
+    listed = json.loads(tenantry(scratch_urls, "flags", "list", "--json").stdout)
+    assert [f["status"] for f in listed if f["key"] == "cli.beta"] == ["deprecated"]
