@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -47,6 +50,24 @@ def database(config: Settings) -> Database:
         db.commit_listeners.append(publisher.publish)
         db.close_callbacks.append(publisher.stop)
     return db
+
+
+def actor() -> str:
+    """Who made a change from the command line, for the audit trails."""
+    return f"cli:{getpass.getuser()}"
+
+
+T = TypeVar("T")
+
+
+def run(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database, run `work` with it, close it."""
+
+    async def main() -> T:
+        async with database(settings()) as db:
+            return await work(db)
+
+    return asyncio.run(main())
 
 
 def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, as_json: bool) -> None:

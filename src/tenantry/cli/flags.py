@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
-from tenantry.cli._common import console, database, print_rows, settings
+from tenantry.cli._common import actor, console, print_rows, run
 from tenantry.flags.service import FlagService
-from tenantry.kit.db import Database
 from tenantry.settings.service import SettingsService
 
 settings_app = typer.Typer(no_args_is_help=True, help="Typed tenant settings and their history.")
 flags_app = typer.Typer(no_args_is_help=True, help="Feature flags, per-tenant overrides, versions.")
 
-T = TypeVar("T")
 ReasonOption = typer.Option(..., "--reason", "-r", help="Why (kept in the history).")
 AppOption = typer.Option(None, "--app", help="Only for this app of the tenant.")
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with database(settings()) as db:
-            return await work(db)
-
-    return asyncio.run(run())
 
 
 def _value(raw: str) -> Any:  # noqa: ANN401 - JSON text, or a bare string
@@ -46,7 +29,7 @@ def _value(raw: str) -> Any:  # noqa: ANN401 - JSON text, or a bare string
 @settings_app.command("show")
 def settings_show(tenant: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Effective settings (plan defaults and the tenant's own values)."""
-    values = _run(lambda db: SettingsService(db).effective(tenant))
+    values = run(lambda db: SettingsService(db).effective(tenant))
     if as_json:
         typer.echo(json.dumps(values))
         return
@@ -58,10 +41,8 @@ def settings_show(tenant: str, as_json: bool = typer.Option(False, "--json")) ->
 @settings_app.command("set")
 def settings_set(tenant: str, key: str, value: str, reason: str = ReasonOption) -> None:
     """Set one setting; VALUE is JSON (`42`, `true`, `"text"`) or a bare string."""
-    stored = _run(
-        lambda db: SettingsService(db).set(
-            tenant, key, _value(value), actor=_actor(), reason=reason
-        )
+    stored = run(
+        lambda db: SettingsService(db).set(tenant, key, _value(value), actor=actor(), reason=reason)
     )
     console.print(f"{tenant}: {key} = {json.dumps(stored)}")
 
@@ -73,7 +54,7 @@ def settings_history(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Who changed which setting, when and why."""
-    rows = _run(lambda db: SettingsService(db).history(tenant, key))
+    rows = run(lambda db: SettingsService(db).history(tenant, key))
     columns = ["created_at", "key", "old_value", "new_value", "actor", "reason"]
     print_rows(columns, [[r[c] for c in columns] for r in rows], as_json=as_json)
 
@@ -81,7 +62,7 @@ def settings_history(
 @flags_app.command("list")
 def flags_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """The flag catalog."""
-    flags = _run(lambda db: FlagService(db).all())
+    flags = run(lambda db: FlagService(db).all())
     columns = ["key", "type", "default_value", "status", "owner", "version"]
     print_rows(columns, [[getattr(f, c) for c in columns] for f in flags], as_json=as_json)
 
@@ -96,14 +77,14 @@ def flags_define(
     reason: str = ReasonOption,
 ) -> None:
     """Add a flag to the catalog."""
-    flag = _run(
+    flag = run(
         lambda db: FlagService(db).define(
             key,
             flag_type,
             _value(default),
             description=description,
             owner=owner,
-            actor=_actor(),
+            actor=actor(),
             reason=reason,
         )
     )
@@ -113,8 +94,8 @@ def flags_define(
 @flags_app.command("deprecate")
 def flags_deprecate(key: str, reason: str = ReasonOption) -> None:
     """Mark a flag deprecated; its use is then counted per tenant (`tenantry flags usage`)."""
-    flag = _run(
-        lambda db: FlagService(db).update(key, actor=_actor(), reason=reason, status="deprecated")
+    flag = run(
+        lambda db: FlagService(db).update(key, actor=actor(), reason=reason, status="deprecated")
     )
     console.print(f"{flag.key} deprecated (v{flag.version})")
 
@@ -131,14 +112,14 @@ def flags_override(
     reason: str = ReasonOption,
 ) -> None:
     """Override a flag for a tenant (optionally one app, optionally a percentage rollout)."""
-    version = _run(
+    version = run(
         lambda db: FlagService(db).set_override(
             tenant,
             key,
             _value(value),
             app_slug=app,
             rollout_percent=rollout,
-            actor=_actor(),
+            actor=actor(),
             reason=reason,
         )
     )
@@ -150,9 +131,9 @@ def flags_remove(
     tenant: str, key: str, app: str | None = AppOption, reason: str = ReasonOption
 ) -> None:
     """Remove a tenant's override (a new version records it)."""
-    version = _run(
+    version = run(
         lambda db: FlagService(db).remove_override(
-            tenant, key, app_slug=app, actor=_actor(), reason=reason
+            tenant, key, app_slug=app, actor=actor(), reason=reason
         )
     )
     console.print(f"{tenant}: {key} override removed (v{version})")
@@ -166,7 +147,7 @@ def flags_versions(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every version of a tenant's override, newest first."""
-    versions = _run(lambda db: FlagService(db).versions(tenant, key, app_slug=app))
+    versions = run(lambda db: FlagService(db).versions(tenant, key, app_slug=app))
     columns = ["version", "value", "rollout_percent", "removed", "actor", "reason", "created_at"]
     print_rows(columns, [[asdict(v)[c] for c in columns] for v in versions], as_json=as_json)
 
@@ -176,9 +157,9 @@ def flags_rollback(
     tenant: str, key: str, version: int, app: str | None = AppOption, reason: str = ReasonOption
 ) -> None:
     """Make the override what it was at VERSION (as a new version)."""
-    new = _run(
+    new = run(
         lambda db: FlagService(db).rollback(
-            tenant, key, version, app_slug=app, actor=_actor(), reason=reason
+            tenant, key, version, app_slug=app, actor=actor(), reason=reason
         )
     )
     console.print(f"{tenant}: {key} rolled back to v{version} (now v{new})")
@@ -187,6 +168,6 @@ def flags_rollback(
 @flags_app.command("usage")
 def flags_usage(as_json: bool = typer.Option(False, "--json")) -> None:
     """Which tenants still use deprecated flags and endpoints."""
-    rows = _run(lambda db: FlagService(db).deprecations())
+    rows = run(lambda db: FlagService(db).deprecations())
     columns = ["tenant", "kind", "name", "app_slug", "uses", "last_used_at"]
     print_rows(columns, [[r[c] for c in columns] for r in rows], as_json=as_json)

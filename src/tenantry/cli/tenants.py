@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tenantry.cli._common import console, database, err_console, print_rows, settings
+from tenantry.cli._common import actor, console, err_console, print_rows, run, settings
 from tenantry.kit.db import Database
 from tenantry.kit.errors import InvalidInput, TenantryError
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
@@ -26,21 +24,8 @@ app = typer.Typer(no_args_is_help=True, help="Tenants: list, provision, lifecycl
 domains_app = typer.Typer(no_args_is_help=True, help="A tenant's domains.")
 app.add_typer(domains_app, name="domains")
 
-T = TypeVar("T")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
 ReasonOption = typer.Option(..., "--reason", "-r", help="Why (kept in the lifecycle trail).")
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with database(settings()) as db:
-            return await work(db)
-
-    return asyncio.run(run())
 
 
 def _tenants(db: Database) -> TenantService:
@@ -66,7 +51,7 @@ def list_tenants(
     as_json: bool = JsonOption,
 ) -> None:
     """List tenants."""
-    items, total = _run(
+    items, total = run(
         lambda db: _tenants(db).search(
             query=query, status=status, plan=plan, limit=limit, offset=offset
         )
@@ -88,7 +73,7 @@ def show(slug: str, as_json: bool = JsonOption) -> None:
         detail["settings"] = await SettingsService(db).effective(slug)
         return detail
 
-    detail = _run(work)
+    detail = run(work)
     if as_json:
         _echo_json({**detail, "tenant": asdict(detail["tenant"])})
         return
@@ -126,8 +111,8 @@ def create(
 ) -> None:
     """Provision a tenant atomically (tenant, apps, first admin, plan)."""
     request = _request(slug=slug, name=name, admin_email=admin_email, plan=plan, apps=apps)
-    result = _run(
-        lambda db: _tenants(db).provision(request, actor=_actor(), idempotency_key=idempotency_key)
+    result = run(
+        lambda db: _tenants(db).provision(request, actor=actor(), idempotency_key=idempotency_key)
     )
     if as_json:
         _echo_json({"created": result.created, "tenant": asdict(result.tenant)})
@@ -179,14 +164,14 @@ def import_csv(
                 try:
                     request = _request(**row)
                     await service.provision(
-                        request, actor=_actor(), idempotency_key=f"import:{request.slug}"
+                        request, actor=actor(), idempotency_key=f"import:{request.slug}"
                     )
                 except TenantryError as exc:
                     failures.append(f"line {line} ({row.get('slug', '')}): {exc.message}")
                 progress.advance(task)
         return failures
 
-    failures = _run(work)
+    failures = run(work)
     for failure in failures:
         err_console.print(f"[red]failed[/red] {failure}", highlight=False)
     console.print(f"{len(numbered) - len(failures)} of {len(numbered)} tenants provisioned")
@@ -196,9 +181,7 @@ def import_csv(
 
 def _transition(action: str) -> Callable[..., None]:
     def command(slug: str, reason: str = ReasonOption) -> None:
-        tenant = _run(
-            lambda db: _tenants(db).transition(slug, action, reason=reason, actor=_actor())
-        )
+        tenant = run(lambda db: _tenants(db).transition(slug, action, reason=reason, actor=actor()))
         console.print(f"{tenant.slug}: {tenant.status}")
 
     command.__doc__ = f"{action.capitalize()} a tenant (with a reason, audited)."
@@ -228,13 +211,13 @@ def purge(
             task = progress.add_task("purge", table="")
             return await _tenants(db).purge(
                 slug,
-                actor=_actor(),
+                actor=actor(),
                 reason=reason,
                 force=force,
                 on_step=lambda table: progress.update(task, table=table),
             )
 
-    report = _run(work)
+    report = run(work)
     if as_json:
         _echo_json(asdict(report))
         return
@@ -253,26 +236,26 @@ def _domains(db: Database) -> DomainService:
 @domains_app.command("add")
 def domains_add(slug: str, domain: str) -> None:
     """Add a domain; prints the TXT record to publish."""
-    record = _run(lambda db: _domains(db).add(slug, domain))
+    record = run(lambda db: _domains(db).add(slug, domain))
     console.print(f'publish TXT {record["record"]} = "{record["value"]}", then run verify')
 
 
 @domains_app.command("verify")
 def domains_verify(slug: str, domain: str) -> None:
     """Check the TXT record and claim the domain for the tenant."""
-    _run(lambda db: _domains(db).verify(slug, domain))
+    run(lambda db: _domains(db).verify(slug, domain))
     console.print(f"{domain} verified for {slug}")
 
 
 @domains_app.command("primary")
 def domains_primary(slug: str, domain: str) -> None:
     """Make a verified domain the tenant's primary one."""
-    _run(lambda db: _domains(db).set_primary(slug, domain))
+    run(lambda db: _domains(db).set_primary(slug, domain))
     console.print(f"{domain} is now {slug}'s primary domain")
 
 
 @domains_app.command("remove")
 def domains_remove(slug: str, domain: str) -> None:
     """Remove a domain (and release its claim)."""
-    _run(lambda db: _domains(db).remove(slug, domain))
+    run(lambda db: _domains(db).remove(slug, domain))
     console.print(f"{domain} removed from {slug}")
