@@ -267,7 +267,7 @@ async def test_tenant_list_search_filter_and_pagination(client, operator, db) ->
     assert [t["slug"] for t in enterprise["items"]] == [f"list-{marker}-0"]
 
 
-async def test_a_revoked_platform_admin_session_stops_at_once(client, control_app, db) -> None:
+async def test_a_revoked_platform_admin_session_stops_at_once(client, control_app, db, operator) -> None:
     from tests.api.conftest import Tenant, tenant_admin
     from tests.control.conftest import PLATFORM
 
