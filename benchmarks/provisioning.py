@@ -25,7 +25,7 @@ async def run(admin: str, count: int) -> dict[str, object]:
     async with Database(
         role_url(admin, ROLES.runtime), role_url(admin, ROLES.platform), min_size=2, max_size=4
     ) as db:
-        service = TenantService(db, purge_grace_days=30)
+        service = TenantService(db, purge_grace_days=30, platform_tenant="platform")
         samples = []
         started = time.perf_counter()
         for n in range(count):

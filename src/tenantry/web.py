@@ -104,7 +104,9 @@ def build_services(
         events,
         identity,
         jwks,
-        tenant_admin=TenantService(db, purge_grace_days=settings.purge_grace_days),
+        tenant_admin=TenantService(
+            db, purge_grace_days=settings.purge_grace_days, platform_tenant=settings.platform_tenant
+        ),
         settings_admin=SettingsService(db),
         flags=FlagService(db),
         domains=domains,

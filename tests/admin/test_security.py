@@ -135,3 +135,35 @@ def test_admin_sign_in_with_mfa(stage, urls) -> None:
         )
         assert done.status_code == 303
         assert browser.get("/admin").status_code == 200
+
+
+def test_hostile_input_never_causes_a_500(stage) -> None:
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as client:
+        raw_cookie = "tenantry_admin=\u00e9.\u00e9".encode("latin-1")
+        assert (
+            client.get("/admin", headers={"Accept": "text/html", "Cookie": raw_cookie}).status_code
+            == 303
+        )
+    with httpx.Client(base_url=stage.url, follow_redirects=False) as client:
+        client.get("/admin/login")
+        refused = client.post(
+            "/admin/login", data={"email": "a@b.co", "password": "x", "csrf": "é"}
+        )
+        assert refused.status_code == 403
+    client, token = signed_in_client(stage)
+    try:
+        nested = client.post(
+            f"/admin/tenants/{stage.tenant}/settings/display_name",
+            data={"value": "[" * 5000, "csrf": token},
+        )
+        assert nested.status_code in (303, 422)
+        hostile = '"><b id="injected">x</b>'
+        client.post(
+            f"/admin/tenants/{stage.tenant}/settings/display_name",
+            data={"value": hostile, "csrf": token},
+        )
+        page = client.get(f"/admin/tenants/{stage.tenant}").text
+        assert 'id="injected"' not in page
+        assert "&#34;&gt;&lt;b" in page or "&quot;&gt;&lt;b" in page
+    finally:
+        client.close()

@@ -98,3 +98,38 @@ async def test_bad_domains_are_refused(client, operator, db) -> None:
             json={"domain": bad},
         )
         assert response.status_code == 422, bad
+
+
+async def test_domain_changes_are_recorded_with_their_actor(client, operator, db, dns_stub) -> None:
+    tenant = await make_tenant(db, "thinktank")
+    domain = f"audit-{uuid7().hex[-8:]}.example"
+    record = (
+        await client.post(
+            f"/v1/platform/tenants/{tenant.slug}/domains",
+            headers=operator.auth,
+            json={"domain": domain},
+        )
+    ).json()
+    dns_stub.records[record["record"]] = [record["value"]]
+    assert (
+        await client.post(
+            f"/v1/platform/tenants/{tenant.slug}/domains/{domain}/verify", headers=operator.auth
+        )
+    ).status_code == 204
+    async with db.platform_transaction() as tx:
+        rows = await tx.fetch_all(
+            "SELECT kind, detail FROM tenantry.security_events WHERE tenant_id = %s AND kind LIKE 'domain_%%' ORDER BY id",
+            [tenant.id],
+        )
+    assert [r["kind"] for r in rows] == ["domain_added", "domain_verified"]
+    assert all(
+        r["detail"]["domain"] == domain and r["detail"]["actor"].startswith("platform-admin:")
+        for r in rows
+    )
+    too_long = "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".example"
+    response = await client.post(
+        f"/v1/platform/tenants/{tenant.slug}/domains",
+        headers=operator.auth,
+        json={"domain": too_long},
+    )
+    assert response.status_code == 422

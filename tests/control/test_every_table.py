@@ -56,7 +56,7 @@ async def populate(client, control_app, slug: str) -> Tenant:
     flag = f"every.{slug}"
     await services.flags.define(flag, "boolean", False, actor="t", reason="t")
     await services.flags.set_override(slug, flag, True, actor="t", reason="t")
-    await services.domains.add(slug, f"{slug}.example")
+    await services.domains.add(slug, f"{slug}.example", actor="test")
     async with services.db.tenant_transaction(
         TenantContext(tenant.id, services.apps.by_slug("thinktank").id)
     ) as tx:

@@ -172,7 +172,7 @@ async def test_purge_leaves_zero_rows_in_every_tenant_table(
     await control_app.state.services.settings_admin.set(
         slug, "timezone", "Europe/Berlin", actor="t", reason="t"
     )
-    await control_app.state.services.domains.add(slug, f"{slug}.example")
+    await control_app.state.services.domains.add(slug, f"{slug}.example", actor="test")
 
     early = await client.post(
         f"/v1/platform/tenants/{slug}/purge", headers=operator.auth, json={"reason": "x"}
@@ -267,7 +267,9 @@ async def test_tenant_list_search_filter_and_pagination(client, operator, db) ->
     assert [t["slug"] for t in enterprise["items"]] == [f"list-{marker}-0"]
 
 
-async def test_a_revoked_platform_admin_session_stops_at_once(client, control_app, db, operator) -> None:
+async def test_a_revoked_platform_admin_session_stops_at_once(
+    client, control_app, db, operator
+) -> None:
     from tests.api.conftest import Tenant, tenant_admin
     from tests.control.conftest import PLATFORM
 
@@ -302,3 +304,53 @@ async def test_app_key_rotation_reaches_the_running_service(client, control_app,
             break
         await asyncio.sleep(0.01)
     assert (await client.get("/v1/apps/mechanicalmaker/me", headers=user.auth)).status_code == 401
+
+
+async def test_the_operator_tenant_cannot_lock_its_operators_out(client, operator) -> None:
+    from tests.control.conftest import PLATFORM
+
+    for action in ("suspend", "deprovision"):
+        response = await client.post(
+            f"/v1/platform/tenants/{PLATFORM}/lifecycle",
+            headers=operator.auth,
+            json={"action": action, "reason": "oops"},
+        )
+        assert response.status_code == 409, response.text
+    purge = await client.post(
+        f"/v1/platform/tenants/{PLATFORM}/purge",
+        headers=operator.auth,
+        json={"reason": "x", "force": True},
+    )
+    assert purge.status_code == 409
+    assert (await client.get("/v1/platform/tenants", headers=operator.auth)).status_code == 200
+
+
+async def test_a_deprovisioned_tenants_configuration_is_frozen(
+    client, control_app, operator, db
+) -> None:
+    services = control_app.state.services
+    slug = (await services.tenant_admin.provision(request(), actor="test")).tenant.slug
+    for action in ("suspend", "deprovision"):
+        await services.tenant_admin.transition(slug, action, reason="closing", actor="test")
+    attempts = [
+        client.put(
+            f"/v1/platform/tenants/{slug}/settings/locale",
+            headers=operator.auth,
+            json={"value": "en-GB", "reason": "x"},
+        ),
+        client.post(
+            f"/v1/platform/tenants/{slug}/domains",
+            headers=operator.auth,
+            json={"domain": f"{slug}.example"},
+        ),
+    ]
+    for attempt in attempts:
+        response = await attempt
+        assert response.status_code == 409, response.text
+        assert "frozen" in response.json()["detail"]
+    empty_key = await client.post(
+        "/v1/platform/tenants",
+        headers={**operator.auth, "Idempotency-Key": ""},
+        json=request().model_dump(),
+    )
+    assert empty_key.status_code == 422

@@ -38,7 +38,7 @@ def session_from_cookie(db: Database, value: str | None) -> UUID | None:
     if not value or "." not in value:
         return None
     raw, _, mac = value.partition(".")
-    if not hmac.compare_digest(mac, _mac(db, "admin-cookie", raw)):
+    if not _same(mac, _mac(db, "admin-cookie", raw)):
         return None
     try:
         return UUID(raw)
@@ -51,7 +51,16 @@ def csrf_token(db: Database, session_id: UUID) -> str:
 
 
 def csrf_valid(db: Database, session_id: UUID, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(str(token), csrf_token(db, session_id))
+    return bool(token) and _same(str(token), csrf_token(db, session_id))
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison that also accepts non-ASCII input (as a mismatch)."""
+    return _same(given, expected)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 def new_login_nonce() -> str:

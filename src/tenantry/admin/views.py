@@ -4,7 +4,6 @@ platform administrator as the actor, and every state-changing form carries a CSR
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,7 +118,7 @@ def _qs(**values: str) -> str:
 def parse_value(raw: str) -> Any:  # noqa: ANN401 - form text to a JSON value
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw
 
 
@@ -146,7 +145,7 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 async def _login_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> str:
     """The login forms' double-submit token: the form field must equal the cookie."""
     cookie = request.cookies.get(session.LOGIN_CSRF_COOKIE, "")
-    if not (cookie and hmac.compare_digest(cookie, csrf)):
+    if not (cookie and session.same_token(csrf, cookie)):
         raise Forbidden(BAD_FORM_TOKEN)
     return csrf
 
@@ -446,7 +445,7 @@ async def tenant_domain_add(
     request: Request, slug: str, admin: AdminPost, domain: Annotated[str, Form(max_length=253)]
 ) -> Response:
     try:
-        record = await _services(request).domains.add(slug, domain)
+        record = await _services(request).domains.add(slug, domain, actor=admin.actor)
     except TenantryError as exc:
         return await _tenant_page(request, admin, slug, status=exc.status, domain_error=exc.message)
     return back(f"/admin/tenants/{slug}", f"publish TXT {record['record']} = {record['value']}")
@@ -465,7 +464,7 @@ async def tenant_domain_action(
     if action not in operations:
         raise NotFound("no such action")
     try:
-        await operations[action](slug, domain)
+        await operations[action](slug, domain, actor=admin.actor)
     except TenantryError as exc:
         return await _tenant_page(request, admin, slug, status=exc.status, domain_error=exc.message)
     return back(f"/admin/tenants/{slug}", f"{domain}: {action} done")

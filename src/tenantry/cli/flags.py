@@ -22,7 +22,7 @@ AppOption = typer.Option(None, "--app", help="Only for this app of the tenant.")
 def _value(raw: str) -> Any:  # noqa: ANN401 - JSON text, or a bare string
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw
 
 

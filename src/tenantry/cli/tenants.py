@@ -29,7 +29,10 @@ ReasonOption = typer.Option(..., "--reason", "-r", help="Why (kept in the lifecy
 
 
 def _tenants(db: Database) -> TenantService:
-    return TenantService(db, purge_grace_days=settings().purge_grace_days)
+    config = settings()
+    return TenantService(
+        db, purge_grace_days=config.purge_grace_days, platform_tenant=config.platform_tenant
+    )
 
 
 def _echo_json(value: Any) -> None:  # noqa: ANN401 - any JSON-able value
@@ -236,26 +239,26 @@ def _domains(db: Database) -> DomainService:
 @domains_app.command("add")
 def domains_add(slug: str, domain: str) -> None:
     """Add a domain; prints the TXT record to publish."""
-    record = run(lambda db: _domains(db).add(slug, domain))
+    record = run(lambda db: _domains(db).add(slug, domain, actor=actor()))
     console.print(f'publish TXT {record["record"]} = "{record["value"]}", then run verify')
 
 
 @domains_app.command("verify")
 def domains_verify(slug: str, domain: str) -> None:
     """Check the TXT record and claim the domain for the tenant."""
-    run(lambda db: _domains(db).verify(slug, domain))
+    run(lambda db: _domains(db).verify(slug, domain, actor=actor()))
     console.print(f"{domain} verified for {slug}")
 
 
 @domains_app.command("primary")
 def domains_primary(slug: str, domain: str) -> None:
     """Make a verified domain the tenant's primary one."""
-    run(lambda db: _domains(db).set_primary(slug, domain))
+    run(lambda db: _domains(db).set_primary(slug, domain, actor=actor()))
     console.print(f"{domain} is now {slug}'s primary domain")
 
 
 @domains_app.command("remove")
 def domains_remove(slug: str, domain: str) -> None:
     """Remove a domain (and release its claim)."""
-    run(lambda db: _domains(db).remove(slug, domain))
+    run(lambda db: _domains(db).remove(slug, domain, actor=actor()))
     console.print(f"{domain} removed from {slug}")

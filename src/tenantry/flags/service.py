@@ -63,11 +63,15 @@ class FlagService:
         return saved
 
     async def _target(
-        self, tx: Transaction, slug: str, key: str, app_slug: str | None
+        self, tx: Transaction, slug: str, key: str, app_slug: str | None, *, write: bool = True
     ) -> tuple[UUID, Flag, UUID | None]:
-        tenant = await tenants.get_record(tx, slug)
-        if tenant is None:
-            raise NotFound(f"no tenant {slug!r}")
+        if write:
+            tenant = await tenants.get_writable(tx, slug)
+        else:
+            found = await tenants.get_record(tx, slug)
+            if found is None:
+                raise NotFound(f"no tenant {slug!r}")
+            tenant = found
         flag = await repository.get_flag(tx, key)
         if flag is None:
             raise NotFound(f"no flag {key!r}")
@@ -138,7 +142,7 @@ class FlagService:
         self, slug: str, key: str, *, app_slug: str | None = None
     ) -> list[OverrideVersion]:
         async with self._db.platform_transaction() as tx:
-            tenant_id, _, app_id = await self._target(tx, slug, key, app_slug)
+            tenant_id, _, app_id = await self._target(tx, slug, key, app_slug, write=False)
             return await repository.override_versions(tx, tenant_id, key, app_id)
 
     async def rollback(

@@ -84,7 +84,7 @@ class SettingsService:
 
     async def set(self, slug: str, key: str, value: Any, *, actor: str, reason: str) -> Any:  # noqa: ANN401
         async with self._db.platform_transaction() as tx:
-            tenant = await self._tenant(tx, slug)
+            tenant = await tenants.get_writable(tx, slug)
             return await write_setting(tx, tenant.id, key, value, actor=actor, reason=reason)
 
     async def history(self, slug: str, key: str | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from psycopg import errors
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import notify_in
+from tenantry.security_events import repository as security_events
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class DnsTxtResolver:
             return []
         except dns.exception.Timeout as exc:
             raise InvalidInput(f"DNS lookup of {name} timed out") from exc
+        except dns.exception.DNSException as exc:
+            raise InvalidInput(f"DNS lookup of {name} failed: {exc}") from exc
         return [b"".join(record.strings).decode(errors="replace") for record in answer]
 
 
@@ -58,113 +61,150 @@ def _host_port(value: str) -> tuple[str, int]:
     return (host, int(port)) if host else (value, 53)
 
 
+# The verification record `_tenantry-verification.<domain>` must itself fit in a DNS name.
+MAX_DOMAIN = 253 - len(RECORD_PREFIX) - 1
+
+
 def normalise(domain: str) -> str:
     clean = domain.strip().lower().rstrip(".")
-    if not clean or len(clean) > 253 or "." not in clean:  # noqa: PLR2004
-        raise InvalidInput(f"not a domain name: {domain!r}")
+    if not clean or len(clean) > MAX_DOMAIN or "." not in clean:
+        raise InvalidInput(f"not a domain name (at most {MAX_DOMAIN} characters): {domain[:80]!r}")
     return clean
 
 
 class DomainService:
+    """Every change is recorded as a security event with its actor: domain claims decide which
+    tenant logins by email domain go to."""
+
     def __init__(self, db: Database, resolver: TxtResolver) -> None:
         self._db = db
         self._resolver = resolver
 
-    async def _tenant_id(self, tx: Transaction, slug: str) -> UUID:
-        tenant = await tenants.get_record(tx, slug)
-        if tenant is None:
-            raise NotFound(f"no tenant {slug!r}")
-        return tenant.id
+    async def _record(
+        self, tx: Transaction, tenant_id: UUID, kind: str, domain: str, actor: str
+    ) -> None:
+        await security_events.insert(
+            tx,
+            tenant_id=tenant_id,
+            kind=kind,
+            severity="info",
+            app_id=None,
+            app_user_id=None,
+            ip=None,
+            request_id=None,
+            detail={"domain": domain, "actor": actor},
+        )
 
-    async def add(self, slug: str, domain: str) -> dict[str, str]:
+    async def add(self, slug: str, domain: str, *, actor: str) -> dict[str, str]:
         name = normalise(domain)
         token = secrets.token_urlsafe(24)
         async with self._db.platform_transaction() as tx:
-            tenant_id = await self._tenant_id(tx, slug)
+            tenant = await tenants.get_writable(tx, slug)
             try:
                 await tx.execute(
                     """INSERT INTO tenantry.tenant_domains
                            (tenant_id, id, domain, verification_token)
                        VALUES (%s, %s, %s, %s)""",
-                    [tenant_id, uuid7(), name, token],
+                    [tenant.id, uuid7(), name, token],
                 )
             except errors.UniqueViolation as exc:
                 raise Conflict(f"{name} is already added to this tenant") from exc
             except errors.CheckViolation as exc:
-                raise InvalidInput(f"not a domain name: {domain!r}") from exc
+                raise InvalidInput(f"not a domain name: {domain[:80]!r}") from exc
+            await self._record(tx, tenant.id, "domain_added", name, actor)
         return {
             "domain": name,
             "record": f"{RECORD_PREFIX}.{name}",
             "value": f"tenantry-verification={token}",
         }
 
-    async def verify(self, slug: str, domain: str) -> None:
+    async def verify(self, slug: str, domain: str, *, actor: str) -> None:
         name = normalise(domain)
+        # The DNS lookup can take seconds: no transaction (and no pooled connection) is held
+        # across it. The token is re-checked under a lock afterwards.
         async with self._db.platform_transaction() as tx:
-            tenant_id = await self._tenant_id(tx, slug)
+            tenant = await tenants.get_writable(tx, slug)
             row = await tx.fetch_one(
                 """SELECT verification_token, verified_at FROM tenantry.tenant_domains
-                    WHERE tenant_id = %s AND domain = %s FOR UPDATE""",
-                [tenant_id, name],
+                    WHERE tenant_id = %s AND domain = %s""",
+                [tenant.id, name],
             )
-            if row is None:
-                raise NotFound(f"{name} is not a domain of this tenant")
-            if row["verified_at"] is not None:
-                return
-            expected = f"tenantry-verification={row['verification_token']}"
-            records = await self._resolver.txt(f"{RECORD_PREFIX}.{name}")
-            if expected not in records:
-                raise InvalidInput(f"TXT record {RECORD_PREFIX}.{name} does not contain {expected}")
+        if row is None:
+            raise NotFound(f"{name} is not a domain of this tenant")
+        if row["verified_at"] is not None:
+            return
+        expected = f"tenantry-verification={row['verification_token']}"
+        records = await self._resolver.txt(f"{RECORD_PREFIX}.{name}")
+        if expected not in records:
+            raise InvalidInput(f"TXT record {RECORD_PREFIX}.{name} does not contain {expected}")
+        async with self._db.platform_transaction() as tx:
+            tenant = await tenants.get_writable(tx, slug, lock=True)
+            current = await tx.fetch_one(
+                """SELECT verification_token FROM tenantry.tenant_domains
+                    WHERE tenant_id = %s AND domain = %s AND verified_at IS NULL FOR UPDATE""",
+                [tenant.id, name],
+            )
+            if current is None or current["verification_token"] != row["verification_token"]:
+                raise Conflict(f"{name} changed while it was being verified; try again")
             try:
                 await tx.execute(
                     "INSERT INTO tenantry_private.domain_claims (domain, tenant_id) "
                     "VALUES (%s, %s)",
-                    [name, tenant_id],
+                    [name, tenant.id],
                 )
             except errors.UniqueViolation as exc:
                 raise Conflict(f"{name} belongs to another tenant") from exc
             await tx.execute(
                 """UPDATE tenantry.tenant_domains SET verified_at = now()
                     WHERE tenant_id = %s AND domain = %s""",
-                [tenant_id, name],
+                [tenant.id, name],
             )
-            await notify_in(tx, str(tenant_id))
+            await self._record(tx, tenant.id, "domain_verified", name, actor)
+            await notify_in(tx, str(tenant.id))
 
-    async def set_primary(self, slug: str, domain: str) -> None:
+    async def set_primary(self, slug: str, domain: str, *, actor: str) -> None:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
-            tenant_id = await self._tenant_id(tx, slug)
+            # The tenant row lock serialises primary changes, so two can never both win.
+            tenant = await tenants.get_writable(tx, slug, lock=True)
             cur = await tx.execute(
                 """UPDATE tenantry.tenant_domains SET is_primary = (domain = %s)
                     WHERE tenant_id = %s AND (domain = %s AND verified_at IS NOT NULL OR is_primary)
                     RETURNING domain, is_primary""",
-                [name, tenant_id, name],
+                [name, tenant.id, name],
             )
             if not any(r["is_primary"] for r in await cur.fetchall()):
                 raise InvalidInput(f"{name} must be a verified domain of this tenant")
-            await notify_in(tx, str(tenant_id))
+            await self._record(tx, tenant.id, "domain_made_primary", name, actor)
+            await notify_in(tx, str(tenant.id))
 
-    async def remove(self, slug: str, domain: str) -> None:
+    async def remove(self, slug: str, domain: str, *, actor: str) -> None:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
-            tenant_id = await self._tenant_id(tx, slug)
+            tenant = await tenants.get_writable(tx, slug)
             cur = await tx.execute(
                 "DELETE FROM tenantry.tenant_domains WHERE tenant_id = %s AND domain = %s",
-                [tenant_id, name],
+                [tenant.id, name],
             )
             if cur.rowcount == 0:
                 raise NotFound(f"{name} is not a domain of this tenant")
             await tx.execute(
                 "DELETE FROM tenantry_private.domain_claims WHERE domain = %s AND tenant_id = %s",
-                [name, tenant_id],
+                [name, tenant.id],
             )
-            await notify_in(tx, str(tenant_id))
+            await self._record(tx, tenant.id, "domain_removed", name, actor)
+            await notify_in(tx, str(tenant.id))
 
     async def tenant_slug_for(self, domain: str) -> str | None:
+        try:
+            name = normalise(domain)
+        except InvalidInput:
+            return None
         async with self._db.platform_transaction() as tx:
             row = await tx.fetch_one(
                 """SELECT t.slug FROM tenantry_private.domain_claims c
-                     JOIN tenantry.tenants t ON t.id = c.tenant_id WHERE c.domain = %s""",
-                [normalise(domain)],
+                     JOIN tenantry.tenants t ON t.id = c.tenant_id
+                    WHERE c.domain = %s AND t.status = 'active'""",
+                [name],
             )
         return row["slug"] if row else None

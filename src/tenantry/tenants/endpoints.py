@@ -199,7 +199,7 @@ async def provision_tenant(
     principal: PlatformAdmin,
     services: ServicesDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> ProvisionedOut:
     """Create a tenant with settings, apps and its first administrator (invited by mail), in one
     transaction. Repeat with the same `Idempotency-Key` to get the same tenant back."""
@@ -280,7 +280,7 @@ async def add_domain(
     slug: Slug, body: DomainRequest, principal: PlatformAdmin, services: ServicesDep
 ) -> dict[str, str]:
     """Returns the TXT record to publish before verifying."""
-    return await services.domains.add(slug, body.domain)
+    return await services.domains.add(slug, body.domain, actor=actor(principal))
 
 
 @router.post("/tenants/{slug}/domains/{domain}/verify", status_code=status.HTTP_204_NO_CONTENT)
@@ -290,7 +290,7 @@ async def verify_domain(
     principal: PlatformAdmin,
     services: ServicesDep,
 ) -> None:
-    await services.domains.verify(slug, domain)
+    await services.domains.verify(slug, domain, actor=actor(principal))
 
 
 @router.post("/tenants/{slug}/domains/{domain}/primary", status_code=status.HTTP_204_NO_CONTENT)
@@ -300,7 +300,7 @@ async def primary_domain(
     principal: PlatformAdmin,
     services: ServicesDep,
 ) -> None:
-    await services.domains.set_primary(slug, domain)
+    await services.domains.set_primary(slug, domain, actor=actor(principal))
 
 
 @router.delete("/tenants/{slug}/domains/{domain}", status_code=status.HTTP_204_NO_CONTENT)
@@ -310,7 +310,7 @@ async def remove_domain(
     principal: PlatformAdmin,
     services: ServicesDep,
 ) -> None:
-    await services.domains.remove(slug, domain)
+    await services.domains.remove(slug, domain, actor=actor(principal))
 
 
 @router.get("/flags", response_model=list[FlagOut])

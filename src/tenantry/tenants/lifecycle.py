@@ -71,9 +71,16 @@ def _no_step(_: str) -> None:
 
 
 class TenantService:
-    def __init__(self, db: Database, *, purge_grace_days: int) -> None:
+    def __init__(self, db: Database, *, purge_grace_days: int, platform_tenant: str) -> None:
         self._db = db
         self._grace_days = purge_grace_days
+        self._platform_tenant = platform_tenant
+
+    def _protect_operators(self, slug: str, action: str) -> None:
+        # Suspending or removing the operators' own tenant would lock every platform
+        # administrator out (their sessions require it to be active).
+        if slug == self._platform_tenant and action in {"suspend", "deprovision", "purge"}:
+            raise Conflict(f"the platform tenant {slug!r} cannot be {action}ed from here")
 
     async def _require(self, tx: Transaction, slug: str) -> TenantRecord:
         tenant = await repository.get_record(tx, slug, lock=True)
@@ -87,6 +94,7 @@ class TenantService:
         if not reason.strip():
             raise InvalidInput("a reason is required")
         allowed, target = TRANSITIONS[action]
+        self._protect_operators(slug, action)
         async with self._db.platform_transaction() as tx:
             tenant = await self._require(tx, slug)
             if tenant.status not in allowed:
@@ -223,6 +231,7 @@ class TenantService:
         """Delete every row of a deprovisioned tenant in every declared tenant table, driven by
         the catalog, then prove nothing is left. The tenant row stays as a `purged` tombstone
         with its lifecycle trail."""
+        self._protect_operators(slug, "purge")
         async with self._db.platform_transaction() as tx:
             tenant = await self._require(tx, slug)
             if tenant.status != "deprovisioned":

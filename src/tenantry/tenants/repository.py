@@ -76,6 +76,18 @@ async def get_record(tx: Transaction, slug: str, *, lock: bool = False) -> Tenan
     return TenantRecord(**row) if row else None
 
 
+async def get_writable(tx: Transaction, slug: str, *, lock: bool = False) -> TenantRecord:
+    """A tenant whose configuration may still change: not deprovisioned, not purged."""
+    from tenantry.kit.errors import Conflict, NotFound  # noqa: PLC0415
+
+    tenant = await get_record(tx, slug, lock=lock)
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r}")
+    if tenant.status in {"deprovisioned", "purged"}:
+        raise Conflict(f"tenant {slug!r} is {tenant.status}; its configuration is frozen")
+    return tenant
+
+
 async def search(
     tx: Transaction,
     *,
