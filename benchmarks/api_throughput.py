@@ -107,15 +107,13 @@ def prepare(base: str, admin: str) -> tuple[str, str]:
     """A tenant with the thinktank app, one user with 50 sessions; returns (token, user id)."""
     import psycopg
 
+    from tenantry.kit.context import ContextSigner
+    from tenantry.kit.migrate import read_signing_key
+
     platform_url = role_url(admin, ROLES.platform)
     with psycopg.connect(admin) as conn:
         conn.execute(f'SET ROLE "{ROLES.owner}"')
-        kid, secret = conn.execute(
-            "SELECT kid, secret FROM tenantry_private.signing_key()"
-        ).fetchone()
-    from tenantry.kit.context import ContextKey, ContextSigner
-
-    signer = ContextSigner(ContextKey(kid, bytes(secret)), 300)
+        signer = ContextSigner(read_signing_key(conn), 300)
     with psycopg.connect(platform_url) as conn:
         conn.execute("SELECT set_config('tenantry.context', %s, true)", [signer.sign_platform()])
         tenant = conn.execute(

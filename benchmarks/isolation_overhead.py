@@ -33,8 +33,9 @@ from psycopg_pool import AsyncConnectionPool
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
-from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
+from tenantry.kit.context import ContextSigner, TenantContext
 from tenantry.kit.db import Database
+from tenantry.kit.migrate import read_signing_key
 
 QUERY = (
     "SELECT id, email, display_name, created_at FROM tenantry.app_users "
@@ -45,9 +46,7 @@ QUERY = (
 def seed(admin: str) -> tuple[TenantContext, ContextSigner]:
     with psycopg.connect(admin) as conn:
         conn.execute(f'SET ROLE "{ROLES.owner}"')
-        kid, secret = conn.execute(
-            "SELECT kid, secret FROM tenantry_private.signing_key()"
-        ).fetchone()
+        key = read_signing_key(conn)
         conn.execute("RESET ROLE")  # seeding as the superuser, past row-level security
         app = conn.execute("SELECT id FROM tenantry.apps WHERE slug = 'thinktank'").fetchone()[0]
         tenants = []
@@ -70,7 +69,7 @@ def seed(admin: str) -> tuple[TenantContext, ContextSigner]:
         user = conn.execute(
             "SELECT id FROM tenantry.app_users WHERE tenant_id = %s LIMIT 1", [tenants[0]]
         ).fetchone()[0]
-    return TenantContext(tenants[0], app, user), ContextSigner(ContextKey(kid, bytes(secret)), 300)
+    return TenantContext(tenants[0], app, user), ContextSigner(key, 300)
 
 
 def server_side_verify_us(

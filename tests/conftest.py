@@ -19,7 +19,7 @@ from psycopg import sql
 
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
-from tenantry.kit.context import ContextKey, ContextSigner
+from tenantry.kit.context import ContextSigner
 from tenantry.kit.db import Database
 from tenantry.kit.dsn import as_role, with_database
 
@@ -107,9 +107,7 @@ async def db(urls: Urls) -> AsyncIterator[Database]:
 
 def signer_for(admin_url: str, ttl: int = 300) -> ContextSigner:
     with psycopg.connect(admin_url) as conn:
-        row = conn.execute("SELECT kid, secret FROM tenantry_private.signing_key()").fetchone()
-    assert row is not None
-    return ContextSigner(ContextKey(row[0], bytes(row[1])), ttl)
+        return ContextSigner(migrate.read_signing_key(conn), ttl)
 
 
 @pytest.fixture(scope="session")

@@ -227,7 +227,7 @@ async def test_suspended_tenant_is_refused(client, app, db) -> None:
         await tx.execute(
             "UPDATE tenantry.tenants SET status = 'suspended' WHERE id = %s", [tenant.id]
         )
-    app.state.services.tenants.invalidate(tenant.id)
+    app.state.services.tenants.invalidate_scope(str(tenant.id))
     response = await client.get("/v1/apps/thinktank/me", headers=user.auth)
     assert response.status_code == 403
     assert response.json()["code"] == "tenant_inactive"

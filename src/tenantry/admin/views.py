@@ -25,6 +25,7 @@ from tenantry.kit.errors import Forbidden, MfaRequired, NotFound, TenantryError
 from tenantry.kit.migrate import current_revision, head_revision
 from tenantry.kit.services import Services
 from tenantry.settings import registry
+from tenantry.tenants import repository as tenants_repo
 from tenantry.tenants.lifecycle import TRANSITIONS
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -557,11 +558,11 @@ async def people(
         from tenantry.identity import correlation  # noqa: PLC0415
 
         async with services.db.platform_transaction() as tx:
-            record = await tx.fetch_one("SELECT id FROM tenantry.tenants WHERE slug = %s", [tenant])
+            record = await tenants_repo.get_record(tx, tenant)
             if record is None:
                 error = f"no tenant {tenant!r}"
             else:
-                identities = await correlation.identities_by_email(tx, record["id"], email)
+                identities = await correlation.identities_by_email(tx, record.id, email)
     return render(
         request,
         "people.html",

@@ -10,8 +10,6 @@ from tenantry.kit.errors import InvalidInput
 if TYPE_CHECKING:
     from uuid import UUID
 
-TYPES = ("boolean", "string", "number", "json")
-
 
 def bucket(flag_key: str, tenant_id: UUID) -> int:
     """0 to 99, stable per flag and tenant: a rollout to N% picks the same tenants everywhere, and

@@ -21,7 +21,6 @@ class TokenKind(enum.StrEnum):
     API = "tenantry_pat_"
     REFRESH = "tenantry_rt_"
     ONE_TIME = "tenantry_ott_"
-    MFA = "tenantry_mfa_"
 
 
 _SECRET_BYTES = 24

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from uuid import UUID
 
-CONTEXT_SETTING = "tenantry.context"
 _VERSION = "v1"
 
 

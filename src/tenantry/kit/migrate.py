@@ -18,8 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from tenantry.isolation.roles import Roles, create_role_statements, database_statements
-from tenantry.kit.context import hmac_pads
+from tenantry.kit.context import ContextKey, hmac_pads
 from tenantry.kit.dsn import database_name
+from tenantry.kit.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from tenantry.kit.db import Transaction
@@ -166,6 +167,14 @@ def _between(before: str | None, after: str | None) -> tuple[str, ...]:
     script = ScriptDirectory.from_config(alembic_config())
     revisions = [r.revision for r in script.iterate_revisions(after, before)]
     return tuple(reversed(revisions))
+
+
+def read_signing_key(conn: psycopg.Connection[Any]) -> ContextKey:
+    """The key new contexts are signed with (for tools that sign outside a service)."""
+    row = conn.execute("SELECT kid, secret FROM tenantry_private.signing_key()").fetchone()
+    if row is None or row[0] is None:
+        raise ConfigurationError("no context-signing key: run `tenantry db upgrade`")
+    return ContextKey(row[0], bytes(row[1]))
 
 
 def ensure_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:

@@ -8,7 +8,6 @@ counted, so operators know who depends on them.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database, Requirement
 
-log = logging.getLogger("tenantry.context")
 
 CONTEXT_SQL = """
 SELECT

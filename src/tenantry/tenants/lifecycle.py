@@ -281,17 +281,8 @@ class TenantService:
             tenant = await repository.get_record(tx, slug)
             if tenant is None:
                 raise NotFound(f"no tenant {slug!r}")
-            apps = await tx.fetch_all(
-                """SELECT a.slug, ta.enabled_at FROM tenantry.tenant_apps ta
-                     JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s
-                    ORDER BY a.slug""",
-                [tenant.id],
-            )
-            domains = await tx.fetch_all(
-                """SELECT domain, verified_at, is_primary, verification_token
-                     FROM tenantry.tenant_domains WHERE tenant_id = %s ORDER BY domain""",
-                [tenant.id],
-            )
+            apps = await repository.enabled_apps(tx, tenant.id)
+            domains = await repository.domains(tx, tenant.id)
             events = await repository.lifecycle_events(tx, tenant.id)
         return {"tenant": tenant, "apps": apps, "domains": domains, "events": events}
 

@@ -154,6 +154,22 @@ async def lifecycle_events(tx: Transaction, tenant_id: UUID) -> list[dict[str, o
     )
 
 
+async def enabled_apps(tx: Transaction, tenant_id: UUID) -> list[dict[str, object]]:
+    return await tx.fetch_all(
+        """SELECT a.slug, ta.enabled_at FROM tenantry.tenant_apps ta
+             JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s ORDER BY a.slug""",
+        [tenant_id],
+    )
+
+
+async def domains(tx: Transaction, tenant_id: UUID) -> list[dict[str, object]]:
+    return await tx.fetch_all(
+        """SELECT domain, verified_at, is_primary, verification_token
+             FROM tenantry.tenant_domains WHERE tenant_id = %s ORDER BY domain""",
+        [tenant_id],
+    )
+
+
 async def purgeable_tables(tx: Transaction) -> list[str]:
     """Every declared tenant table whose rows a purge deletes, children before parents (so no
     foreign key between them is ever violated), from the live catalog."""

@@ -61,9 +61,6 @@ class TenantDirectory:
             return await self.get(tenant_id)
         return await self._load("slug", slug)
 
-    def invalidate(self, tenant_id: UUID) -> None:
-        self._by_id.pop(tenant_id, None)
-
     def invalidate_scope(self, scope: str) -> None:
         """An invalidation message: a tenant id, or `*` for everything."""
         if scope == "*":
