@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tenantry.apps import repository as apps
+from tenantry.identity import correlation
 from tenantry.identity import repository as users
 from tenantry.identity.passwords import hash_password
 from tenantry.kit.context import TenantContext
@@ -56,11 +57,14 @@ async def seed_demo(db: Database, platform_tenant: str = "platform") -> dict[str
                     raise NotFound(f"app {app_slug} missing from the catalog")
                 await tenants.enable_app(tx, tenant.id, app.id)
                 app_ids[app_slug] = app.id
+        seeded: list[users.AppUser] = []
         for app_slug, emails in apps_users.items():
             context = TenantContext(tenant_id=tenant.id, app_id=app_ids[app_slug])
             async with db.tenant_transaction(context) as tx:
                 for email in emails:
-                    if await users.get_by_email(tx, tenant.id, app_ids[app_slug], email):
+                    existing = await users.get_by_email(tx, tenant.id, app_ids[app_slug], email)
+                    if existing is not None:
+                        seeded.append(existing)
                         continue
                     user = await users.create(
                         tx,
@@ -72,5 +76,10 @@ async def seed_demo(db: Database, platform_tenant: str = "platform") -> dict[str
                         email_verified=True,
                     )
                     await users.set_preference(tx, user, "theme", f"{app_slug}-light")
+                    seeded.append(user)
                     created["users"] += 1
+        # The same person across apps, as sign-up records it (the admin people view reads it).
+        async with db.platform_transaction() as tx:
+            for user in seeded:
+                await correlation.correlate(tx, user.tenant_id, user.app_id, user.id, user.email)
     return created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -172,6 +173,8 @@ def create_app(
 
 
 ADMIN_STATIC = Path(admin_views.__file__).parent / "static"
+# Key sets may be cached by relying parties; key rotation keeps retired keys published longer.
+PUBLIC_CACHE = "public, max-age=300"
 # No inline scripts or styles anywhere in the admin UI, so the policy can be strict.
 ADMIN_HEADERS = [
     (
@@ -216,7 +219,15 @@ def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
         return JSONResponse({"status": "ready", "revision": current})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def prometheus(services: ServicesDep) -> Response:
+    async def prometheus(request: Request, services: ServicesDep) -> Response:
+        # Metrics name routes, tenants' traffic and pool pressure: for the operator only.
+        expected = services.settings.metrics_token
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if not expected or not (
+            scheme.lower() == "bearer"
+            and hmac.compare_digest(presented.strip().encode(), expected.encode())
+        ):
+            return problems.problem(request, 404, "not_found", "not found")
         for name, pool in (
             ("runtime", services.db.runtime_pool),
             ("platform", services.db.platform_pool),
@@ -236,8 +247,11 @@ def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
         tags=["identity"],
         responses=problems.problem_responses(404, 422),
     )
-    async def jwks(app: Annotated[str, APP_SLUG], services: ServicesDep) -> dict[str, Any]:
+    async def jwks(
+        app: Annotated[str, APP_SLUG], services: ServicesDep, response: Response
+    ) -> dict[str, Any]:
         """The app's public signing keys (current and not yet retired)."""
+        response.headers["Cache-Control"] = PUBLIC_CACHE
         return services.keys.jwks(services.apps.by_slug(app).id)
 
     @app.get(
@@ -246,8 +260,9 @@ def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
         responses=problems.problem_responses(404, 422),
     )
     async def openid_configuration(
-        app: Annotated[str, APP_SLUG], services: ServicesDep
+        app: Annotated[str, APP_SLUG], services: ServicesDep, response: Response
     ) -> dict[str, Any]:
+        response.headers["Cache-Control"] = PUBLIC_CACHE
         slug = services.apps.by_slug(app).slug
         base = issuer(services.settings.public_url, slug)
         return {
@@ -257,7 +272,7 @@ def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
             "id_token_signing_alg_values_supported": ["EdDSA"],
             "subject_types_supported": ["public"],
             "response_types_supported": ["token"],
-            "claims_supported": ["sub", "tenant_id", "app_id", "sid", "amr"],
+            "claims_supported": ["sub", "tenant_id", "app_id", "sid", "amr", "auth_time"],
         }
 
 
@@ -289,6 +304,10 @@ class RequestMiddleware:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 if scope["path"].startswith("/admin"):
                     headers.extend(ADMIN_HEADERS)
+                elif not any(key.lower() == b"cache-control" for key, _ in headers):
+                    # API answers are per caller and some carry secrets (tokens, TOTP
+                    # secrets, recovery codes): never stored by a browser or proxy cache.
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -89,7 +89,7 @@ def _prepare(urls, url: str) -> Stage:
         )
         for app_slug in ("thinktank", "launchboard"):
             body = {"tenant": tenant, "email": person, "password": PASSWORD}
-            assert client.post(f"/v1/apps/{app_slug}/auth/signup", json=body).status_code == 201
+            assert client.post(f"/v1/apps/{app_slug}/auth/signup", json=body).status_code == 202
         user = client.post(
             "/v1/apps/thinktank/auth/login",
             json={"tenant": tenant, "email": person, "password": PASSWORD},

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from tests.admin.conftest import ADMIN_EMAIL, PLATFORM, _cli
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, totp_next
 
 
 def signed_in_client(stage) -> tuple[httpx.Client, str]:
@@ -131,7 +131,7 @@ def test_admin_sign_in_with_mfa(stage, urls) -> None:
         assert wrong.status_code == 401
         done = browser.post(
             "/admin/login/mfa",
-            data={"mfa_token": challenge, "code": pyotp.TOTP(secret).now(), "csrf": nonce},
+            data={"mfa_token": challenge, "code": totp_next(secret), "csrf": nonce},
         )
         assert done.status_code == 303
         assert browser.get("/admin").status_code == 200

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
+import jwt
 import pyotp
 import pytest
 from fastapi import FastAPI
 
 from tenantry.apps import repository as apps_repo
+from tenantry.identity import totp
 from tenantry.kit.config import Settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
@@ -21,6 +24,7 @@ from tenantry.web import create_app
 from tests.conftest import ROLES
 
 PASSWORD = "violet-harbour-lantern-93"
+METRICS_TOKEN = "metrics-token-for-tests"
 _ips = itertools.count(1)
 
 
@@ -34,6 +38,7 @@ def api_settings(urls, **overrides: object) -> Settings:
         "login_lockout_seconds": 60,
         # The tests' OIDC issuer serves its keys over http on loopback.
         "external_issuers_allow_private": True,
+        "metrics_token": METRICS_TOKEN,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -104,8 +109,9 @@ async def signup(
         f"/v1/apps/{app}/auth/signup",
         json={"tenant": tenant.slug, "email": email, "password": password},
     )
-    assert response.status_code == 201, response.text
-    return User(app, tenant, email, password, id=response.json()["id"])
+    # Sign-up answers the same whether or not the account existed; the id arrives with login.
+    assert response.status_code == 202, response.text
+    return User(app, tenant, email, password)
 
 
 async def login(client: httpx.AsyncClient, user: User) -> httpx.Response:
@@ -116,6 +122,7 @@ async def login(client: httpx.AsyncClient, user: User) -> httpx.Response:
     if response.status_code == 200:
         user.access = response.json()["access_token"]
         user.refresh = response.json()["refresh_token"]
+        user.id = jwt.decode(user.access, options={"verify_signature": False})["sub"]
     return response
 
 
@@ -140,6 +147,12 @@ async def latest_mail(db: Database, to: str) -> str:
 
 def totp_now(secret: str) -> str:
     return pyotp.TOTP(secret).now()
+
+
+def totp_next(secret: str) -> str:
+    """The next time step's code, accepted as clock drift: a second sign-in within one
+    30-second step cannot reuse the code that confirmed enrolment."""
+    return pyotp.TOTP(secret).at(time.time() + totp.STEP_SECONDS)
 
 
 async def tenant_admin(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyotp
 
-from tests.api.conftest import latest_mail, login, signup
+from tests.api.conftest import latest_mail, login, signup, totp_next
 
 
 async def test_signup_verify_mfa_login_me_refresh_logout(client, db, tenant) -> None:
@@ -54,7 +54,7 @@ async def test_signup_verify_mfa_login_me_refresh_logout(client, db, tenant) -> 
     assert bad.status_code == 401
     done = await client.post(
         "/v1/apps/thinktank/auth/mfa",
-        json={"mfa_token": challenge, "code": pyotp.TOTP(secret).now()},
+        json={"mfa_token": challenge, "code": totp_next(secret)},
     )
     assert done.status_code == 200, done.text
     tokens = done.json()

@@ -76,7 +76,9 @@ async def test_same_email_in_two_apps_and_two_tenants_is_four_identities(client,
         ).status_code == expected, key
 
 
-async def test_signup_rejects_duplicates_and_weak_passwords(client, tenant) -> None:
+async def test_signup_answers_alike_for_existing_accounts_and_rejects_weak_passwords(
+    client, db, tenant
+) -> None:
     await signup(client, "thinktank", tenant, "dup@example.com")
     again = await client.post(
         "/v1/apps/thinktank/auth/signup",
@@ -86,8 +88,23 @@ async def test_signup_rejects_duplicates_and_weak_passwords(client, tenant) -> N
             "password": "another-fine-phrase-12",
         },
     )
-    assert again.status_code == 409
-    assert again.json()["code"] == "conflict"
+    # The same answer as a new account; the existing owner is told by mail instead.
+    assert again.status_code == 202
+    assert again.json() == {"status": "accepted"}
+    async with db.platform_transaction() as tx:
+        accounts = await tx.fetch_all(
+            "SELECT email FROM tenantry.app_users WHERE tenant_id = %s AND lower(email) = %s",
+            [tenant.id, "dup@example.com"],
+        )
+        subjects = await tx.fetch_all(
+            "SELECT subject FROM tenantry.mail_outbox WHERE tenant_id = %s ORDER BY id",
+            [tenant.id],
+        )
+    assert [a["email"] for a in accounts] == ["dup@example.com"]
+    assert [m["subject"] for m in subjects] == [
+        "Verify your email address",
+        "Someone tried to sign up with your email address",
+    ]
     for password in (
         "short",
         "password1234",
@@ -273,7 +290,7 @@ async def test_malformed_bodies_and_unknown_routes(client) -> None:
     )
     assert garbage.status_code == 422
     assert (await client.get("/v1/apps/thinktank/nothing-here")).json()["code"] == "not_found"
-    assert (await client.get("/v1/apps/BAD!/me")).status_code == 422
+    assert (await client.get("/v1/apps/BAD!/me")).status_code == 404
     assert (
         await client.get("/v1/apps/nope/me", headers={"Authorization": "Bearer x"})
     ).status_code == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tenantry.web import create_app
-from tests.api.conftest import api_settings, client_for, signed_in
+from tests.api.conftest import METRICS_TOKEN, api_settings, client_for, signed_in
 
 
 async def test_health_readiness_and_metrics(client) -> None:
@@ -12,7 +12,14 @@ async def test_health_readiness_and_metrics(client) -> None:
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     await client.get("/v1/apps/thinktank/me")
-    metrics = (await client.get("/metrics")).text
+    # Only the operator's token reads metrics; anyone else finds nothing there.
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": METRICS_TOKEN}):
+        hidden = await client.get("/metrics", headers=headers)
+        assert hidden.status_code == 404
+        assert "tenantry_" not in hidden.text
+    metrics = (
+        await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    ).text
     assert (
         'tenantry_http_requests_total{method="GET",route="/v1/apps/{app}/me",status="401"}'
         in metrics

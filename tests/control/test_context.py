@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
 import pytest
 from fastapi import APIRouter
 
 from tenantry.flags.deprecation import deprecated_endpoint
-from tenantry.identity.auth import AuthPrincipal
+from tenantry.identity.auth import Requires
+from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app
 from tests.api.conftest import api_settings, client_for, make_tenant, signed_in
@@ -258,7 +260,9 @@ async def test_deprecated_endpoints_report_their_users(urls, db, operator) -> No
             deprecated_endpoint("GET legacy-profile", sunset="Wed, 01 Jul 2026 00:00:00 GMT")
         ],
     )
-    async def legacy_profile(principal: AuthPrincipal) -> dict[str, str]:
+    async def legacy_profile(
+        principal: Annotated[Principal, Requires(Scope.PROFILE)],
+    ) -> dict[str, str]:
         return {"user": str(principal.app_user_id)}
 
     app = create_app(api_settings(urls, platform_tenant=PLATFORM), database=db)
@@ -267,7 +271,7 @@ async def test_deprecated_endpoints_report_their_users(urls, db, operator) -> No
         tenant = await make_tenant(db, "thinktank")
         user = await signed_in(client, "thinktank", tenant, "old-client@example.com")
         response = await client.get("/v1/apps/thinktank/legacy-profile", headers=user.auth)
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
         assert response.headers["deprecation"] == "true"
         assert response.headers["sunset"].startswith("Wed, 01 Jul 2026")
         for _ in range(100):

@@ -69,9 +69,8 @@ async def _admin(request: Request) -> Admin:
         app_slug="admin",
         app_user_id=row["app_user_id"],
         credential=Credential.ACCESS_TOKEN,
-        scopes=session_scopes("admin"),
+        scopes=session_scopes("admin", platform=True, recent=False),
         session_id=row["session_id"],
-        platform_admin=True,
     )
     return Admin(principal, row["email"], session.csrf_token(services.db, row["session_id"]))
 

@@ -13,7 +13,8 @@ from uuid import UUID
 from fastapi import Depends, Request, Response
 
 from tenantry.flags.repository import record_deprecated_use
-from tenantry.identity.auth import AuthPrincipal
+from tenantry.identity.auth import Requires
+from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.invalidation import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -45,12 +46,21 @@ class DeprecationRecorder:
             await record_deprecated_use(tx, tenant_id, kind, name, app_slug, uses)
 
 
-def deprecated_endpoint(name: str, sunset: str | None = None) -> Any:  # noqa: ANN401 - a Depends
+def deprecated_endpoint(
+    name: str, sunset: str | None = None, scopes: tuple[Scope, ...] = (Scope.PROFILE,)
+) -> Any:  # noqa: ANN401 - a Depends
     """Mark an app route deprecated: `Deprecation`/`Sunset` headers (RFC 9745, RFC 8594) and a
     per-tenant usage count. Use as `dependencies=[deprecated_endpoint("GET /v1/old")]`; it
-    authenticates the caller itself (FastAPI shares that result with the endpoint)."""
+    authenticates the caller itself, with `scopes` (give the route's own, and FastAPI shares
+    one authentication between the two)."""
 
-    async def mark(request: Request, response: Response, principal: AuthPrincipal) -> None:
+    # A default rather than an Annotated hint: the hint would be evaluated later, as a string,
+    # where `scopes` is out of reach.
+    async def mark(
+        request: Request,
+        response: Response,
+        principal: Principal = Requires(*scopes),  # noqa: B008
+    ) -> None:
         response.headers["Deprecation"] = "true"
         if sunset:
             response.headers["Sunset"] = sunset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from tenantry.kit import jsonvalue
 from tenantry.kit.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def check_value(flag_type: str, value: Any) -> None:  # noqa: ANN401 - JSON valu
         raise InvalidInput(f"unknown flag type {flag_type!r}")
     if not valid:
         raise InvalidInput(f"value must be a {flag_type}")
+    jsonvalue.check(value)
 
 
 def effective(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
+from tenantry.kit import jsonvalue
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ class Flag:
     version: int
     updated_at: datetime
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "default_value", jsonvalue.readable(self.default_value))
+
 
 @dataclass(frozen=True, slots=True)
 class Override:
@@ -37,6 +41,9 @@ class Override:
     rollout_percent: int | None
     version: int
     updated_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", jsonvalue.readable(self.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,9 @@ class OverrideVersion:
     actor: str
     reason: str
     created_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", jsonvalue.readable(self.value))
 
 
 _FLAG = "key, type, default_value, description, owner, status, version, updated_at"

@@ -18,7 +18,19 @@ if TYPE_CHECKING:
 # Verified tokens are remembered by their exact text until they expire: clients reuse an access
 # token for many requests, and signature checks are most of the cost of authenticating one.
 CACHE_LIMIT = 10_000
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "nbf", "iat", "jti", "tenant_id", "app_id", "sid")
+REQUIRED_CLAIMS = (
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "tenant_id",
+    "app_id",
+    "sid",
+    "auth_time",
+)
 ACCESS = "access"
 MFA_CHALLENGE = "mfa_challenge"
 
@@ -30,6 +42,8 @@ class VerifiedToken:
     app_user_id: UUID
     session_id: UUID
     amr: tuple[str, ...]
+    # When the user last signed in interactively (OIDC `auth_time`); refreshes keep it.
+    auth_time: int
 
 
 def issuer(public_url: str, app_slug: str) -> str:
@@ -53,6 +67,7 @@ class TokenService:
         app_user_id: UUID,
         session_id: UUID,
         amr: tuple[str, ...],
+        auth_time: int | None = None,
         use: str = ACCESS,
         ttl_seconds: int | None = None,
     ) -> tuple[str, int]:
@@ -67,6 +82,7 @@ class TokenService:
             "app_id": str(app_id),
             "sid": str(session_id),
             "amr": list(amr),
+            "auth_time": now if auth_time is None else auth_time,
             "token_use": use,
             "iat": now,
             "nbf": now,
@@ -130,6 +146,7 @@ class TokenService:
                 app_user_id=UUID(claims["sub"]),
                 session_id=UUID(claims["sid"]),
                 amr=tuple(claims.get("amr") or ()),
+                auth_time=int(claims["auth_time"]),
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise Unauthorized("invalid token claims") from exc

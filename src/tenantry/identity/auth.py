@@ -1,23 +1,40 @@
-"""FastAPI dependencies: the route's app and the authenticated principal.
+"""Authorization of API requests: one dependency, with each route's scopes in its signature.
 
-Kept flat on purpose: every dependency level costs FastAPI work on every request.
+    principal: Annotated[Principal, Requires(Scope.PROFILE)]
+
+`Requires` authenticates the Bearer credential for the route's app (the `{app}` path segment, or
+the admin app on `/v1/platform/…`), then checks the declared scopes:
+
+- a missing `admin` or `platform` scope answers 404, as if the resource did not exist;
+- a session whose sign-in is too old for an `account` route answers 401
+  `reauthentication_required` (RFC 9470 step-up): sign in again;
+- any other missing scope answers 403 `insufficient_scope`.
+
+The scopes also appear in the route's OpenAPI security requirement, which the credential-by-route
+matrix test reads, so no route can be added without a declared requirement.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from tenantry.apps.repository import App
-from tenantry.identity.principal import Principal, Scope
-from tenantry.kit.errors import NotFound, Unauthorized
+from tenantry.identity.principal import ADMIN_APP, HIDDEN_SCOPES, Credential, Principal, Scope
+from tenantry.kit.errors import (
+    AppMismatch,
+    InsufficientScope,
+    NotFound,
+    ReauthenticationRequired,
+    Unauthorized,
+)
 from tenantry.kit.services import Services
 from tenantry.security_events.service import Origin
 
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
-# Documents the Bearer scheme in OpenAPI; a missing header is answered by `_principal`.
+# Documents the Bearer scheme in OpenAPI; a missing header is answered by `_authorize`.
 bearer = HTTPBearer(auto_error=False, description="An access token or a tenantry_pat_ API token.")
 
 
@@ -31,19 +48,21 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def _route_app(request: Request, app: Annotated[str, APP_SLUG]) -> App:
+async def resolve_route_app(request: Request, app: Annotated[str, APP_SLUG]) -> App:
     return _services(request).apps.by_slug(app)
 
 
-RouteApp = Annotated[App, Depends(_route_app)]
+RouteApp = Annotated[App, Depends(resolve_route_app)]
 
 
-async def _principal(
+async def _authorize(
+    security_scopes: SecurityScopes,
     request: Request,
-    app: RouteApp,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     services = _services(request)
+    route_app = request.path_params.get("app")
+    app = services.apps.by_slug(route_app or ADMIN_APP)
     if credentials is None or not credentials.credentials:
         services.metrics.auth_failures.labels(reason="missing").inc()
         raise Unauthorized("a Bearer token is required")
@@ -53,13 +72,34 @@ async def _principal(
         principal = await services.identity.authenticate(
             app, credentials.credentials.strip(), origin(request), claimed_tenant
         )
+    except AppMismatch as exc:
+        if route_app is None:
+            # Recorded as a security event; to the caller the platform API does not exist.
+            raise NotFound("not found") from exc
+        raise
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
+    required = frozenset(Scope(s) for s in security_scopes.scopes)
+    missing = required - principal.scopes
+    if missing & HIDDEN_SCOPES:
+        raise NotFound("not found")
+    if Scope.ACCOUNT in missing and principal.credential is Credential.ACCESS_TOKEN:
+        max_age = services.settings.reauthentication_max_age_seconds
+        raise ReauthenticationRequired(
+            f"sign in again: this needs a sign-in within the last {max_age} seconds", max_age
+        )
+    if missing:
+        names = ", ".join(sorted(missing))
+        raise InsufficientScope(f"this credential lacks the scope(s): {names}")
+    if required & HIDDEN_SCOPES:
+        await require_live_session(services, principal)
     return principal
 
 
-AuthPrincipal = Annotated[Principal, Depends(_principal)]
+def Requires(*scopes: Scope) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one
+    """The route needs an authenticated principal holding every scope in `scopes`."""
+    return Security(_authorize, scopes=[scope.value for scope in scopes])
 
 
 async def require_live_session(services: Services, principal: Principal) -> None:
@@ -70,12 +110,5 @@ async def require_live_session(services: Services, principal: Principal) -> None
         await services.db.read(principal.context, "SELECT 1 AS ok", require=checks)
 
 
-async def _tenant_admin(request: Request, principal: AuthPrincipal) -> Principal:
-    # Not an administrator: the admin resources do not exist for this caller.
-    if Scope.ADMIN not in principal.scopes:
-        raise NotFound("not found")
-    await require_live_session(_services(request), principal)
-    return principal
-
-
-TenantAdmin = Annotated[Principal, Depends(_tenant_admin)]
+TenantAdmin = Annotated[Principal, Requires(Scope.ADMIN)]
+PlatformAdmin = Annotated[Principal, Requires(Scope.PLATFORM)]

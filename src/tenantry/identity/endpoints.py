@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from tenantry.identity.auth import AuthPrincipal, RouteApp, TenantAdmin, origin
+from tenantry.identity.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.identity.principal import Principal, Scope
 from tenantry.identity.schemas import (
+    Accepted,
     ApiTokenCreate,
     ApiTokenCreated,
     ApiTokenOut,
@@ -18,6 +20,7 @@ from tenantry.identity.schemas import (
     ExternalLoginRequest,
     LoginRequest,
     MfaRequest,
+    PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
     RecoveryCodesOut,
@@ -35,13 +38,21 @@ from tenantry.identity.service import TokenPair
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.kit.services import ServicesDep
 
-router = APIRouter(prefix="/v1/apps/{app}", tags=["identity"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/apps/{app}",
+    tags=["identity"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(resolve_route_app)],
+)
 UserAgent = Annotated[str | None, Header(max_length=1000)]
-NO_STORE = {"Cache-Control": "no-store"}
+Profile = Annotated[Principal, Requires(Scope.PROFILE)]
+Sessions = Annotated[Principal, Requires(Scope.SESSIONS)]
+ApiTokens = Annotated[Principal, Requires(Scope.API_TOKENS)]
+# Credential changes: an interactive session whose sign-in is recent, never an API token.
+Account = Annotated[Principal, Requires(Scope.ACCOUNT)]
 
 
-def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
-    response.headers.update(NO_STORE)
+def _tokens(pair: TokenPair) -> TokenResponse:
     return TokenResponse(
         access_token=pair.access_token,
         expires_in=pair.expires_in,
@@ -50,13 +61,12 @@ def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
     )
 
 
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def signup(body: SignupRequest, app: RouteApp, services: ServicesDep) -> UserOut:
-    """Create an identity in this tenant and app; a verification code is mailed."""
-    user = await services.identity.signup(
-        app, body.tenant, body.email, body.password, body.display_name
-    )
-    return UserOut.model_validate(user, from_attributes=True)
+@router.post("/auth/signup", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def signup(body: SignupRequest, app: RouteApp, services: ServicesDep) -> Accepted:
+    """Create an identity in this tenant and app; a verification code is mailed. The answer
+    is the same when the email already has an account (its owner is told by mail)."""
+    await services.identity.signup(app, body.tenant, body.email, body.password, body.display_name)
+    return Accepted()
 
 
 @router.post("/auth/verify-email", status_code=status.HTTP_204_NO_CONTENT)
@@ -70,14 +80,13 @@ async def login(
     app: RouteApp,
     services: ServicesDep,
     request: Request,
-    response: Response,
     user_agent: UserAgent = None,
 ) -> TokenResponse:
     """Password login. With MFA enabled, answers 401 `mfa_required` carrying an `mfa_token`."""
     pair = await services.identity.login(
         app, body.tenant, body.email, body.password, origin(request), user_agent
     )
-    return _tokens(pair, response)
+    return _tokens(pair)
 
 
 @router.post("/auth/mfa", response_model=TokenResponse)
@@ -86,28 +95,25 @@ async def complete_mfa(
     app: RouteApp,
     services: ServicesDep,
     request: Request,
-    response: Response,
     user_agent: UserAgent = None,
 ) -> TokenResponse:
     """Second step of an MFA login: a TOTP code or a recovery code."""
     pair = await services.identity.complete_mfa(
         app, body.mfa_token, body.code, origin(request), user_agent
     )
-    return _tokens(pair, response)
+    return _tokens(pair)
 
 
 @router.post("/auth/refresh", response_model=TokenResponse)
 async def refresh(
-    body: RefreshRequest, app: RouteApp, services: ServicesDep, request: Request, response: Response
+    body: RefreshRequest, app: RouteApp, services: ServicesDep, request: Request
 ) -> TokenResponse:
     """Rotate the refresh token. Presenting a used one revokes the whole session."""
-    return _tokens(
-        await services.identity.refresh(app, body.refresh_token, origin(request)), response
-    )
+    return _tokens(await services.identity.refresh(app, body.refresh_token, origin(request)))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(principal: AuthPrincipal, services: ServicesDep) -> None:
+async def logout(principal: Sessions, services: ServicesDep) -> None:
     await services.identity.logout(principal)
 
 
@@ -124,8 +130,17 @@ async def request_password_reset(
 async def confirm_password_reset(
     body: PasswordResetConfirm, app: RouteApp, services: ServicesDep
 ) -> None:
-    """Set a new password; every session of the account is revoked."""
+    """Set a new password; every session and every API token of the account is revoked."""
     await services.identity.reset_password(app, body.token, body.password)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordChange, principal: Account, services: ServicesDep) -> None:
+    """Change the password (needs a recent sign-in). Every other session is revoked, and the
+    account's API tokens too unless `keep_api_tokens` is set."""
+    await services.identity.change_password(
+        principal, body.current_password, body.new_password, keep_api_tokens=body.keep_api_tokens
+    )
 
 
 @router.post("/auth/external", response_model=TokenResponse)
@@ -134,14 +149,13 @@ async def external_login(
     app: RouteApp,
     services: ServicesDep,
     request: Request,
-    response: Response,
     user_agent: UserAgent = None,
 ) -> TokenResponse:
     """Exchange an ID token of an issuer this app trusts for a session."""
     pair = await services.identity.external_login(
         app, body.tenant, body.id_token, origin(request), user_agent
     )
-    return _tokens(pair, response)
+    return _tokens(pair)
 
 
 # The two hottest reads serialise their (already validated) models directly, skipping
@@ -150,13 +164,13 @@ _SESSIONS = TypeAdapter(list[SessionOut])
 
 
 @router.get("/me", response_model=UserOut)
-async def me(principal: AuthPrincipal, services: ServicesDep) -> Response:
+async def me(principal: Profile, services: ServicesDep) -> Response:
     user = UserOut.model_validate(await services.identity.me(principal), from_attributes=True)
     return Response(user.model_dump_json(), media_type="application/json")
 
 
 @router.get("/sessions", response_model=list[SessionOut])
-async def sessions(principal: AuthPrincipal, services: ServicesDep) -> Response:
+async def sessions(principal: Sessions, services: ServicesDep) -> Response:
     listed = [
         SessionOut(
             **{f: getattr(s, f) for f in SessionOut.model_fields if f != "current"},
@@ -168,12 +182,12 @@ async def sessions(principal: AuthPrincipal, services: ServicesDep) -> Response:
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_session(session_id: UUID, principal: AuthPrincipal, services: ServicesDep) -> None:
+async def revoke_session(session_id: UUID, principal: Sessions, services: ServicesDep) -> None:
     await services.identity.revoke_session(principal, session_id)
 
 
 @router.post("/mfa/totp", response_model=TotpEnrollmentOut)
-async def start_totp(principal: AuthPrincipal, services: ServicesDep) -> TotpEnrollmentOut:
+async def start_totp(principal: Account, services: ServicesDep) -> TotpEnrollmentOut:
     """Begin TOTP enrolment: add the secret to an authenticator, then confirm with a code."""
     enrollment = await services.identity.start_totp(principal)
     return TotpEnrollmentOut(secret=enrollment.secret, otpauth_uri=enrollment.uri)
@@ -181,7 +195,7 @@ async def start_totp(principal: AuthPrincipal, services: ServicesDep) -> TotpEnr
 
 @router.post("/mfa/totp/confirm", response_model=RecoveryCodesOut)
 async def confirm_totp(
-    body: TotpConfirm, principal: AuthPrincipal, services: ServicesDep
+    body: TotpConfirm, principal: Account, services: ServicesDep
 ) -> RecoveryCodesOut:
     """Switch MFA on; the one-time recovery codes are shown only in this response."""
     return RecoveryCodesOut(
@@ -191,8 +205,12 @@ async def confirm_totp(
 
 @router.post("/api-tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated)
 async def create_api_token(
-    body: ApiTokenCreate, principal: AuthPrincipal, services: ServicesDep
+    body: ApiTokenCreate,
+    principal: Annotated[Principal, Requires(Scope.API_TOKENS, Scope.ACCOUNT)],
+    services: ServicesDep,
 ) -> ApiTokenCreated:
+    """Mint an API token (needs a recent sign-in). It carries at most the scopes of its
+    creator that tokens may hold: `profile`, `admin`, `platform`."""
     token, secret = await services.identity.create_api_token(
         principal, body.name, body.scopes, body.expires_in_days
     )
@@ -202,7 +220,7 @@ async def create_api_token(
 
 
 @router.get("/api-tokens", response_model=list[ApiTokenOut])
-async def api_tokens(principal: AuthPrincipal, services: ServicesDep) -> list[ApiTokenOut]:
+async def api_tokens(principal: ApiTokens, services: ServicesDep) -> list[ApiTokenOut]:
     return [
         ApiTokenOut.model_validate(t, from_attributes=True)
         for t in await services.identity.api_tokens(principal)
@@ -210,7 +228,7 @@ async def api_tokens(principal: AuthPrincipal, services: ServicesDep) -> list[Ap
 
 
 @router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_api_token(token_id: UUID, principal: AuthPrincipal, services: ServicesDep) -> None:
+async def revoke_api_token(token_id: UUID, principal: ApiTokens, services: ServicesDep) -> None:
     await services.identity.revoke_api_token(principal, token_id)
 
 

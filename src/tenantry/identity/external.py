@@ -12,7 +12,7 @@ import ipaddress
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
@@ -20,7 +20,26 @@ import jwt
 from tenantry.kit.errors import Unauthorized
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tenantry.identity.repository import ExternalIssuer
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port)
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedRequest:
+    """A URL to fetch, pinned to the address that was checked: the HTTP client must not
+    resolve the name again, or a DNS answer that changes in between (rebinding) would send it
+    somewhere else. TLS still verifies the certificate against the original host name."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
 
 CACHE_SECONDS = 600.0
 REFETCH_SECONDS = 30.0
@@ -54,42 +73,53 @@ class JwksCache:
         *,
         refetch_seconds: float = REFETCH_SECONDS,
         allow_private: bool = False,
+        resolver: Callable[[str, int], Awaitable[list[str]]] = system_resolver,
     ) -> None:
         self._client = client or httpx.AsyncClient(
             timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False
         )
         self._refetch_seconds = refetch_seconds
         self._allow_private = allow_private
+        self._resolve = resolver
         self._keys: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
         self._last_fetch: dict[str, float] = {}
 
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _check_target(self, uri: str) -> None:
+    async def _pinned(self, uri: str) -> PinnedRequest:
         """A tenant administrator chooses this URI, so the server must not become their probe
         into private networks: HTTPS to public addresses only, unless explicitly allowed."""
         if self._allow_private:
-            return
-        parsed = urlparse(uri)
-        if parsed.scheme != "https" or not parsed.hostname:
+            return PinnedRequest(uri, {}, {})
+        parts = urlsplit(uri)
+        host = parts.hostname
+        if parts.scheme != "https" or not host:
             raise Unauthorized("external issuer keys must be served over https")
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                parsed.hostname, parsed.port or 443
-            )
-        except OSError as exc:
+            port = parts.port or 443
+            addresses = [
+                ipaddress.ip_address(a.split("%")[0]) for a in await self._resolve(host, port)
+            ]
+        except (OSError, ValueError) as exc:
             raise Unauthorized("external issuer host does not resolve") from exc
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise Unauthorized("external issuer keys must be on a public address")
+        if not addresses or not all(address.is_global for address in addresses):
+            raise Unauthorized("external issuer keys must be on a public address")
+        address = addresses[0]
+        netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"  # noqa: PLR2004
+        return PinnedRequest(
+            urlunsplit(parts._replace(netloc=netloc)),
+            {"Host": host if parts.port is None else f"{host}:{port}"},
+            {"sni_hostname": host},
+        )
 
     async def _fetch(self, uri: str) -> dict[str, jwt.PyJWK]:
         self._last_fetch[uri] = time.monotonic()
-        await self._check_target(uri)
+        pinned = await self._pinned(uri)
         try:
-            response = await self._client.get(uri)
+            response = await self._client.get(
+                pinned.url, headers=pinned.headers, extensions=pinned.extensions
+            )
             response.raise_for_status()
             if len(response.content) > MAX_JWKS_BYTES:
                 raise Unauthorized("external JWKS too large")

@@ -11,15 +11,29 @@ from tenantry.kit.context import TenantContext
 if TYPE_CHECKING:
     from uuid import UUID
 
+ADMIN_APP = "admin"
+
 
 class Scope(enum.StrEnum):
-    PROFILE = "profile"  # read and edit one's own profile
-    SESSIONS = "sessions"  # list and revoke one's sessions
-    API_TOKENS = "api_tokens"  # mint and revoke API tokens (never grantable to an API token)
-    ADMIN = "admin"  # tenant administration, only for users of the admin app
+    """What a credential may do. Routes declare the scopes they need (`identity.auth.Requires`).
+
+    `sessions`, `api_tokens` and `account` belong to interactive sessions only: an API token can
+    never carry them, so a leaked token cannot mint more tokens, end its owner's sessions or
+    take over the second factor. `account` is only present while the session's interactive
+    sign-in is recent (`reauthentication_max_age_seconds`).
+    """
+
+    PROFILE = "profile"  # read one's own profile and tenant context
+    SESSIONS = "sessions"  # list and revoke one's sessions, sign out
+    API_TOKENS = "api_tokens"  # list, mint and revoke API tokens
+    ACCOUNT = "account"  # change credentials: password, MFA (recent sign-in required)
+    ADMIN = "admin"  # tenant administration, users of the admin app only
+    PLATFORM = "platform"  # the control plane, platform administrators only
 
 
-TOKEN_GRANTABLE = frozenset({Scope.PROFILE, Scope.SESSIONS, Scope.ADMIN})
+TOKEN_GRANTABLE = frozenset({Scope.PROFILE, Scope.ADMIN, Scope.PLATFORM})
+# Missing one of these is answered as if the resource did not exist.
+HIDDEN_SCOPES = frozenset({Scope.ADMIN, Scope.PLATFORM})
 
 
 class Credential(enum.StrEnum):
@@ -36,8 +50,6 @@ class Principal:
     credential: Credential
     scopes: frozenset[Scope]
     session_id: UUID | None = None
-    # A user of the admin app in the operator's own tenant (settings.platform_tenant).
-    platform_admin: bool = False
 
     @property
     def context(self) -> TenantContext:
@@ -48,8 +60,14 @@ class Principal:
         return Scope.ADMIN in self.scopes
 
 
-def session_scopes(app_slug: str) -> frozenset[Scope]:
+def session_scopes(app_slug: str, *, platform: bool, recent: bool) -> frozenset[Scope]:
+    """The scopes of an interactive session: `platform` for admin-app users of the operator
+    tenant, `recent` while its sign-in is fresh enough for credential changes."""
     scopes = {Scope.PROFILE, Scope.SESSIONS, Scope.API_TOKENS}
-    if app_slug == "admin":
+    if recent:
+        scopes.add(Scope.ACCOUNT)
+    if app_slug == ADMIN_APP:
         scopes.add(Scope.ADMIN)
+        if platform:
+            scopes.add(Scope.PLATFORM)
     return frozenset(scopes)

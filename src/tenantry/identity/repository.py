@@ -126,6 +126,18 @@ async def set_mfa(tx: Transaction, user: AppUser, secret: str | None, *, enabled
     )
 
 
+async def use_totp_step(tx: Transaction, user: AppUser, step: int) -> bool:
+    """Record `step` as the last TOTP step used; False if it (or a later one) was used already.
+    One conditional UPDATE, so two concurrent logins with one code cannot both pass."""
+    cur = await tx.execute(
+        """UPDATE tenantry.app_users SET mfa_last_step = %s
+            WHERE tenant_id = %s AND app_id = %s AND id = %s
+              AND (mfa_last_step IS NULL OR mfa_last_step < %s)""",
+        [step, user.tenant_id, user.app_id, user.id, step],
+    )
+    return cur.rowcount == 1
+
+
 async def set_preference(tx: Transaction, user: AppUser, key: str, value: object) -> None:
     await tx.execute(
         """INSERT INTO tenantry.app_user_preferences
@@ -247,11 +259,15 @@ async def revoke_session(
     return cur.rowcount == 1
 
 
-async def revoke_user_sessions(tx: Transaction, user: AppUser, reason: str) -> int:
+async def revoke_user_sessions(
+    tx: Transaction, user: AppUser, reason: str, *, keep: UUID | None = None
+) -> int:
+    """Revoke every live session of the user, except `keep` (the caller's own, if given)."""
     cur = await tx.execute(
         """UPDATE tenantry.sessions SET revoked_at = now(), revoked_reason = %s
-            WHERE tenant_id = %s AND app_id = %s AND app_user_id = %s AND revoked_at IS NULL""",
-        [reason, user.tenant_id, user.app_id, user.id],
+            WHERE tenant_id = %s AND app_id = %s AND app_user_id = %s AND revoked_at IS NULL
+              AND id IS DISTINCT FROM %s""",
+        [reason, user.tenant_id, user.app_id, user.id, keep],
     )
     return cur.rowcount
 
@@ -275,6 +291,8 @@ class RefreshState:
     app_user_id: UUID
     used: bool
     session_active: bool
+    # The session's interactive sign-in, carried into refreshed access tokens as `auth_time`.
+    signed_in_at: datetime
 
 
 async def take_refresh_token(
@@ -284,7 +302,8 @@ async def take_refresh_token(
     row = await tx.fetch_one(
         """SELECT r.id AS token_id, r.session_id, s.app_user_id, r.used_at IS NOT NULL AS used,
                   (s.revoked_at IS NULL AND s.expires_at > now() AND r.expires_at > now())
-                      AS session_active
+                      AS session_active,
+                  s.created_at AS signed_in_at
              FROM tenantry.refresh_tokens r
              JOIN tenantry.sessions s
                ON s.tenant_id = r.tenant_id AND s.app_id = r.app_id AND s.id = r.session_id
@@ -359,6 +378,19 @@ async def use_recovery_code(tx: Transaction, user: AppUser, code_hash: bytes) ->
         [user.tenant_id, user.app_id, user.id, code_hash],
     )
     return cur.rowcount == 1
+
+
+async def mails_sent_recently(
+    tx: Transaction, tenant_id: UUID, app_id: UUID, to: str, subject: str, seconds: int
+) -> int:
+    row = await tx.fetch_one(
+        """SELECT count(*) AS n FROM tenantry.mail_outbox
+            WHERE tenant_id = %s AND app_id = %s AND created_at > now() - make_interval(secs => %s)
+              AND to_address = %s AND subject = %s""",
+        [tenant_id, app_id, seconds, to, subject],
+    )
+    assert row is not None
+    return int(row["n"])
 
 
 async def queue_mail(
@@ -444,6 +476,15 @@ async def revoke_api_token(
         [tenant_id, app_id, user_id, token_id],
     )
     return cur.rowcount == 1
+
+
+async def revoke_user_api_tokens(tx: Transaction, user: AppUser) -> int:
+    cur = await tx.execute(
+        """UPDATE tenantry.api_tokens SET revoked_at = now()
+            WHERE tenant_id = %s AND app_id = %s AND app_user_id = %s AND revoked_at IS NULL""",
+        [user.tenant_id, user.app_id, user.id],
+    )
+    return cur.rowcount
 
 
 async def find_api_token(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -11,16 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from tenantry.identity.principal import Scope
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+# No whitespace and no control characters (a NUL byte cannot even be stored).
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+EMAIL_MAX_LENGTH = 320
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
-        min_length=3,
-        max_length=320,
-        # No whitespace and no control characters (a NUL byte cannot even be stored).
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+        strip_whitespace=True, min_length=3, max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN
     ),
 ]
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def normalize_email(value: str) -> str | None:
+    """An email from elsewhere (an external ID token) checked like one typed into our forms:
+    surrounding whitespace dropped, one valid address or None."""
+    email = value.strip()
+    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email):
+        return None
+    return email
+
+
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=32)]
 OpaqueValue = Annotated[str, StringConstraints(min_length=10, max_length=200)]
@@ -102,6 +114,19 @@ class SessionOut(BaseModel):
     ip: str | None
     user_agent: str | None
     current: bool
+
+
+class PasswordChange(Body):
+    current_password: Password
+    new_password: Password
+    keep_api_tokens: bool = Field(
+        default=False,
+        description="Keep this account's API tokens working; by default they are revoked.",
+    )
+
+
+class Accepted(BaseModel):
+    status: str = "accepted"
 
 
 class TotpEnrollmentOut(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,23 +18,24 @@ from uuid import UUID
 
 import pyotp
 
-from tenantry.identity import correlation, passwords
+from tenantry.identity import correlation, passwords, totp
 from tenantry.identity import repository as users
 from tenantry.identity.access_tokens import MFA_CHALLENGE, TokenService
 from tenantry.identity.principal import (
+    ADMIN_APP,
     TOKEN_GRANTABLE,
     Credential,
     Principal,
     Scope,
     session_scopes,
 )
+from tenantry.identity.schemas import normalize_email
 from tenantry.identity.throttle import LoginThrottle, throttle_key
 from tenantry.identity.tokens import TokenKind, new_token, parse_token
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import (
     AppMismatch,
     Conflict,
-    Forbidden,
     InvalidCredentials,
     InvalidInput,
     MfaRequired,
@@ -54,11 +56,15 @@ if TYPE_CHECKING:
     from tenantry.security_events.service import Origin, SecurityEvents
     from tenantry.tenants.service import TenantDirectory
 
-ADMIN_APP = "admin"
 VERIFY_EMAIL_TTL = 24 * 3600
 RESET_PASSWORD_TTL = 3600
 MFA_CHALLENGE_TTL = 300
 RECOVERY_CODE_COUNT = 10
+# Mail sent on request of anonymous callers (verification, password reset, "you already have an
+# account"): at most this many of one kind to one address per window; further requests are
+# accepted as usual but send nothing, so a stranger cannot flood someone's inbox.
+MAIL_PER_ADDRESS = 3
+MAIL_WINDOW_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +143,20 @@ class IdentityService:
             )
             raise AppMismatch("this token was issued for another app")
         tenant = await self._tenants.require_serving(verified.tenant_id, app.id)
+        signed_in_ago = time.time() - verified.auth_time
         return Principal(
             tenant_id=verified.tenant_id,
             app_id=app.id,
             app_slug=app.slug,
             app_user_id=verified.app_user_id,
             credential=Credential.ACCESS_TOKEN,
-            scopes=session_scopes(app.slug),
+            scopes=session_scopes(
+                app.slug,
+                platform=tenant.slug == self._settings.platform_tenant,
+                recent=signed_in_ago <= self._settings.reauthentication_max_age_seconds,
+            ),
             session_id=verified.session_id,
-            platform_admin=self._is_platform(app, tenant.slug),
         )
-
-    def _is_platform(self, app: App, tenant_slug: str) -> bool:
-        return app.slug == ADMIN_APP and tenant_slug == self._settings.platform_tenant
 
     async def _authenticate_api_token(self, app: App, value: str) -> Principal:
         parsed = parse_token(value, TokenKind.API)
@@ -163,33 +170,32 @@ class IdentityService:
         if token is None:
             raise Unauthorized("invalid API token")
         await self._tenants.require_serving(tenant.id, app.id)
+        # A token carries at most what its owner's session could grant, now: a platform scope
+        # stops working if the token's tenant is no longer the operator tenant.
+        ceiling = session_scopes(
+            app.slug, platform=tenant.slug == self._settings.platform_tenant, recent=False
+        )
         return Principal(
             tenant_id=tenant.id,
             app_id=app.id,
             app_slug=app.slug,
             app_user_id=token.app_user_id,
             credential=Credential.API_TOKEN,
-            scopes=frozenset(Scope(s) for s in token.scopes) & session_scopes(app.slug),
-            platform_admin=self._is_platform(app, tenant.slug),
+            scopes=frozenset(Scope(s) for s in token.scopes) & ceiling & TOKEN_GRANTABLE,
         )
 
     @asynccontextmanager
-    async def transaction(
-        self, principal: Principal, scope: Scope | None = None
-    ) -> AsyncIterator[Transaction]:
+    async def transaction(self, principal: Principal) -> AsyncIterator[Transaction]:
         """The request's transaction in the principal's context, after the credential is
-        re-checked (a revoked session stops working at once, not when its token expires)."""
-        checks = self.credential_checks(principal, scope)
+        re-checked (a revoked session stops working at once, not when its token expires).
+        Scopes were checked by the route (`identity.auth.Requires`)."""
+        checks = self.credential_checks(principal)
         async with self._db.tenant_transaction(principal.context) as tx:
             for requirement in checks:
                 tx.require(*requirement)
             yield tx
 
-    def credential_checks(
-        self, principal: Principal, scope: Scope | None = None
-    ) -> list[Requirement]:
-        if scope is not None and scope not in principal.scopes:
-            raise Forbidden(f"this credential lacks the {scope} scope")
+    def credential_checks(self, principal: Principal) -> list[Requirement]:
         if principal.session_id is None:
             return []
         return [
@@ -213,23 +219,62 @@ class IdentityService:
 
     async def signup(
         self, app: App, tenant_slug: str, email: str, password: str, display_name: str | None
-    ) -> users.AppUser:
+    ) -> None:
+        """Create an identity and mail a verification code. The answer is the same whether or
+        not the email already has an account here (its owner is mailed instead), so sign-up
+        cannot be used to find out who has one."""
         if app.slug == ADMIN_APP:
             # Administrators are invited (provisioning) or created by an operator, never
             # self-registered: an admin-app identity carries tenant (or platform) powers.
             raise NotFound("sign-up is not available for this app")
         tenant_id = await self._tenant_for(app, tenant_slug)
         passwords.check_policy(password, [email, display_name or "", tenant_slug, app.slug])
+        # Hashed before looking the email up, so both outcomes cost the same time.
         password_hash = await passwords.hash_password(password)
-        async with self._db.tenant_transaction(TenantContext(tenant_id, app.id)) as tx:
-            if await users.get_by_email(tx, tenant_id, app.id, email):
-                raise Conflict("an account with this email already exists in this app")
-            user = await users.create(
-                tx, tenant_id, app.id, email, display_name, password_hash=password_hash
-            )
-            await self._send_one_time_token(tx, user, "verify_email", VERIFY_EMAIL_TTL)
-        await self._correlate(user)
-        return user
+        context = TenantContext(tenant_id, app.id)
+        try:
+            async with self._db.tenant_transaction(context) as tx:
+                user = await users.get_by_email(tx, tenant_id, app.id, email)
+                if user is None:
+                    user = await users.create(
+                        tx, tenant_id, app.id, email, display_name, password_hash=password_hash
+                    )
+                    await self._send_one_time_token(tx, user, "verify_email", VERIFY_EMAIL_TTL)
+                    created = True
+                else:
+                    await self._mail_existing_owner(tx, user)
+                    created = False
+        except Conflict:
+            # A concurrent sign-up with the same email won the race: the account exists now.
+            async with self._db.tenant_transaction(context) as tx:
+                existing = await users.get_by_email(tx, tenant_id, app.id, email)
+                if existing is not None:
+                    await self._mail_existing_owner(tx, existing)
+            return
+        if created:
+            await self._correlate(user)
+
+    async def _mail_existing_owner(self, tx: Transaction, user: users.AppUser) -> None:
+        await self._queue_limited_mail(
+            tx,
+            user,
+            "Someone tried to sign up with your email address",
+            "Someone tried to create an account with this email address, which already has one."
+            "\n\nIf it was you, sign in instead, or reset your password if you forgot it. "
+            "If not, you can ignore this mail: nothing has changed.",
+        )
+
+    async def _queue_limited_mail(
+        self, tx: Transaction, user: users.AppUser, subject: str, body: str
+    ) -> bool:
+        """Queue a mail unless this address got `MAIL_PER_ADDRESS` of this kind recently."""
+        sent = await users.mails_sent_recently(
+            tx, user.tenant_id, user.app_id, user.email, subject, MAIL_WINDOW_SECONDS
+        )
+        if sent >= MAIL_PER_ADDRESS:
+            return False
+        await users.queue_mail(tx, user.tenant_id, user.app_id, user.email, subject, body)
+        return True
 
     async def _correlate(self, user: users.AppUser) -> None:
         async with self._db.platform_transaction() as tx:
@@ -239,7 +284,6 @@ class IdentityService:
         self, tx: Transaction, user: users.AppUser, purpose: str, ttl: int
     ) -> None:
         token = new_token(TokenKind.ONE_TIME, user.tenant_id)
-        await users.add_one_time_token(tx, user, purpose, token.hash, ttl)
         subject, action = {
             "verify_email": ("Verify your email address", "verify your email address"),
             "reset_password": ("Reset your password", "choose a new password"),
@@ -249,7 +293,8 @@ class IdentityService:
             f"It expires in {ttl // 3600 or 1} hour(s). "
             "If you did not ask for it, ignore this mail."
         )
-        await users.queue_mail(tx, user.tenant_id, user.app_id, user.email, subject, body)
+        if await self._queue_limited_mail(tx, user, subject, body):
+            await users.add_one_time_token(tx, user, purpose, token.hash, ttl)
 
     async def verify_email(self, app: App, value: str) -> None:
         parsed = parse_token(value, TokenKind.ONE_TIME)
@@ -284,6 +329,9 @@ class IdentityService:
         tenant = await self._tenants.by_slug(tenant_slug) if tenant_slug else None
         user = None
         if tenant is not None and app.id in tenant.app_ids:
+            # Refused before the password is looked at: a suspended tenant answers the same
+            # for every password, so it cannot serve as a password oracle.
+            await self._tenants.require_serving(tenant.id, app.id)
             async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
                 user = await users.get_by_email(tx, tenant.id, app.id, email)
         # Unknown tenant, unknown user and wrong password all cost one argon2 verification and
@@ -303,7 +351,6 @@ class IdentityService:
                 )
             raise InvalidCredentials("invalid email or password")
         assert tenant is not None
-        await self._tenants.require_serving(tenant.id, app.id)
         await self._throttle.succeeded(account)
         if new_hash is not None:
             async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
@@ -331,13 +378,16 @@ class IdentityService:
         account = throttle_key("mfa", str(verified.tenant_id), str(verified.app_user_id))
         ip = throttle_key("ip", origin.ip or "")
         await self._throttle.check(account, ip)
+        await self._tenants.require_serving(verified.tenant_id, app.id)
         async with self._db.tenant_transaction(TenantContext(verified.tenant_id, app.id)) as tx:
             user = await users.get(tx, verified.tenant_id, app.id, verified.app_user_id)
             if user is None or not user.mfa_enabled or user.mfa_secret is None:
                 raise Unauthorized("invalid challenge")
-            ok = pyotp.TOTP(user.mfa_secret).verify(code.strip(), valid_window=1)
+            step = totp.matching_step(user.mfa_secret, code)
+            # A code is good once: a replayed (or older) step is refused like a wrong code.
+            ok = step is not None and await users.use_totp_step(tx, user, step)
             method = "otp"
-            if not ok:
+            if not ok and step is None:
                 ok = await users.use_recovery_code(tx, user, _recovery_hash(code))
                 method = "recovery_code"
         if not ok:
@@ -373,6 +423,7 @@ class IdentityService:
             app_user_id=user.id,
             session_id=session.id,
             amr=amr,
+            auth_time=int(session.created_at.timestamp()),
         )
         return TokenPair(access, refresh.value, ttl, session.id)
 
@@ -380,6 +431,8 @@ class IdentityService:
         parsed = parse_token(value, TokenKind.REFRESH)
         if parsed is None:
             raise Unauthorized("invalid refresh token")
+        # A suspended tenant's sessions stay frozen: no new access tokens.
+        await self._tenants.require_serving(parsed.tenant_id, app.id)
         replay = None
         next_token = new_token(TokenKind.REFRESH, parsed.tenant_id)
         async with self._db.tenant_transaction(TenantContext(parsed.tenant_id, app.id)) as tx:
@@ -416,6 +469,7 @@ class IdentityService:
             app_user_id=state.app_user_id,
             session_id=state.session_id,
             amr=("refresh",),
+            auth_time=int(state.signed_in_at.timestamp()),
         )
         return TokenPair(access, next_token.value, ttl, state.session_id)
 
@@ -430,18 +484,18 @@ class IdentityService:
     # Profile and sessions --------------------------------------------------------------------
 
     async def me(self, principal: Principal) -> users.AppUser:
-        checks = self.credential_checks(principal, Scope.PROFILE)
+        checks = self.credential_checks(principal)
         user = await users.read_user(self._db, principal.context, checks)
         if user is None:
             raise NotFound("no such user")
         return user
 
     async def sessions(self, principal: Principal) -> list[users.Session]:
-        checks = self.credential_checks(principal, Scope.SESSIONS)
+        checks = self.credential_checks(principal)
         return await users.read_sessions(self._db, principal.context, checks)
 
     async def revoke_session(self, principal: Principal, session_id: UUID) -> None:
-        async with self.transaction(principal, Scope.SESSIONS) as tx:
+        async with self.transaction(principal) as tx:
             revoked = await users.revoke_session(
                 tx,
                 principal.tenant_id,
@@ -456,7 +510,7 @@ class IdentityService:
     # TOTP ------------------------------------------------------------------------------------
 
     async def start_totp(self, principal: Principal) -> TotpEnrollment:
-        async with self.transaction(principal, Scope.PROFILE) as tx:
+        async with self.transaction(principal) as tx:
             user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)
             if user is None:
                 raise NotFound("no such user")
@@ -471,13 +525,14 @@ class IdentityService:
         codes = [
             f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODE_COUNT)
         ]
-        async with self.transaction(principal, Scope.PROFILE) as tx:
+        async with self.transaction(principal) as tx:
             user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)
             if user is None or user.mfa_secret is None:
                 raise Conflict("start enrolment first")
             if user.mfa_enabled:
                 raise Conflict("two-factor authentication is already enabled")
-            if not pyotp.TOTP(user.mfa_secret).verify(code.strip(), valid_window=1):
+            step = totp.matching_step(user.mfa_secret, code)
+            if step is None or not await users.use_totp_step(tx, user, step):
                 raise InvalidInput("invalid code")
             await users.set_mfa(tx, user, user.mfa_secret, enabled=True)
             await users.replace_recovery_codes(tx, user, [_recovery_hash(c) for c in codes])
@@ -510,7 +565,31 @@ class IdentityService:
                 raise InvalidInput("invalid or expired code")
             passwords.check_policy(password, [user.email, user.display_name or "", app.slug])
             await users.set_password(tx, user, await passwords.hash_password(password))
+            # "Reset my password" locks everyone out: every session and every API token.
             await users.revoke_user_sessions(tx, user, "password_reset")
+            await users.revoke_user_api_tokens(tx, user)
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, *, keep_api_tokens: bool
+    ) -> None:
+        """Change the password from a recently signed-in session. Every other session ends;
+        API tokens are revoked too unless the user chooses to keep them."""
+        async with self.transaction(principal) as tx:
+            user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)
+        if user is None:
+            raise NotFound("no such user")
+        valid, _ = await passwords.verify_password(current, user.password_hash)
+        if not valid:
+            raise InvalidCredentials("the current password is wrong")
+        passwords.check_policy(new, [user.email, user.display_name or "", principal.app_slug])
+        new_hash = await passwords.hash_password(new)
+        async with self.transaction(principal) as tx:
+            await users.set_password(tx, user, new_hash)
+            await users.revoke_user_sessions(
+                tx, user, "password_changed", keep=principal.session_id
+            )
+            if not keep_api_tokens:
+                await users.revoke_user_api_tokens(tx, user)
 
     # API tokens ------------------------------------------------------------------------------
 
@@ -525,7 +604,7 @@ class IdentityService:
         if not requested <= (TOKEN_GRANTABLE & principal.scopes):
             raise InvalidInput("a token can only carry scopes its creator has (never api_tokens)")
         token = new_token(TokenKind.API, principal.tenant_id)
-        async with self.transaction(principal, Scope.API_TOKENS) as tx:
+        async with self.transaction(principal) as tx:
             user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)
             if user is None:
                 raise NotFound("no such user")
@@ -541,13 +620,13 @@ class IdentityService:
         return created, token.value
 
     async def api_tokens(self, principal: Principal) -> list[users.ApiToken]:
-        async with self.transaction(principal, Scope.API_TOKENS) as tx:
+        async with self.transaction(principal) as tx:
             return await users.list_api_tokens(
                 tx, principal.tenant_id, principal.app_id, principal.app_user_id
             )
 
     async def revoke_api_token(self, principal: Principal, token_id: UUID) -> None:
-        async with self.transaction(principal, Scope.API_TOKENS) as tx:
+        async with self.transaction(principal) as tx:
             revoked = await users.revoke_api_token(
                 tx, principal.tenant_id, principal.app_id, principal.app_user_id, token_id
             )
@@ -581,17 +660,18 @@ class IdentityService:
             if user is None:
                 if identity.email is None or not identity.email_verified:
                     raise Unauthorized("the external identity has no verified email")
+                email = normalize_email(identity.email)
+                if email is None:
+                    raise Unauthorized("the external identity's email is not a valid address")
                 # Never attach an external identity to an existing local account on the
                 # issuer's word alone: whoever controls a trusted issuer could then sign in
                 # as anyone. The first sign-in through an issuer creates a new identity.
-                if await users.get_by_email(tx, tenant_id, app.id, identity.email):
+                if await users.get_by_email(tx, tenant_id, app.id, email):
                     raise Conflict(
                         "an account with this email already exists in this app; "
                         "sign in with it to use this identity provider"
                     )
-                user = await users.create(
-                    tx, tenant_id, app.id, identity.email, email_verified=True
-                )
+                user = await users.create(tx, tenant_id, app.id, email, email_verified=True)
                 created = True
                 await users.link_identity(tx, user, identity.issuer, identity.subject)
         if created:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     base_domain: str = ""
     access_token_ttl_seconds: int = Field(default=600, ge=30, le=900)
     session_ttl_seconds: int = Field(default=30 * 86400, ge=300)
+    # Credential changes (password, MFA, new API tokens) need a sign-in at most this old;
+    # older sessions are asked to sign in again (401 `reauthentication_required`).
+    reauthentication_max_age_seconds: int = Field(default=900, ge=60, le=86400)
+    # `/metrics` answers only with `Authorization: Bearer <metrics_token>`; empty turns it off.
+    metrics_token: str = ""
     # Allowed clock skew when verifying tokens.
     clock_skew_seconds: int = Field(default=30, ge=0, le=300)
     # Login throttling: failures in a window before delays start, and the lockout after that.

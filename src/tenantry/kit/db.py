@@ -20,7 +20,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
-from tenantry.kit.errors import ConfigurationError, DatabaseUnavailable
+from tenantry.kit.errors import ConfigurationError, Conflict, DatabaseUnavailable
 
 SET_CONTEXT: LiteralString = "SELECT set_config('tenantry.context', %s, true)"
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
@@ -55,6 +55,11 @@ def _single_message_read(query: str, checks: tuple[str, ...]) -> bytes:
     ).encode()
 
 
+def conflict(exc: psycopg.errors.IntegrityError) -> Conflict:
+    table = (exc.diag.table_name or "").replace("_", " ")
+    return Conflict(f"this conflicts with an existing entry ({table})" if table else "conflict")
+
+
 class Transaction:
     """One database transaction with a signed context applied before any statement runs."""
 
@@ -80,6 +85,14 @@ class Transaction:
         self._requirements.append((query, params, error))
 
     async def execute(self, query: Query, params: Params = None) -> Cursor:
+        try:
+            return await self._execute(query, params)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.ExclusionViolation) as exc:
+            # The one place a duplicate becomes a domain error: a lost race between a check and
+            # an insert is the same 409 as the check itself would have given, never a 500.
+            raise conflict(exc) from exc
+
+    async def _execute(self, query: Query, params: Params) -> Cursor:
         cursor = self._connection.cursor()
         if self._pending_token is None:
             await cursor.execute(query, params)

@@ -54,9 +54,23 @@ class MfaRequired(Unauthorized):
         self.mfa_token = mfa_token
 
 
+class ReauthenticationRequired(Unauthorized):
+    """The route changes credentials and the session's sign-in is not recent (RFC 9470)."""
+
+    code = "reauthentication_required"
+
+    def __init__(self, message: str, max_age: int) -> None:
+        super().__init__(message)
+        self.max_age = max_age
+
+
 class Forbidden(TenantryError):
     code = "forbidden"
     status = 403
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
 
 
 class AppMismatch(Forbidden):

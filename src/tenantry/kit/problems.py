@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from tenantry.kit.errors import MfaRequired, RateLimited, TenantryError, Unauthorized
+from tenantry.kit.errors import (
+    MfaRequired,
+    RateLimited,
+    ReauthenticationRequired,
+    TenantryError,
+    Unauthorized,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
@@ -39,6 +45,7 @@ class Problem(BaseModel):
     request_id: str | None = None
     errors: list[FieldError] | None = None
     mfa_token: str | None = None
+    max_age: int | None = None
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -97,7 +104,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TenantryError)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, Unauthorized):
+    if isinstance(exc, ReauthenticationRequired):
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="insufficient_user_authentication", max_age={exc.max_age}'
+        )
+        extra["max_age"] = exc.max_age
+    elif isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(exc, MfaRequired):
         extra["mfa_token"] = exc.mfa_token

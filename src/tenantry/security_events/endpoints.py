@@ -6,14 +6,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from tenantry.identity.auth import TenantAdmin
+from tenantry.identity.auth import TenantAdmin, resolve_route_app
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.kit.services import ServicesDep
 
-router = APIRouter(prefix="/v1/apps/{app}", tags=["security events"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/apps/{app}",
+    tags=["security events"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(resolve_route_app)],
+)
 
 
 class SecurityEventOut(BaseModel):

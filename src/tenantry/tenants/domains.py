@@ -107,7 +107,7 @@ class DomainService:
                        VALUES (%s, %s, %s, %s)""",
                     [tenant.id, uuid7(), name, token],
                 )
-            except errors.UniqueViolation as exc:
+            except Conflict as exc:
                 raise Conflict(f"{name} is already added to this tenant") from exc
             except errors.CheckViolation as exc:
                 raise InvalidInput(f"not a domain name: {domain[:80]!r}") from exc
@@ -152,7 +152,7 @@ class DomainService:
                     "VALUES (%s, %s)",
                     [name, tenant.id],
                 )
-            except errors.UniqueViolation as exc:
+            except Conflict as exc:
                 raise Conflict(f"{name} belongs to another tenant") from exc
             await tx.execute(
                 """UPDATE tenantry.tenant_domains SET verified_at = now()

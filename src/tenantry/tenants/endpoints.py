@@ -9,53 +9,34 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.identity.auth import AuthPrincipal, bearer, origin, require_live_session
+from tenantry.identity.auth import PlatformAdmin, Requires, resolve_route_app
 from tenantry.identity.principal import Principal, Scope
-from tenantry.kit.errors import AppMismatch, NotFound, Unauthorized
+from tenantry.kit.jsonvalue import BoundedJson
 from tenantry.kit.problems import PROBLEM_RESPONSES
-from tenantry.kit.services import Services, ServicesDep
+from tenantry.kit.services import ServicesDep
 from tenantry.tenants.lifecycle import ProvisionRequest
 
 context_router = APIRouter(
-    prefix="/v1/apps/{app}", tags=["tenant context"], responses=PROBLEM_RESPONSES
+    prefix="/v1/apps/{app}",
+    tags=["tenant context"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(resolve_route_app)],
 )
 router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=PROBLEM_RESPONSES)
 
 
 @context_router.get("/context")
-async def tenant_context(principal: AuthPrincipal, services: ServicesDep) -> Response:
+async def tenant_context(
+    principal: Annotated[Principal, Requires(Scope.PROFILE)], services: ServicesDep
+) -> Response:
     """The caller's user, tenant, effective settings, enabled apps and effective flags, loaded in
     one database round trip and cached until a write affecting them commits."""
-    checks = services.identity.credential_checks(principal, Scope.PROFILE)
+    checks = services.identity.credential_checks(principal)
     body = await services.context.load(principal, checks)
     return Response(json.dumps(body, default=str), media_type="application/json")
-
-
-async def _platform_admin(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    services: Services = request.app.state.services
-    if credentials is None or not credentials.credentials:
-        raise Unauthorized("a Bearer token is required")
-    try:
-        principal = await services.identity.authenticate(
-            services.apps.by_slug("admin"), credentials.credentials.strip(), origin(request), None
-        )
-    except AppMismatch as exc:
-        # Recorded as a security event; to the caller the platform API does not exist.
-        raise NotFound("not found") from exc
-    if not principal.platform_admin:
-        raise NotFound("not found")
-    await require_live_session(services, principal)
-    return principal
-
-
-PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]
 
 
 def actor(principal: Principal) -> str:
@@ -106,7 +87,7 @@ class PurgeOut(BaseModel):
 
 class SettingChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: Any
+    value: BoundedJson
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -119,7 +100,7 @@ class FlagDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,99}$")
     type: Literal["boolean", "string", "number", "json"]
-    default: Any
+    default: BoundedJson
     description: str = Field(default="", max_length=1000)
     owner: str = Field(default="", max_length=200)
     reason: str = Field(min_length=1, max_length=1000)
@@ -127,7 +108,7 @@ class FlagDefinition(BaseModel):
 
 class FlagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    default: Any = None
+    default: BoundedJson = None
     description: str | None = Field(default=None, max_length=1000)
     owner: str | None = Field(default=None, max_length=200)
     status: Literal["active", "deprecated"] | None = None
@@ -146,7 +127,7 @@ class FlagOut(BaseModel):
 
 class OverrideChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: Any
+    value: BoundedJson
     app: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{1,39}$")
     rollout_percent: int | None = Field(default=None, ge=0, le=100)
     reason: str = Field(min_length=1, max_length=1000)

@@ -162,8 +162,6 @@ class TenantService:
         idempotency_key: str | None,
         on_step: Step,
     ) -> TenantRecord:
-        from psycopg import errors  # noqa: PLC0415
-
         on_step("tenant")
         if await repository.get_record(tx, request.slug) is not None:
             raise Conflict(f"tenant {request.slug!r} already exists")
@@ -171,7 +169,7 @@ class TenantService:
             tenant = await repository.create(
                 tx, slug=request.slug, name=request.name, status="pending", plan=request.plan
             )
-        except errors.UniqueViolation as exc:
+        except Conflict as exc:
             raise Conflict(f"tenant {request.slug!r} already exists") from exc
         await repository.add_lifecycle_event(tx, tenant.id, None, "pending", "provisioned", actor)
         if idempotency_key is not None:
@@ -182,7 +180,7 @@ class TenantService:
                            (idempotency_key, request_hash, tenant_id) VALUES (%s, %s, %s)""",
                     [idempotency_key, request.fingerprint(), tenant.id],
                 )
-            except errors.UniqueViolation as exc:
+            except Conflict as exc:
                 raise Conflict("idempotency key in use") from exc
         on_step("settings")
         from tenantry.settings.service import write_setting  # noqa: PLC0415

@@ -88,6 +88,11 @@ async def get_writable(tx: Transaction, slug: str, *, lock: bool = False) -> Ten
     return tenant
 
 
+def _like_escape(text: str) -> str:
+    """Match `text` literally inside a LIKE pattern (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def search(
     tx: Transaction,
     *,
@@ -98,13 +103,14 @@ async def search(
     offset: int,
 ) -> tuple[list[TenantRecord], int]:
     params = {
-        "q": f"%{query.lower()}%" if query else None,
+        "q": f"%{_like_escape(query.lower())}%" if query else None,
         "status": status,
         "plan": plan,
         "limit": limit,
         "offset": offset,
     }
-    where = """(%(q)s::text IS NULL OR lower(slug) LIKE %(q)s OR lower(name) LIKE %(q)s)
+    where = """(%(q)s::text IS NULL OR lower(slug) LIKE %(q)s ESCAPE '\\'
+                                     OR lower(name) LIKE %(q)s ESCAPE '\\')
                AND (%(status)s::text IS NULL OR status = %(status)s)
                AND (%(plan)s::text IS NULL OR plan = %(plan)s)"""
     rows = await tx.fetch_all(
