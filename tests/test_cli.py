@@ -208,3 +208,19 @@ def test_app_key_rotation_cli(scratch_urls) -> None:
         tenantry(scratch_urls, "apps", "rotate-key", "nope").stderr.strip()
         == "error: no app 'nope'"
     )
+
+
+def test_seed_demo_correlates_each_person_across_apps(demo) -> None:
+    """The admin people view reads this: alice has two identities in acme."""
+    with psycopg.connect(demo.admin) as conn:
+        rows = conn.execute(
+            """SELECT a.slug FROM tenantry.cross_app_user_correlation c
+                 JOIN tenantry.tenants t ON t.id = c.tenant_id
+                 JOIN tenantry.apps a ON a.id = c.app_id
+                WHERE t.slug = 'acme' AND c.email_normalized = 'alice@example.com'
+                  AND c.person_id = (SELECT person_id FROM tenantry.cross_app_user_correlation
+                                      WHERE tenant_id = t.id
+                                        AND email_normalized = 'alice@example.com' LIMIT 1)
+                ORDER BY a.slug"""
+        ).fetchall()
+    assert [r[0] for r in rows] == ["launchboard", "thinktank"]

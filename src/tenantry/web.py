@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 
 from tenantry.admin import views as admin_views
 from tenantry.apps.service import AppDirectory
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("tenantry.http")
+# No API request needs more; JSON values inside are bounded separately (`kit.jsonvalue`).
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def build_services(
@@ -311,8 +314,25 @@ class RequestMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        declared = _header(scope, b"content-length")
+        too_large = declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:  # a chunked body that kept going
+                # An HTTPException, because FastAPI turns anything else raised while it reads
+                # the body into a 400.
+                raise HTTPException(413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            if too_large:
+                await self._too_large(scope, receive, send_with_id)
+            else:
+                await self.app(scope, bounded_receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -330,6 +350,17 @@ class RequestMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = problems.problem(
+            request,
+            413,
+            "payload_too_large",
+            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+            {"Connection": "close"},
+        )
+        await response(scope, receive, send)
 
     def _route_by_host(self, scope: Scope) -> None:
         """`thinktank.<base_domain>/v1/me` is served as `/v1/apps/thinktank/me`."""

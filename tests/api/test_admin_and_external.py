@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -298,3 +299,83 @@ async def test_private_jwks_addresses_are_refused_by_default(issuer: Issuer) -> 
     finally:
         await cache.close()
     assert issuer.jwks_requests == 0
+
+
+async def test_issuer_emails_are_normalised_before_the_duplicate_check(
+    client, tenant, admin, issuer: Issuer
+) -> None:
+    trust = await client.post(
+        "/v1/apps/admin/external-issuers",
+        headers=admin.auth,
+        json={
+            "app": "thinktank",
+            "issuer": issuer.url,
+            "audience": "tenantry-thinktank",
+            "jwks_uri": f"{issuer.url}/jwks",
+        },
+    )
+    assert trust.status_code == 201
+    local = await signed_in(client, "thinktank", tenant, "spaced@example.com")
+
+    async def exchange(sub: str, email: str):
+        return await client.post(
+            "/v1/apps/thinktank/auth/external",
+            json={"tenant": tenant.slug, "id_token": issuer.token(sub, email)},
+        )
+
+    for n, variant in enumerate(
+        (" spaced@example.com ", "SPACED@Example.com", "\tspaced@example.com")
+    ):
+        answer = await exchange(f"ext-{n}", variant)
+        assert answer.status_code == 409, (variant, answer.text)
+    for n, invalid in enumerate(("two words@example.com", "no-at-sign", "a@b@example.com", "")):
+        answer = await exchange(f"bad-{n}", invalid)
+        assert answer.status_code == 401, (invalid, answer.text)
+    created = await exchange("ext-new", "  newcomer@example.com ")
+    assert created.status_code == 200
+    me = await client.get(
+        "/v1/apps/thinktank/me",
+        headers={"Authorization": f"Bearer {created.json()['access_token']}"},
+    )
+    assert me.json()["email"] == "newcomer@example.com"
+    people = await client.get(
+        "/v1/apps/admin/people", headers=admin.auth, params={"email": local.email}
+    )
+    assert [p["email"] for p in people.json()] == [local.email]
+
+
+async def test_jwks_fetch_connects_to_the_address_it_checked() -> None:
+    """DNS rebinding: the name resolves to a public address when checked and to loopback
+    when the HTTP client would resolve it again. The fetch must go to the checked address;
+    the loopback listener must see no connection at all."""
+    connections = 0
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    listener = await asyncio.start_server(count, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    checked: list[str] = []
+
+    async def rebinding_resolver(host: str, resolved_port: int) -> list[str]:
+        checked.append(host)
+        return ["192.0.43.10"]  # public; the system resolver says loopback for localhost
+
+    config = ExternalIssuer(
+        uuid7(), "https://localhost", "aud", f"https://localhost:{port}/jwks", ["HS256"]
+    )
+    cache = JwksCache(
+        httpx.AsyncClient(timeout=0.5, follow_redirects=False), resolver=rebinding_resolver
+    )
+    try:
+        token = jwt.encode({"iss": "https://localhost"}, "k" * 32, headers={"kid": "x"})
+        with pytest.raises(Exception, match="unavailable"):
+            await cache.verify(token, config, 5)
+    finally:
+        await cache.close()
+        listener.close()
+        await listener.wait_closed()
+    assert checked == ["localhost"]
+    assert connections == 0

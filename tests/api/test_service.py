@@ -52,3 +52,23 @@ async def test_app_resolved_from_host(urls, db, tenant) -> None:
             assert me.json()["email"] == "host@example.com"
         async with client_for(app, host="launchboard.example.test") as client:
             assert (await client.get("/v1/me", headers=user.auth)).json()["code"] == "app_mismatch"
+
+
+async def test_oversized_bodies_are_refused_before_they_are_read(client) -> None:
+    big = b'{"tenant": "acme", "email": "a@b.co", "password": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    declared = await client.post(
+        "/v1/apps/thinktank/auth/login", content=big, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert declared.json()["code"] == "payload_too_large"
+
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    streamed = await client.post(
+        "/v1/apps/thinktank/auth/login",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
