@@ -224,3 +224,15 @@ def test_seed_demo_correlates_each_person_across_apps(demo) -> None:
                 ORDER BY a.slug"""
         ).fetchall()
     assert [r[0] for r in rows] == ["launchboard", "thinktank"]
+
+
+def test_cli_refuses_over_deep_json_in_one_line(urls) -> None:
+    deep = "[" * 40 + "]" * 40
+    result = tenantry(
+        urls, "flags", "define", "cli.deep", "--type", "json", "--default", deep, "--reason", "x"
+    )
+    assert result.returncode != 0
+    assert "nested at most 32 levels" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    listed = tenantry(urls, "flags", "list", "--json")
+    assert "cli.deep" not in listed.stdout

@@ -82,6 +82,15 @@ async def make_tenant(db: Database, *app_slugs: str) -> Tenant:
     return Tenant(tenant.id, slug)
 
 
+async def set_status(app: FastAPI, db: Database, tenant: Tenant, status: str) -> None:
+    """Change a tenant's status directly, and tell the app's tenant cache."""
+    async with db.platform_transaction() as tx:
+        await tx.execute(
+            "UPDATE tenantry.tenants SET status = %s WHERE id = %s", [status, tenant.id]
+        )
+    app.state.services.tenants.invalidate_scope(str(tenant.id))
+
+
 @pytest.fixture
 async def tenant(db: Database) -> Tenant:
     return await make_tenant(db, "thinktank", "launchboard", "admin")

@@ -153,10 +153,8 @@ def issuer() -> Iterator[Issuer]:
     server.server.server_close()
 
 
-async def test_external_oidc_login_links_and_reuses_identity(
-    client, tenant, admin, issuer: Issuer
-) -> None:
-    trust = await client.post(
+async def trust_issuer(client, admin, issuer: Issuer):
+    return await client.post(
         "/v1/apps/admin/external-issuers",
         headers=admin.auth,
         json={
@@ -166,6 +164,12 @@ async def test_external_oidc_login_links_and_reuses_identity(
             "jwks_uri": f"{issuer.url}/jwks",
         },
     )
+
+
+async def test_external_oidc_login_links_and_reuses_identity(
+    client, tenant, admin, issuer: Issuer
+) -> None:
+    trust = await trust_issuer(client, admin, issuer)
     assert trust.status_code == 201, trust.text
 
     async def exchange(token: str):
@@ -304,16 +308,7 @@ async def test_private_jwks_addresses_are_refused_by_default(issuer: Issuer) -> 
 async def test_issuer_emails_are_normalised_before_the_duplicate_check(
     client, tenant, admin, issuer: Issuer
 ) -> None:
-    trust = await client.post(
-        "/v1/apps/admin/external-issuers",
-        headers=admin.auth,
-        json={
-            "app": "thinktank",
-            "issuer": issuer.url,
-            "audience": "tenantry-thinktank",
-            "jwks_uri": f"{issuer.url}/jwks",
-        },
-    )
+    trust = await trust_issuer(client, admin, issuer)
     assert trust.status_code == 201
     local = await signed_in(client, "thinktank", tenant, "spaced@example.com")
 

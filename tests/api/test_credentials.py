@@ -19,6 +19,7 @@ from tests.api.conftest import (
     latest_mail,
     login,
     make_tenant,
+    set_status,
     signed_in,
     totp_next,
 )
@@ -272,11 +273,7 @@ async def test_reset_and_verification_mail_is_limited_per_address(client, db, te
 async def test_a_suspended_tenant_is_no_password_oracle(app, client, db) -> None:
     tenant = await make_tenant(db, "thinktank")
     user = await signed_in(client, "thinktank", tenant, "frozen@example.com")
-    async with db.platform_transaction() as tx:
-        await tx.execute(
-            "UPDATE tenantry.tenants SET status = 'suspended' WHERE id = %s", [tenant.id]
-        )
-    app.state.services.tenants.invalidate_scope(str(tenant.id))
+    await set_status(app, db, tenant, "suspended")
     answers = []
     for password in (PASSWORD, "a-wrong-password-entirely"):
         response = await client.post(
@@ -291,9 +288,7 @@ async def test_a_suspended_tenant_is_no_password_oracle(app, client, db) -> None
         "/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh}
     )
     assert refresh.status_code == 403
-    async with db.platform_transaction() as tx:
-        await tx.execute("UPDATE tenantry.tenants SET status = 'active' WHERE id = %s", [tenant.id])
-    app.state.services.tenants.invalidate_scope(str(tenant.id))
+    await set_status(app, db, tenant, "active")
     # The refused refresh did not use the token up.
     again = await client.post(
         "/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh}

@@ -8,7 +8,7 @@ import time
 import pyotp
 import pytest
 
-from tests.api.conftest import client_for, login, make_tenant, signed_in, signup
+from tests.api.conftest import client_for, login, make_tenant, set_status, signed_in, signup
 
 EMAIL = "same.person@example.com"
 
@@ -240,11 +240,7 @@ async def test_api_tokens(client, db, tenant) -> None:
 async def test_suspended_tenant_is_refused(client, app, db) -> None:
     tenant = await make_tenant(db, "thinktank")
     user = await signed_in(client, "thinktank", tenant, "soon-suspended@example.com")
-    async with db.platform_transaction() as tx:
-        await tx.execute(
-            "UPDATE tenantry.tenants SET status = 'suspended' WHERE id = %s", [tenant.id]
-        )
-    app.state.services.tenants.invalidate_scope(str(tenant.id))
+    await set_status(app, db, tenant, "suspended")
     response = await client.get("/v1/apps/thinktank/me", headers=user.auth)
     assert response.status_code == 403
     assert response.json()["code"] == "tenant_inactive"

@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.api.conftest import PASSWORD, User, login, make_tenant, signed_in, tenant_admin
+from tests.api.conftest import (
+    PASSWORD,
+    User,
+    login,
+    make_tenant,
+    set_status,
+    signed_in,
+    tenant_admin,
+)
 
 PUBLIC = {
     ("POST", "/v1/apps/{app}/auth/signup"),
@@ -161,11 +169,7 @@ async def credentials(client, control_app, db, operator) -> list[Credential]:
     # A fresh operator session of its own, since the matrix signs every session out at the end.
     ops = User("admin", operator.tenant, operator.email, PASSWORD)
     assert (await login(client, ops)).status_code == 200
-    async with db.platform_transaction() as tx:
-        await tx.execute(
-            "UPDATE tenantry.tenants SET status = 'suspended' WHERE id = %s", [frozen.id]
-        )
-    control_app.state.services.tenants.invalidate_scope(str(frozen.id))
+    await set_status(control_app, db, frozen, "suspended")
     admin_scopes = SESSION_SCOPES | {"admin"}
     return [
         Credential("anonymous", "thinktank"),
