@@ -14,7 +14,7 @@ def test_db_status_lists_applied_migrations(scratch_urls) -> None:
     result = tenantry(scratch_urls, "db", "status", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["revision"] for r in rows] == ["0001", "0002", "0003", "0004"]
+    assert [r["revision"] for r in rows] == ["0001", "0002", "0003", "0004", "0005"]
     assert {r["state"] for r in rows} == {"applied"}
     assert all(r["applied_at"] for r in rows)
 
@@ -28,7 +28,7 @@ def test_doctor_is_clean_then_finds_drift_and_inconsistencies(scratch_urls) -> N
         conn.execute("DROP INDEX tenantry.sessions_tenant_id_app_id_app_user_id_idx")
         conn.execute("ALTER TABLE tenantry.app_users ADD COLUMN nickname text")
         conn.execute("ALTER TABLE tenantry.tenant_settings NO FORCE ROW LEVEL SECURITY")
-        conn.execute("DROP POLICY runtime_cross_app_read ON tenantry.app_users")
+        conn.execute("DROP POLICY runtime_read ON tenantry.app_users")
         conn.execute("RESET ROLE")
         tenant = conn.execute(
             "INSERT INTO tenantry.tenants (id, slug, name, status) VALUES (gen_random_uuid(), 'lonely', 'L', 'active') RETURNING id"
@@ -46,7 +46,7 @@ def test_doctor_is_clean_then_finds_drift_and_inconsistencies(scratch_urls) -> N
     ) in problems
     assert ("schema_drift", "column tenantry.app_users.nickname") in problems
     assert ("schema_drift", "row security tenantry.tenant_settings") in problems
-    assert ("schema_drift", "policy tenantry.app_users runtime_cross_app_read") in problems
+    assert ("schema_drift", "policy tenantry.app_users runtime_read") in problems
     assert ("orphan_domain_claim", "orphan.example") in problems
     assert ("tenant_without_admin", "lonely") in problems
     text = tenantry(scratch_urls, "doctor", "--skip-drift")

@@ -67,6 +67,39 @@ VIOLATIONS = {
             "WITH CHECK (tenant_id = (SELECT tenantry.current_tenant_id()))"
         ),
     ],
+    "multiple_permissive_policies": [
+        *helper_table("t_two_policies"),
+        (
+            f'CREATE POLICY also_mine ON tenantry.t_two_policies FOR SELECT TO "{RUNTIME}" '
+            "USING (tenant_id = (SELECT s.tenant_id FROM tenantry.context_scope() s))"
+        ),
+    ],
+    "repeated_verification": [
+        *helper_table("t_twice", Scope.APP),
+        "DROP POLICY runtime_access ON tenantry.t_twice",
+        (
+            f'CREATE POLICY runtime_access ON tenantry.t_twice TO "{RUNTIME}" '
+            "USING (tenant_id = (SELECT tenantry.current_tenant_id()) "
+            "AND app_id = (SELECT tenantry.current_app_id())) "
+            "WITH CHECK (tenant_id = (SELECT tenantry.current_tenant_id()) "
+            "AND app_id = (SELECT tenantry.current_app_id()))"
+        ),
+    ],
+    "app_column_ignored": [
+        *helper_table("t_optional_app", columns=("app_id uuid REFERENCES tenantry.apps (id)",)),
+    ],
+    "leaky_expression_index": [
+        *helper_table("t_lower"),
+        "CREATE INDEX ON tenantry.t_lower (tenant_id, lower(label))",
+    ],
+    "unindexed_foreign_key": [
+        *helper_table("t_target"),
+        *helper_table("t_source", columns=("target_id uuid",)),
+        (
+            "ALTER TABLE tenantry.t_source ADD FOREIGN KEY (tenant_id, target_id) "
+            "REFERENCES tenantry.t_target (tenant_id, id)"
+        ),
+    ],
     "always_true_policy": [
         *helper_table("t_true"),
         f'CREATE POLICY wide_open ON tenantry.t_true TO "{RUNTIME}" USING (true) WITH CHECK (true)',

@@ -45,8 +45,8 @@ async def get_by_email(
 ) -> AppUser | None:
     row = await tx.fetch_one(
         f"""SELECT {_USER} FROM tenantry.app_users
-             WHERE tenant_id = %s AND app_id = %s AND lower(email) = lower(%s)""",
-        [tenant_id, app_id, email],
+             WHERE tenant_id = %s AND app_id = %s AND email_normalized = %s""",
+        [tenant_id, app_id, email.strip().lower()],
     )
     return AppUser(**row) if row else None
 

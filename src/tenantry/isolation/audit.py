@@ -20,14 +20,26 @@ USER_SCHEMAS = """
     n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^pg_(toast|temp)'
 """
-CONTEXT_CALL = re.compile(r"\bcurrent_(tenant_id|app_id|app_user_id|cross_app|is_platform)\(\)")
+# The signed context reaches policies through `tenantry.context_scope()` (or, in hand-written
+# SQL, the one-claim accessors); each must sit in a sub-select, evaluated once per statement.
+CONTEXT_CALL = re.compile(
+    r"\b(?:context_scope|current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform))\(\)"
+)
 WRAPPED_CALL = re.compile(
-    r"\(\s*SELECT\s+(?:tenantry\.)?current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform)"
+    r"FROM\s+(?:tenantry\.)?context_scope\(\)"
+    r"|\(\s*SELECT\s+(?:tenantry\.)?current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform)"
     r"\(\)\s+AS\s+\w+\s*\)",
     re.IGNORECASE,
 )
-TENANT_ACCESSOR = re.compile(r"\bcurrent_(tenant_id|is_platform)\(\)")
-APP_ACCESSOR = re.compile(r"\bcurrent_app_id\(\)")
+TENANT_ACCESSOR = re.compile(
+    r"\bs\.(?:tenant_id|platform)\b|readable_scope_keys\(|\bcurrent_(?:tenant_id|is_platform)\(\)"
+)
+APP_ACCESSOR = re.compile(r"\bs\.app_id\b|readable_scope_keys\(|\bcurrent_app_id\(\)")
+# A scope key must be built from the row's own tenant and app for `readable_scope_keys` to mean
+# anything.
+SCOPE_KEY = re.compile(r"uuid_send\(tenant_id\).*uuid_send\(app_id\)", re.DOTALL)
+COMMANDS = {"SELECT": "r", "INSERT": "a", "UPDATE": "w", "DELETE": "d"}
+FUNCTION_CALL = re.compile(r"([a-z_][a-z0-9_]*)\(")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ def _tenant_tables(conn: Conn) -> list[Row]:
         SELECT c.oid, format('%%I.%%I', n.nspname, c.relname) AS name,
                c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                t.attnum AS tenant_attnum, a.attnum AS app_attnum,
+               a.attnum IS NOT NULL AND NOT a.attnotnull AS app_nullable,
                {scope_sql} AS declared_scope, {access_sql} AS declared_access
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -153,50 +166,116 @@ def _applies_to(policy: Row, role_oid: int | None) -> bool:
 def _policies_check(
     conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
 ) -> Iterator[Finding]:
-    runtime = oids.get(roles.runtime)
     for table in tables:
         policies = _policies(conn, table["oid"])
-        guarding = [
-            p
-            for p in policies
-            if p["polcmd"] == "*"
-            and p["polpermissive"]
-            and _applies_to(p, runtime)
-            and p["using_expr"]
-            and p["check_expr"]
-        ]
-        runtime_has_access = runtime is not None and _runtime_may_touch(conn, runtime, table["oid"])
-        # A table the runtime role cannot touch at all needs no runtime policy.
-        if not guarding and runtime_has_access:
-            yield Finding(
-                "missing_policy",
-                table["name"],
-                "no permissive FOR ALL policy with USING and WITH CHECK for the runtime role",
-            )
-        needs_app = table["app_attnum"] is not None and table["declared_scope"] != "tenant"
-        if (
-            needs_app
-            and runtime_has_access
-            and not any(
-                APP_ACCESSOR.search(p["using_expr"]) and APP_ACCESSOR.search(p["check_expr"])
-                for p in guarding
-            )
-        ):
-            yield Finding(
-                "missing_app_filter",
-                table["name"],
-                "app-scoped table whose runtime policy does not filter on current_app_id()",
-            )
+        scope_key = _scope_key_expression(conn, table["oid"])
+        for role in (roles.runtime, roles.platform):
+            oid = oids.get(role)
+            if oid is None:
+                continue
+            # The platform role spans tenants by design; only the runtime role is confined.
+            confined = role == roles.runtime
+            for command in _granted_commands(conn, oid, table["oid"]):
+                yield from _command_findings(
+                    table, role, oid, command, policies, confined=confined, scope_key=scope_key
+                )
         for policy in policies:
             yield from _policy_findings(table["name"], policy)
 
 
-def _runtime_may_touch(conn: Conn, runtime: int, table_oid: int) -> bool:
+def _granted_commands(conn: Conn, role: int, table_oid: int) -> list[str]:
+    return [
+        row["privilege"]
+        for row in conn.execute(
+            """
+            SELECT p.privilege FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+                   WITH ORDINALITY AS p(privilege, n)
+             WHERE has_table_privilege(%s, %s, p.privilege) ORDER BY n
+            """,
+            [role, table_oid],
+        )
+    ]
+
+
+def _scope_key_expression(conn: Conn, table_oid: int) -> str | None:
     row = conn.execute(
-        "SELECT has_table_privilege(%s, %s, 'SELECT, INSERT, UPDATE, DELETE') AS granted",
-        [runtime, table_oid],
+        """
+        SELECT pg_get_expr(d.adbin, d.adrelid) AS expr
+          FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = %s AND a.attname = 'scope_key' AND a.attgenerated = 's'
+        """,
+        [table_oid],
     ).fetchone()
-    return bool(row and row["granted"])
+    return row["expr"] if row else None
+
+
+def _command_findings(
+    table: Row,
+    role: str,
+    oid: int,
+    command: str,
+    policies: list[Row],
+    *,
+    confined: bool,
+    scope_key: str | None,
+) -> Iterator[Finding]:
+    """Exactly one permissive policy guards each command a role may run; a `confined` role's
+    policy also keeps rows to the context's app where the table has one."""
+    where = f"{table['name']} {command} for {role}"
+    applicable = [
+        p
+        for p in policies
+        if p["polpermissive"] and _applies_to(p, oid) and p["polcmd"] in ("*", COMMANDS[command])
+    ]
+    if not applicable:
+        yield Finding("missing_policy", where, "no permissive policy: the role sees nothing")
+        return
+    if len(applicable) > 1:
+        names = ", ".join(p["polname"] for p in applicable)
+        yield Finding(
+            "multiple_permissive_policies",
+            where,
+            f"permissive policies are OR'ed, which keeps their predicates out of index "
+            f"conditions: {names}",
+        )
+    parts = {"SELECT": ("using_expr",), "DELETE": ("using_expr",), "INSERT": ("check_expr",)}
+    for policy in applicable:
+        for part in parts.get(command, ("using_expr", "check_expr")):
+            expr = policy[part]
+            if expr is None:
+                yield Finding(
+                    "missing_policy", where, f"policy {policy['polname']} has no {part[:-5]}"
+                )
+                continue
+            if confined and table["app_attnum"] is not None:
+                yield from _app_findings(table, where, policy, expr, scope_key)
+
+
+def _app_findings(
+    table: Row, where: str, policy: Row, expr: str, scope_key: str | None
+) -> Iterator[Finding]:
+    declared_tenant = table["declared_scope"] == "tenant"
+    if declared_tenant and not table["app_nullable"]:
+        return  # the app is a key here (e.g. which apps a tenant has), not a scope
+    if not APP_ACCESSOR.search(expr):
+        place = f"{where} policy {policy['polname']}"
+        if table["app_nullable"]:
+            yield Finding(
+                "app_column_ignored",
+                place,
+                "rows may carry an app_id that the runtime policy ignores: declare the table "
+                "tenant_or_app",
+            )
+        else:
+            yield Finding(
+                "missing_app_filter", place, "app-scoped rows, but the policy ignores the app"
+            )
+    elif "scope_key" in expr and not (scope_key and SCOPE_KEY.search(scope_key)):
+        yield Finding(
+            "missing_app_filter",
+            f"{where} policy {policy['polname']}",
+            "scope_key is not generated from the row's tenant_id and app_id",
+        )
 
 
 def _policy_findings(table: str, policy: Row) -> Iterator[Finding]:
@@ -212,11 +291,20 @@ def _policy_findings(table: str, policy: Row) -> Iterator[Finding]:
                 where,
                 f"does not depend on the signed context: {expr}",
             )
-        if len(CONTEXT_CALL.findall(expr)) > len(WRAPPED_CALL.findall(expr)):
+        calls = len(CONTEXT_CALL.findall(expr))
+        if calls > len(WRAPPED_CALL.findall(expr)):
             yield Finding(
                 "unwrapped_context_call",
                 where,
-                "context function called per row; wrap it as (SELECT tenantry.current_…())",
+                "context function called per row; call it in a sub-select: "
+                "(SELECT s.tenant_id FROM tenantry.context_scope() s)",
+            )
+        elif calls > 1:
+            yield Finding(
+                "repeated_verification",
+                where,
+                f"verifies the signed context {calls} times per statement; read every claim "
+                "from one sub-select of tenantry.context_scope()",
             )
 
 
@@ -312,6 +400,70 @@ def _foreign_keys(
                     f"{table['name']} constraint {fk['conname']}",
                     f"references {target['name']} without matching tenant_id",
                 )
+
+
+@check
+def _leaky_expression_indexes(
+    conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
+) -> Iterator[Finding]:
+    """Under row-level security the planner evaluates no function that is not LEAKPROOF before
+    the policy, so an index on such an expression (`lower(email)`) is never used for a lookup:
+    the plan reads the whole tenant. Store the value in a generated column instead."""
+    for table in (t for t in tables if t["rls"]):
+        rows = conn.execute(
+            """
+            SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+              FROM pg_index i WHERE i.indrelid = %s AND i.indexprs IS NOT NULL
+            """,
+            [table["oid"]],
+        ).fetchall()
+        for index in rows:
+            called = set(FUNCTION_CALL.findall(index["def"].split(" USING ", 1)[-1]))
+            leaky = conn.execute(
+                """
+                SELECT proname FROM pg_proc WHERE proname = ANY(%s)
+                 GROUP BY proname HAVING NOT bool_or(proleakproof) ORDER BY 1
+                """,
+                [sorted(called)],
+            ).fetchall()
+            if leaky:
+                names = ", ".join(row["proname"] for row in leaky)
+                yield Finding(
+                    "leaky_expression_index",
+                    f"{table['name']} index {index['name']}",
+                    f"uses {names}, which is not leakproof: unusable under row-level security; "
+                    "index a stored generated column instead",
+                )
+
+
+@check
+def _unindexed_foreign_keys(
+    conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
+) -> Iterator[Finding]:
+    for table in tables:
+        rows = conn.execute(
+            """
+            SELECT f.conname,
+                   (SELECT string_agg(a.attname, ', ' ORDER BY k.n)
+                      FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
+                      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum)
+                   AS columns
+              FROM pg_constraint f
+             WHERE f.contype = 'f' AND f.conrelid = %(t)s AND %(tenant)s = ANY(f.conkey)
+               AND NOT EXISTS (
+                   SELECT FROM pg_index i
+                    WHERE i.indrelid = f.conrelid
+                      AND (i.indkey::int2[])[0:cardinality(f.conkey) - 1] @> f.conkey
+                      AND (i.indkey::int2[])[0:cardinality(f.conkey) - 1] <@ f.conkey)
+            """,
+            {"t": table["oid"], "tenant": table["tenant_attnum"]},
+        ).fetchall()
+        for fk in rows:
+            yield Finding(
+                "unindexed_foreign_key",
+                f"{table['name']} constraint {fk['conname']}",
+                f"no index leads with ({fk['columns']}): deleting a referenced row scans",
+            )
 
 
 @check

@@ -4,6 +4,18 @@ Every tenant- or app-scoped table is declared as a `ScopedTable` and created wit
 `scoped_table_sql()`, which emits the table with its tenant-leading keys, composite foreign keys
 and indexes, ENABLE + FORCE row-level security, the runtime and platform policies (USING and
 WITH CHECK) and the grants. `tenantry audit-db` checks the same invariants on the live catalog.
+
+Policy shapes, chosen so that plans stay tight at scale:
+
+- exactly one permissive policy per role and command (PostgreSQL ORs permissive policies, and
+  an OR takes the app out of the index condition);
+- the signed context is verified once per statement: every predicate reads one sub-select of
+  `tenantry.context_scope()`, whose outputs are index conditions, e.g.
+  `(tenant_id, app_id) = (SELECT s.tenant_id, s.app_id FROM tenantry.context_scope() s)`;
+- where a context sees a set of scopes (cross-app readers, tenant-wide rows beside app rows),
+  the table carries a stored `scope_key` (tenant, or tenant + app) compared with `= ANY` of the
+  keys the context may read, again one sub-select;
+- writes only ever go to the context's own tenant and app.
 """
 
 from __future__ import annotations
@@ -13,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tenantry.isolation.context_sql import SCOPE_KEY_EXPRESSION
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -20,15 +34,29 @@ if TYPE_CHECKING:
 
 SCHEMA = "tenantry"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-TENANT = "(SELECT tenantry.current_tenant_id())"
-APP = "(SELECT tenantry.current_app_id())"
-CROSS_APP = "(SELECT tenantry.current_cross_app())"
-PLATFORM = "(SELECT tenantry.current_is_platform())"
+_CONTEXT = "FROM tenantry.context_scope() s"
+TENANT = f"(SELECT s.tenant_id {_CONTEXT})"
+PLATFORM = f"(SELECT s.platform {_CONTEXT})"
+OWN_TENANT = f"tenant_id = {TENANT}"
+OWN_APP = f"(tenant_id, app_id) = (SELECT s.tenant_id, s.app_id {_CONTEXT})"
+OWN_SCOPE = (
+    "(tenant_id, scope_key) = (SELECT s.tenant_id, "
+    "uuid_send(s.tenant_id) || coalesce(uuid_send(s.app_id), '\\x'::bytea) "
+    f"{_CONTEXT})"
+)
+# The cast makes the sub-select one array value (an init plan), not a set to search.
+READABLE_SCOPES = (
+    "scope_key = ANY ((SELECT tenantry.readable_scope_keys(s.tenant_id, s.app_id, s.all_apps) "
+    f"{_CONTEXT})::bytea[])"
+)
 
 
 class Scope(enum.StrEnum):
     TENANT = "tenant"
     APP = "app"
+    # An optional app_id: rows without an app are tenant-wide (every app of the tenant sees
+    # them), rows with an app belong to that app (and to cross-app readers).
+    TENANT_OR_APP = "tenant_or_app"
 
 
 class RuntimeAccess(enum.StrEnum):
@@ -71,11 +99,25 @@ class ScopedTable:
     primary_key: Sequence[str] = ("id",)
     schema: str = SCHEMA
     checks: Sequence[str] = field(default_factory=tuple)
+    # Tenant administrators' cross-app contexts may read (never write) every app's rows.
+    # Opt-in, and never for credentials or secrets.
+    cross_app_read: bool = False
 
     def __post_init__(self) -> None:
         for identifier in (self.schema, self.name):
             if not _IDENTIFIER.match(identifier):
                 raise ValueError(f"not a plain SQL identifier: {identifier!r}")
+        if self.cross_app_read and self.scope is not Scope.APP:
+            raise ValueError("cross_app_read is for app-scoped tables (tenant_or_app has it)")
+
+    @property
+    def has_app(self) -> bool:
+        return self.scope is not Scope.TENANT
+
+    @property
+    def keyed_by_scope(self) -> bool:
+        """Reads see a set of scopes, matched through the stored `scope_key`."""
+        return self.scope is Scope.TENANT_OR_APP or self.cross_app_read
 
     @property
     def qualified(self) -> str:
@@ -87,7 +129,7 @@ class ScopedTable:
 
 
 def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
-    return [
+    statements = [
         _create_table(table),
         *_indexes(table),
         *rls_sql(table, roles),
@@ -99,40 +141,60 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
             f"'{table.runtime_access}', {table.kept_after_purge})"
         ),
     ]
-
-
-def rls_sql(table: ScopedTable, roles: Roles) -> list[str]:
-    """ENABLE + FORCE row-level security and the policies, for the runtime and platform roles."""
-    own_rows = f"tenant_id = {TENANT}"
-    if table.scope is Scope.APP:
-        own_rows += f" AND app_id = {APP}"
-    statements = [
-        f"ALTER TABLE {table.qualified} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table.qualified} FORCE ROW LEVEL SECURITY",
-        _policy(table, "platform_access", "ALL", roles.platform, PLATFORM),
-    ]
-    if table.runtime_access is RuntimeAccess.NONE:
-        return statements
-    statements.append(_policy(table, "runtime_access", "ALL", roles.runtime, own_rows))
-    if table.scope is Scope.APP:
-        # A tenant administrator's signed context may read, never write, every app of its tenant.
+    if table.cross_app_read:
         statements.append(
-            _policy(
-                table,
-                "runtime_cross_app_read",
-                "SELECT",
-                roles.runtime,
-                f"tenant_id = {TENANT} AND {CROSS_APP}",
-            )
+            f"UPDATE {SCHEMA}.scoped_tables SET cross_app_read = true "
+            f"WHERE table_schema = '{table.schema}' AND table_name = '{table.name}'"
         )
     return statements
 
 
-def _policy(table: ScopedTable, name: str, command: str, role: str, predicate: str) -> str:
-    check = "" if command == "SELECT" else f" WITH CHECK ({predicate})"
+_RUNTIME_COMMANDS = {
+    "read_write": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "append_only": ("SELECT", "INSERT"),
+    "read_only": ("SELECT",),
+    "none": (),
+}
+
+
+def rls_sql(table: ScopedTable, roles: Roles) -> list[str]:
+    """ENABLE + FORCE row-level security and the policies, for the runtime and platform roles."""
+    statements = [
+        f"ALTER TABLE {table.qualified} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table.qualified} FORCE ROW LEVEL SECURITY",
+        _policy(table, "platform_access", "ALL", roles.platform, PLATFORM, PLATFORM),
+    ]
+    if not table.keyed_by_scope:
+        if table.runtime_access is not RuntimeAccess.NONE:
+            # Grants narrow the commands; the one policy covers whichever remain.
+            own = OWN_APP if table.scope is Scope.APP else OWN_TENANT
+            statements.append(_policy(table, "runtime_access", "ALL", roles.runtime, own, own))
+        return statements
+    write = OWN_APP if table.scope is Scope.APP else OWN_SCOPE
+    shapes = {
+        "SELECT": ("runtime_read", READABLE_SCOPES, None),
+        "INSERT": ("runtime_insert", None, write),
+        "UPDATE": ("runtime_update", write, write),
+        "DELETE": ("runtime_delete", write, None),
+    }
+    for command in _RUNTIME_COMMANDS[table.runtime_access]:
+        name, using, check = shapes[command]
+        statements.append(_policy(table, name, command, roles.runtime, using, check))
+    return statements
+
+
+def _policy(
+    table: ScopedTable,
+    name: str,
+    command: str,
+    role: str,
+    using: str | None,
+    check: str | None,
+) -> str:
+    clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
     return (
-        f'CREATE POLICY {name} ON {table.qualified} AS PERMISSIVE FOR {command} TO "{role}" '
-        f"USING ({predicate}){check}"
+        f'CREATE POLICY {name} ON {table.qualified} AS PERMISSIVE FOR {command} TO "{role}"'
+        f"{clauses}"
     )
 
 
@@ -140,11 +202,15 @@ def _create_table(table: ScopedTable) -> str:
     lines = [f"tenant_id uuid NOT NULL REFERENCES {SCHEMA}.tenants (id)"]
     if table.scope is Scope.APP:
         lines.append(f"app_id uuid NOT NULL REFERENCES {SCHEMA}.apps (id)")
+    elif table.scope is Scope.TENANT_OR_APP:
+        lines.append(f"app_id uuid REFERENCES {SCHEMA}.apps (id)")
+    if table.keyed_by_scope:
+        lines.append(SCOPE_KEY_COLUMN)
     if "id" in table.primary_key:
         lines.append("id uuid NOT NULL")
     lines += list(table.columns)
     lines.append(f"PRIMARY KEY (tenant_id, {', '.join(table.primary_key)})")
-    if table.scope is Scope.APP:
+    if table.has_app:
         # An app-scoped row can only exist for an app the tenant has enabled.
         lines.append(
             f"FOREIGN KEY (tenant_id, app_id) REFERENCES {SCHEMA}.tenant_apps (tenant_id, app_id)"
@@ -160,14 +226,39 @@ def _create_table(table: ScopedTable) -> str:
     return f"CREATE TABLE {table.qualified} (\n    {body}\n)"
 
 
+SCOPE_KEY_COLUMN = f"scope_key bytea NOT NULL GENERATED ALWAYS AS ({SCOPE_KEY_EXPRESSION}) STORED"
+
+
+def scope_key_index_sql(table: ScopedTable) -> str:
+    return f"CREATE INDEX ON {table.qualified} (scope_key)"
+
+
 def _indexes(table: ScopedTable) -> list[str]:
     lead = ", ".join(table.scope_columns)
     statements: list[str] = []
-    if table.scope is Scope.APP:
-        statements.append(f"CREATE INDEX ON {table.qualified} ({lead})")
+    if table.has_app:
+        statements.append(f"CREATE INDEX ON {table.qualified} (tenant_id, app_id)")
+    if table.keyed_by_scope:
+        statements.append(scope_key_index_sql(table))
     statements += [f"CREATE UNIQUE INDEX ON {table.qualified} ({lead}, {u})" for u in table.unique]
     statements += [f"CREATE INDEX ON {table.qualified} ({lead}, {i})" for i in table.indexes]
+    # Every foreign key gets an index that covers it (deletes of the referenced row, joins).
+    covered = [
+        ("tenant_id", *table.primary_key),
+        *((*table.scope_columns, *_columns(extra)) for extra in (*table.unique, *table.indexes)),
+    ]
+    if table.has_app:
+        covered.append(("tenant_id", "app_id"))
+    for ref in table.references:
+        columns = ("tenant_id", *ref.columns)
+        if not any(set(index[: len(columns)]) == set(columns) for index in covered):
+            statements.append(f"CREATE INDEX ON {table.qualified} ({', '.join(columns)})")
+            covered.append(columns)
     return statements
+
+
+def _columns(spec: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in spec.split(","))
 
 
 _RUNTIME_GRANTS = {

@@ -49,7 +49,8 @@ class SecurityEvents:
             "security event",
             extra={"event": kind, "tenant_id": str(tenant_id), "request_id": origin.request_id},
         )
-        async with self._db.tenant_transaction(TenantContext(tenant_id=tenant_id)) as tx:
+        # Written in the event's own scope: its app's, or tenant-wide when it has none.
+        async with self._db.tenant_transaction(TenantContext(tenant_id, app_id)) as tx:
             await repository.insert(
                 tx,
                 tenant_id=tenant_id,
@@ -73,7 +74,9 @@ class SecurityEvents:
         before_id: UUID | None = None,
         limit: int = 50,
     ) -> list[repository.SecurityEvent]:
-        async with self._db.tenant_transaction(TenantContext(tenant_id=tenant_id)) as tx:
+        # Tenant administrators read every app's events: a cross-app (read-only) context.
+        context = TenantContext(tenant_id, cross_app=True)
+        async with self._db.tenant_transaction(context) as tx:
             return await repository.search(
                 tx,
                 tenant_id,
