@@ -221,3 +221,31 @@ def test_settings_and_flags_cli(scratch_urls) -> None:
     assert tenantry(scratch_urls, "flags", "deprecate", "cli.beta", "-r", "done").returncode == 0
     listed = json.loads(tenantry(scratch_urls, "flags", "list", "--json").stdout)
     assert [f["status"] for f in listed if f["key"] == "cli.beta"] == ["deprecated"]
+
+
+def test_policy_shapes_migrate_down_and_up_again(scratch_urls) -> None:
+    """Revision 0005 regenerates every policy; its downgrade restores the earlier shapes."""
+    down = tenantry(scratch_urls, "db", "downgrade", "0004")
+    assert down.returncode == 0, down.stderr
+    assert "reverted 0005" in down.stdout
+    with psycopg.connect(scratch_urls.admin) as conn:
+        policies = {
+            row[0]
+            for row in conn.execute(
+                "SELECT polname FROM pg_policy WHERE polrelid = 'tenantry.app_users'::regclass"
+            )
+        }
+        columns = {
+            row[0]
+            for row in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'tenantry.app_users'::regclass"
+            )
+        }
+    assert policies == {"platform_access", "runtime_access", "runtime_cross_app_read"}
+    assert not {"scope_key", "email_normalized"} & columns
+    up = tenantry(scratch_urls, "db", "upgrade")
+    assert up.returncode == 0, up.stderr
+    audited = tenantry(scratch_urls, "audit-db")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    doctor = tenantry(scratch_urls, "doctor", "--json")
+    assert json.loads(doctor.stdout)["problems"] == []

@@ -76,6 +76,17 @@ def upgrade(
         console.print(f"{report.database}: already at {revision}")
 
 
+@app.command()
+def downgrade(
+    revision: str = typer.Argument(..., help="The revision to return to, e.g. 0004."),
+    database_url: str | None = DatabaseUrlOption,
+) -> None:
+    """Revert migrations down to REVISION (each revision's downgrade, newest first)."""
+    config = settings(database_url)
+    undone = migrate.downgrade(dsn.admin_url(config), Roles(config.role_prefix), revision)
+    console.print(f"reverted {', '.join(undone)}" if undone else f"already at {revision}")
+
+
 @app.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo tenants acme and globex with apps and users (idempotent)."""

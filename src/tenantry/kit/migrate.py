@@ -146,6 +146,23 @@ def upgrade(
     )
 
 
+def downgrade(url: str, roles: Roles, revision: str) -> tuple[str, ...]:
+    """Revert to `revision`; returns the revisions undone, newest first."""
+    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
+            before = _current(connection)
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            config.attributes["roles"] = roles
+            command.downgrade(config, revision)
+            after = _current(connection)
+    finally:
+        engine.dispose()
+    return tuple(reversed(_between(after, before)))
+
+
 def _has_migration_log(connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy connection
     row = connection.exec_driver_sql(
         "SELECT to_regclass('tenantry_private.migration_log') IS NOT NULL"
