@@ -51,14 +51,31 @@ end
 """
 
 
-def serve(admin: str, port: int) -> None:
+def serve(admin: str, port: int, workers: int) -> None:
     """Child process: the product app plus one baseline route, served by uvicorn."""
     import uvicorn
+
+    os.environ["BENCH_ADMIN_URL"] = admin
+    os.environ["BENCH_PORT"] = str(port)
+    uvicorn.run(
+        "benchmarks.api_throughput:bench_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def bench_app() -> object:
+    """The product app plus the baseline route, built in each worker process."""
     from psycopg_pool import AsyncConnectionPool
 
     from tenantry.kit.config import Settings
     from tenantry.web import create_app
 
+    admin, port = os.environ["BENCH_ADMIN_URL"], os.environ["BENCH_PORT"]
     settings = Settings(
         database_url=admin,
         role_prefix=ROLES.prefix,
@@ -89,7 +106,7 @@ def serve(admin: str, port: int) -> None:
         assert row is not None
         return {"id": str(row[0]), "email": row[3]}
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return app
 
 
 def wait_ready(base: str, deadline: float) -> None:
@@ -140,7 +157,14 @@ def prepare(base: str, admin: str) -> tuple[str, str]:
             )
             == 50
         )
-    return token, signup.json()["id"]
+    user_id = client_user_id(token)
+    return token, user_id
+
+
+def client_user_id(token: str) -> str:
+    import jwt
+
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
 
 
 def run_wrk(
@@ -173,10 +197,16 @@ def main() -> None:
         "--quick", action="store_true", help="short run (a few seconds per endpoint)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server worker processes (default: the core count, as `tenantry serve`)",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("ADMIN_URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), args.workers)
         return
     if shutil.which("wrk") is None:
         sys.exit("this benchmark needs wrk (apt-get install wrk)")
@@ -189,7 +219,7 @@ def main() -> None:
     sock.close()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", bench.admin, str(port)],
+        [sys.executable, __file__, "--serve", bench.admin, str(port), "--workers", str(args.workers)],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
@@ -240,7 +270,7 @@ def main() -> None:
             "seconds": seconds,
             "rounds": rounds,
             "connections": connections,
-            "server_workers": 1,
+            "server_workers": args.workers,
         },
         "results": results,
         "ratio_c_over_b": round(ratio, 3),
@@ -249,7 +279,8 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(
-        f"API throughput ({rounds} interleaved rounds x {seconds}s, {connections} connections, 1 worker)"
+        f"API throughput ({rounds} interleaved rounds x {seconds}s, {connections} connections, "
+        f"{args.workers} worker(s))"
     )
     print(f"{'endpoint':<20}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, r in results.items():

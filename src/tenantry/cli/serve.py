@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 import uvicorn
 
@@ -12,9 +14,11 @@ from tenantry.kit import logging as tenantry_logging
 def serve(
     host: str | None = typer.Option(None, help="Interface to bind (default TENANTRY_HOST)."),
     port: int | None = typer.Option(None, help="Port (default TENANTRY_PORT)."),
-    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    workers: int = typer.Option(
+        os.cpu_count() or 1, min=1, max=64, help="Worker processes (default: one per core)."
+    ),
 ) -> None:
-    """Serve the REST API (and, later, the admin UI)."""
+    """Serve the REST API and the admin UI."""
     config = settings()
     tenantry_logging.configure(config.log_level)
     uvicorn.run(

@@ -98,6 +98,8 @@ class KeyRing:
     async def ensure_keys(self, app_ids: list[UUID]) -> None:
         """Give every app without an active key its first one."""
         async with self._db.platform_transaction() as tx:
+            # Worker processes start together: one at a time, so each app gets one first key.
+            await tx.execute("SELECT pg_advisory_xact_lock(hashtext('tenantry.ensure_keys'))")
             rows = await tx.fetch_all(
                 "SELECT DISTINCT app_id FROM tenantry_private.app_signing_keys "
                 "WHERE retired_at IS NULL"

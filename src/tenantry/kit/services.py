@@ -46,7 +46,9 @@ class Services:
     deprecations: DeprecationRecorder
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hand-off
+    # that cost more than everything else in an authenticated request.
     services: Services = request.app.state.services
     return services
 
