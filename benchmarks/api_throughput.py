@@ -219,7 +219,15 @@ def main() -> None:
     sock.close()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", bench.admin, str(port), "--workers", str(args.workers)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            bench.admin,
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     script = Path(tempfile.mkstemp(suffix=".lua")[1])

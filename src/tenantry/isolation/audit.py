@@ -321,17 +321,7 @@ def _declared_access(
         permitted = allowed.get(table["declared_access"])
         if permitted is None or roles.runtime not in oids:
             continue
-        granted = {
-            row["privilege"]
-            for row in conn.execute(
-                """
-                SELECT p.privilege FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
-                       AS p(privilege)
-                 WHERE has_table_privilege(%s, %s, p.privilege)
-                """,
-                [roles.runtime, table["oid"]],
-            )
-        }
+        granted = set(_granted_commands(conn, oids[roles.runtime], table["oid"]))
         for privilege in sorted(granted - permitted):
             yield Finding(
                 "runtime_access_exceeds_declaration",

@@ -109,12 +109,17 @@ END
 $fn$
 """
 
+
 # The key of a row's scope: its tenant, and its app if it has one. Concatenating the two fixed
 # 16-byte values is injective, so two different scopes never share a key.
-SCOPE_KEY_EXPRESSION = (
-    "pg_catalog.uuid_send(tenant_id) OPERATOR(pg_catalog.||) "
-    "coalesce(pg_catalog.uuid_send(app_id), '\\x'::bytea)"
-)
+def scope_key_sql(tenant: str, app: str) -> str:
+    return (
+        f"pg_catalog.uuid_send({tenant}) OPERATOR(pg_catalog.||) "
+        f"coalesce(pg_catalog.uuid_send({app}), '\\x'::bytea)"
+    )
+
+
+SCOPE_KEY_EXPRESSION = scope_key_sql("tenant_id", "app_id")
 
 READABLE_SCOPE_KEYS = """
 CREATE OR REPLACE FUNCTION tenantry.readable_scope_keys(tenant uuid, app uuid, all_apps boolean)

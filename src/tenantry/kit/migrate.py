@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from tenantry.kit.dsn import database_name
 from tenantry.kit.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tenantry.kit.db import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -108,6 +111,21 @@ def _sqlalchemy_url(url: str) -> str:
     )
 
 
+@contextmanager
+def _alembic(url: str, roles: Roles) -> Iterator[tuple[Any, Config]]:
+    """One transaction as the owner role, and an Alembic config that runs on it."""
+    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            config.attributes["roles"] = roles
+            yield connection, config
+    finally:
+        engine.dispose()
+
+
 def upgrade(
     url: str,
     roles: Roles,
@@ -119,26 +137,17 @@ def upgrade(
     warnings = prepare_roles(
         url, roles, runtime_password=runtime_password, platform_password=platform_password
     )
-    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
-            before = _current(connection)
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            config.attributes["roles"] = roles
-            command.upgrade(config, revision)
-            after = _current(connection)
-            applied = _between(before, after)
-            if applied and _has_migration_log(connection):
-                for applied_revision in applied:
-                    connection.exec_driver_sql(
-                        "INSERT INTO tenantry_private.migration_log (revision) VALUES (%s)",
-                        (applied_revision,),
-                    )
-            ensure_context_key(connection.connection.driver_connection)  # type: ignore[arg-type]
-    finally:
-        engine.dispose()
+    with _alembic(url, roles) as (connection, config):
+        before = _current(connection)
+        command.upgrade(config, revision)
+        applied = _between(before, _current(connection))
+        if applied and _has_migration_log(connection):
+            for applied_revision in applied:
+                connection.exec_driver_sql(
+                    "INSERT INTO tenantry_private.migration_log (revision) VALUES (%s)",
+                    (applied_revision,),
+                )
+        ensure_context_key(connection.connection.driver_connection)
     return UpgradeReport(
         database=database_name(url),
         applied=applied,
@@ -148,19 +157,10 @@ def upgrade(
 
 def downgrade(url: str, roles: Roles, revision: str) -> tuple[str, ...]:
     """Revert to `revision`; returns the revisions undone, newest first."""
-    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
-            before = _current(connection)
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            config.attributes["roles"] = roles
-            command.downgrade(config, revision)
-            after = _current(connection)
-    finally:
-        engine.dispose()
-    return tuple(reversed(_between(after, before)))
+    with _alembic(url, roles) as (connection, config):
+        before = _current(connection)
+        command.downgrade(config, revision)
+        return tuple(reversed(_between(_current(connection), before)))
 
 
 def _has_migration_log(connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy connection

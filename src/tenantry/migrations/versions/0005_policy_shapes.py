@@ -126,7 +126,6 @@ def upgrade() -> None:
     op.execute("CREATE UNIQUE INDEX ON tenantry.app_users (tenant_id, app_id, email_normalized)")
     for name in (*TENANT_OR_APP, *CROSS_APP_READ):
         op.execute(f"ALTER TABLE tenantry.{name} ADD COLUMN {SCOPE_KEY_COLUMN}")
-        op.execute(f"CREATE INDEX ON tenantry.{name} (scope_key)")
     for name in TENANT_OR_APP:
         op.execute(f"CREATE INDEX ON tenantry.{name} (tenant_id, app_id)")
         op.execute(
