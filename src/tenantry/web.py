@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tenantry.http")
 # No API request needs more; JSON values inside are bounded separately (`kit.jsonvalue`).
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
 
 
 def build_services(
@@ -325,7 +326,7 @@ class RequestMiddleware:
             if received > MAX_BODY_BYTES:  # a chunked body that kept going
                 # An HTTPException, because FastAPI turns anything else raised while it reads
                 # the body into a 400.
-                raise HTTPException(413, f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+                raise HTTPException(413, TOO_LARGE)
             return message
 
         try:
@@ -354,11 +355,7 @@ class RequestMiddleware:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = problems.problem(
-            request,
-            413,
-            "payload_too_large",
-            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
-            {"Connection": "close"},
+            request, 413, "payload_too_large", TOO_LARGE, {"Connection": "close"}
         )
         await response(scope, receive, send)
 

@@ -602,7 +602,9 @@ class IdentityService:
     ) -> tuple[users.ApiToken, str]:
         requested = frozenset(scopes)
         if not requested <= (TOKEN_GRANTABLE & principal.scopes):
-            raise InvalidInput("a token can only carry scopes its creator has (never api_tokens)")
+            raise InvalidInput(
+                "a token can only carry scopes its creator has, among profile, admin and platform"
+            )
         token = new_token(TokenKind.API, principal.tenant_id)
         async with self.transaction(principal) as tx:
             user = await users.get(tx, principal.tenant_id, principal.app_id, principal.app_user_id)

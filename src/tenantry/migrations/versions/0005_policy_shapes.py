@@ -8,7 +8,7 @@
   credential tables.
 - `app_users.email_normalized` (stored, plain index) replaces the `lower(email)` expression
   index, which row-level security kept the planner from using.
-- Every foreign key gets an index that covers it.
+- Every foreign key that includes tenant_id gets an index that covers it.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,6 +21,7 @@ from typing import Any
 
 from alembic import op
 
+from tenantry.isolation.audit import UNINDEXED_FOREIGN_KEYS
 from tenantry.isolation.context_sql import context_scope_sql
 from tenantry.isolation.ddl import (
     PLATFORM,
@@ -79,25 +80,6 @@ def _tenants_policies(runtime: str, platform: str, tenant: str, is_platform: str
     )
 
 
-UNCOVERED_FOREIGN_KEYS = """
-    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-           (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
-              FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum)
-      FROM pg_constraint f
-      JOIN pg_class c ON c.oid = f.conrelid
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN tenantry.scoped_tables s ON s.table_schema = n.nspname AND s.table_name = c.relname
-     WHERE f.contype = 'f'
-       AND NOT EXISTS (
-           SELECT FROM pg_index i
-            WHERE i.indrelid = f.conrelid
-              AND (i.indkey::int2[])[0:cardinality(f.conkey) - 1] @> f.conkey
-              AND (i.indkey::int2[])[0:cardinality(f.conkey) - 1] <@ f.conkey)
-     ORDER BY 1, 2
-"""
-
-
 def upgrade() -> None:
     config = op.get_context().config
     assert config is not None
@@ -140,7 +122,7 @@ def upgrade() -> None:
         for statement in rls_sql(table, roles):
             op.execute(statement)
     _tenants_policies(roles.runtime, roles.platform, TENANT, PLATFORM)
-    for table, columns in _rows(UNCOVERED_FOREIGN_KEYS):
+    for table, _, columns in _rows(UNINDEXED_FOREIGN_KEYS):
         op.execute(f"CREATE INDEX ON {table} ({columns})")
 
 
