@@ -14,7 +14,7 @@ def test_db_status_lists_applied_migrations(scratch_urls) -> None:
     result = tenantry(scratch_urls, "db", "status", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["revision"] for r in rows] == ["0001", "0002", "0003", "0004", "0005"]
+    assert [r["revision"] for r in rows] == ["0001", "0002", "0003", "0004", "0005", "0006"]
     assert {r["state"] for r in rows} == {"applied"}
     assert all(r["applied_at"] for r in rows)
 
@@ -224,7 +224,28 @@ def test_settings_and_flags_cli(scratch_urls) -> None:
 
 
 def test_policy_shapes_migrate_down_and_up_again(scratch_urls) -> None:
-    """Revision 0005 regenerates every policy; its downgrade restores the earlier shapes."""
+    """Revisions 0005 and 0006 regenerate every policy; each downgrade restores the shapes
+    before it, and the database passes the audit at every step."""
+    down = tenantry(scratch_urls, "db", "downgrade", "0005")
+    assert down.returncode == 0, down.stderr
+    with psycopg.connect(scratch_urls.admin) as conn:
+        texts = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy "
+                "WHERE polrelid = 'tenantry.app_users'::regclass AND polqual IS NOT NULL"
+            )
+        ]
+        statistics = conn.execute("SELECT count(*) FROM pg_statistic_ext").fetchone()
+        view = conn.execute("SELECT to_regclass('tenantry.current_scope')").fetchone()
+    assert texts
+    assert all("context_scope()" in text for text in texts)
+    assert any("readable_scope_keys(" in text for text in texts)
+    assert statistics == (0,)
+    assert view == (None,)
+    audited = tenantry(scratch_urls, "audit-db")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+
     down = tenantry(scratch_urls, "db", "downgrade", "0004")
     assert down.returncode == 0, down.stderr
     assert "reverted 0005" in down.stdout

@@ -248,6 +248,15 @@ def _tamper(token: str, index: int, value: str) -> str:
             lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)) + "'; --",
             id="injection-suffix",
         ),
+        # Claims that would fail their casts: nothing may be cast before the MAC is checked.
+        pytest.param(
+            lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 2, "x'y"),
+            id="garbage-tenant",
+        ),
+        pytest.param(
+            lambda s, w: _tamper(s.sign_tenant(TenantContext(w.tenant_a, w.app_1)), 6, "soon"),
+            id="garbage-expiry",
+        ),
         pytest.param(
             lambda s, w: s.sign_tenant(TenantContext(w.tenant_a, w.app_1)).upper(),
             id="case-changed",
@@ -306,6 +315,9 @@ def test_context_is_transaction_local(runtime, signer, world: World) -> None:
         "SET SESSION AUTHORIZATION tenantry_test_owner",
         "SELECT * FROM tenantry_private.context_keys",
         "SELECT tenantry_private.verified_context()",
+        "CREATE OR REPLACE VIEW tenantry.current_scope AS SELECT NULL::uuid AS tenant_id",
+        "ALTER VIEW tenantry.current_scope SET (security_barrier = false)",
+        "ALTER VIEW tenantry.current_scope OWNER TO tenantry_test_runtime",
         "SELECT * FROM tenantry_private.signing_key()",
         "CREATE TABLE tenantry.sneaky (id int)",
         "CREATE TABLE public.sneaky (id int)",
@@ -386,3 +398,22 @@ async def test_session_level_context_is_cleared_before_reuse(urls, signer, world
             ).fetchone()
             await conn.rollback()
     assert row["n"] == 0
+
+
+def test_verifier_view_shows_claims_never_keys(runtime, signer, world: World) -> None:
+    apply(runtime, signer.sign_tenant(world.context(world.tenant_a, world.app_1)))
+    rows = runtime.execute("SELECT * FROM tenantry.current_scope").fetchall()
+    assert [(r["tenant_id"], r["app_id"], r["all_apps"]) for r in rows] == [
+        (world.tenant_a, world.app_1, False)
+    ]
+    assert set(rows[0]) == {
+        "tenant_id",
+        "app_id",
+        "app_user_id",
+        "all_apps",
+        "platform",
+        "readable_scope_keys",
+    }
+    runtime.rollback()
+    assert runtime.execute("SELECT count(*) AS n FROM tenantry.current_scope").fetchone()["n"] == 0
+    runtime.rollback()

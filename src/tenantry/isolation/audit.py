@@ -20,21 +20,23 @@ USER_SCHEMAS = """
     n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^pg_(toast|temp)'
 """
-# The signed context reaches policies through `tenantry.context_scope()` (or, in hand-written
-# SQL, the one-claim accessors); each must sit in a sub-select, evaluated once per statement.
+# The signed context reaches policies through the `tenantry.current_scope` view (or, in
+# hand-written SQL, `tenantry.context_scope()` and the one-claim accessors); each reference
+# verifies the context once and must sit in a sub-select, evaluated once per statement.
 CONTEXT_CALL = re.compile(
-    r"\b(?:context_scope|current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform))\(\)"
+    r"\bcurrent_scope\b"
+    r"|\b(?:context_scope|current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform))\(\)"
 )
 WRAPPED_CALL = re.compile(
-    r"FROM\s+(?:tenantry\.)?context_scope\(\)"
+    r"FROM\s+(?:tenantry\.)?(?:context_scope\(\)|current_scope\b)"
     r"|\(\s*SELECT\s+(?:tenantry\.)?current_(?:tenant_id|app_id|app_user_id|cross_app|is_platform)"
     r"\(\)\s+AS\s+\w+\s*\)",
     re.IGNORECASE,
 )
 TENANT_ACCESSOR = re.compile(
-    r"\bs\.(?:tenant_id|platform)\b|readable_scope_keys\(|\bcurrent_(?:tenant_id|is_platform)\(\)"
+    r"\bs\.(?:tenant_id|platform|readable_scope_keys)\b|\bcurrent_(?:tenant_id|is_platform)\(\)"
 )
-APP_ACCESSOR = re.compile(r"\bs\.app_id\b|readable_scope_keys\(|\bcurrent_app_id\(\)")
+APP_ACCESSOR = re.compile(r"\bs\.(?:app_id|readable_scope_keys)\b|\bcurrent_app_id\(\)")
 # A scope key must be built from the row's own tenant and app for `readable_scope_keys` to mean
 # anything.
 SCOPE_KEY = re.compile(r"uuid_send\(tenant_id\).*uuid_send\(app_id\)", re.DOTALL)
@@ -297,14 +299,14 @@ def _policy_findings(table: str, policy: Row) -> Iterator[Finding]:
                 "unwrapped_context_call",
                 where,
                 "context function called per row; call it in a sub-select: "
-                "(SELECT s.tenant_id FROM tenantry.context_scope() s)",
+                "(SELECT s.tenant_id FROM tenantry.current_scope s)",
             )
         elif calls > 1:
             yield Finding(
                 "repeated_verification",
                 where,
                 f"verifies the signed context {calls} times per statement; read every claim "
-                "from one sub-select of tenantry.context_scope()",
+                "from one sub-select of tenantry.current_scope",
             )
 
 

@@ -1,15 +1,17 @@
 """SQL that verifies the signed context inside the database (see `tenantry.kit.context`).
 
-`tenantry.context_scope()` is the one verifier the policies call: it checks the HMAC once and
-returns every claim at once (tenant, app, user, flags). Policies reach it through one sub-select
-per statement, an init plan, whose outputs stay index conditions:
+`tenantry.current_scope` is the one verifier the policies read: a view that checks the HMAC
+and yields every claim at once (tenant, app, user, flags, readable scope keys), or no row.
+Policies reach it through one sub-select per statement, an init plan, whose outputs stay index
+conditions:
 
-    (tenant_id, app_id) = (SELECT s.tenant_id, s.app_id FROM tenantry.context_scope() s)
+    (tenant_id, app_id) = (SELECT s.tenant_id, s.app_id FROM tenantry.current_scope s)
 
 A row comparison against one sub-select is one init plan with two outputs; writing the tenant
 and the app as two sub-selects would verify twice. Sets of visible scopes (cross-app reads,
-tenant-wide rows) compare a stored `scope_key` with `tenantry.readable_scope_keys(…)`.
-The older one-claim accessors (`tenantry.current_tenant_id()`, …) remain for ad-hoc SQL.
+tenant-wide rows) compare a stored `scope_key` with the view's `readable_scope_keys`.
+`tenantry.context_scope()` and the one-claim accessors (`tenantry.current_tenant_id()`, …)
+read the same view, for ad-hoc SQL.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tenantry.isolation.roles import Roles
 
-# Convenience accessors for ad-hoc SQL (`WHERE id = current_app_user_id()`); policies use
-# `context_scope()` directly, once.
+# Convenience accessors for ad-hoc SQL (`WHERE id = current_app_user_id()`); policies read
+# `tenantry.current_scope` directly, once.
 ACCESSORS = {
     "current_tenant_id": ("uuid", "tenant_id"),
     "current_app_id": ("uuid", "app_id"),
@@ -31,7 +33,8 @@ ACCESSORS = {
 
 
 def context_functions_sql(roles: Roles) -> list[str]:
-    """Everything the policies and the signer need; for a new database."""
+    """The key table and the signer's access to it, for a new database (the verifier follows
+    once `tenantry.apps` exists: `context_scope_sql`)."""
     return [
         """
         CREATE TABLE tenantry_private.context_keys (
@@ -64,50 +67,7 @@ def context_functions_sql(roles: Roles) -> list[str]:
         "REVOKE ALL ON FUNCTION tenantry_private.signing_key() FROM PUBLIC",
         f'GRANT USAGE ON SCHEMA tenantry_private TO "{roles.platform}"',
         f'GRANT EXECUTE ON FUNCTION tenantry_private.signing_key() TO "{roles.platform}"',
-        *context_scope_sql(roles),
     ]
-
-
-# The verifier, fast: one split of the token, one keyed lookup that also checks the MAC, no
-# composite built in PL/pgSQL (OUT parameters are filled in place). Expired, unsigned or
-# malformed tokens give a row of NULLs, so every policy predicate is NULL: no rows, and 42501
-# on write.
-CONTEXT_SCOPE = """
-CREATE OR REPLACE FUNCTION tenantry.context_scope(
-    OUT tenant_id uuid, OUT app_id uuid, OUT app_user_id uuid,
-    OUT all_apps boolean, OUT platform boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    token text := current_setting('tenantry.context', true);
-    parts text[] := string_to_array(token, '.');
-BEGIN
-    -- Only string operations run before the MAC is verified, so nothing here can raise; a
-    -- token that verifies was produced by Tenantry's signer, so the casts after it cannot fail.
-    IF cardinality(parts) IS DISTINCT FROM 8 OR parts[1] <> 'v1' OR length(parts[8]) <> 64 THEN
-        RETURN;
-    END IF;
-    -- Digests of both MACs are compared, so the comparison time does not depend on how many
-    -- leading characters of a guessed signature are right.
-    PERFORM FROM tenantry_private.context_keys k
-     WHERE k.kid = parts[2] AND k.retired_at IS NULL
-       AND sha256(textsend(parts[8])) = sha256(textsend(encode(
-             sha256(k.outer_pad || sha256(k.inner_pad || textsend(left(token, -65)))), 'hex')));
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF parts[7]::bigint <= extract(epoch FROM statement_timestamp()) THEN
-        RETURN;
-    END IF;
-    tenant_id := nullif(parts[3], '')::uuid;
-    app_id := nullif(parts[4], '')::uuid;
-    app_user_id := nullif(parts[5], '')::uuid;
-    all_apps := strpos(parts[6], 'a') > 0;
-    platform := strpos(parts[6], 'p') > 0;
-END
-$fn$
-"""
 
 
 # The key of a row's scope: its tenant, and its app if it has one. Concatenating the two fixed
@@ -121,39 +81,83 @@ def scope_key_sql(tenant: str, app: str) -> str:
 
 SCOPE_KEY_EXPRESSION = scope_key_sql("tenant_id", "app_id")
 
-READABLE_SCOPE_KEYS = """
-CREATE OR REPLACE FUNCTION tenantry.readable_scope_keys(tenant uuid, app uuid, all_apps boolean)
-RETURNS bytea[]
-LANGUAGE plpgsql STABLE
+# The verifier. A security-barrier view, not a function: the planner inlines it into each
+# policy's init plan, so a statement pays for one key lookup and the HMAC, with no PL/pgSQL
+# call, no SECURITY DEFINER switch and no per-transaction set-up of a function's expressions.
+# The key is probed with EXISTS (a nested loop), not a join, which the planner would hash.
+# Measured per verification, server CPU: 26 µs, against 36 µs joined and 40 µs in PL/pgSQL.
+# The view runs with its owner's rights, so the runtime role reads the claims, never the keys.
+#
+# Only string operations run before the MAC is verified, so an attacker's text cannot raise
+# here; CASE fixes the order, since the planner may reorder the terms of an AND. Digests of
+# both MACs are compared, so the time taken does not depend on how many leading characters
+# of a guessed signature are right. A token that verifies came from Tenantry's signer, so the
+# casts after the check cannot fail. Missing, forged, expired or retired-key tokens give no
+# row: every policy predicate is then NULL, so no rows, and 42501 on write.
+CURRENT_SCOPE = f"""
+CREATE OR REPLACE VIEW tenantry.current_scope WITH (security_barrier) AS
+SELECT nullif(t.p[3], '')::uuid AS tenant_id,
+       nullif(t.p[4], '')::uuid AS app_id,
+       nullif(t.p[5], '')::uuid AS app_user_id,
+       strpos(t.p[6], 'a') > 0 AS all_apps,
+       strpos(t.p[6], 'p') > 0 AS platform,
+       -- The scope keys this context may read: tenant-wide rows, plus its app's rows, or
+       -- every app's for a cross-app reader.
+       CASE
+           WHEN strpos(t.p[6], 'a') > 0 THEN
+               ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")}
+                       FROM tenantry.apps a)
+               || {scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}
+           WHEN t.p[4] = '' THEN ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}]
+           ELSE ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "t.p[4]::uuid")},
+                      {scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}]
+       END AS readable_scope_keys
+  FROM (SELECT s.token, string_to_array(s.token, '.') AS p
+          FROM (SELECT current_setting('tenantry.context', true) AS token) s
+        OFFSET 0) t
+ WHERE CASE
+           WHEN cardinality(t.p) = 8 AND t.p[1] = 'v1' AND length(t.p[8]) = 64 THEN
+               CASE
+                   WHEN EXISTS (
+                       SELECT FROM tenantry_private.context_keys k
+                        WHERE k.kid = t.p[2] AND k.retired_at IS NULL
+                          AND sha256(textsend(t.p[8])) = sha256(textsend(encode(sha256(
+                                k.outer_pad || sha256(k.inner_pad || textsend(left(t.token, -65)))
+                              ), 'hex'))))
+                   THEN t.p[7]::bigint > extract(epoch FROM statement_timestamp())
+                   ELSE false
+               END
+           ELSE false
+       END
+"""
+
+# For ad-hoc SQL and code that wants the claims as one row; policies read the view directly.
+CONTEXT_SCOPE = """
+CREATE OR REPLACE FUNCTION tenantry.context_scope(
+    OUT tenant_id uuid, OUT app_id uuid, OUT app_user_id uuid,
+    OUT all_apps boolean, OUT platform boolean)
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-BEGIN
-    -- Tenant-wide rows (no app), plus the context's app, or every app for a cross-app reader.
-    IF all_apps THEN
-        RETURN ARRAY(SELECT uuid_send(tenant) || uuid_send(a.id) FROM tenantry.apps a)
-               || uuid_send(tenant);
-    ELSIF app IS NULL THEN
-        RETURN ARRAY[uuid_send(tenant)];
-    END IF;
-    RETURN ARRAY[uuid_send(tenant) || uuid_send(app), uuid_send(tenant)];
-END
+    SELECT s.tenant_id, s.app_id, s.app_user_id, s.all_apps, s.platform
+      FROM tenantry.current_scope s
 $fn$
 """
 
 
 def context_scope_sql(roles: Roles) -> list[str]:
-    """The verifier and its helpers; `CREATE OR REPLACE`, so migrations may run it again."""
+    """The verifier and its accessors; `CREATE OR REPLACE`, so migrations may run it again.
+
+    Needs `tenantry.apps` (cross-app readers see every app's scope key).
+    """
     grantees = f'"{roles.runtime}", "{roles.platform}"'
     return [
+        CURRENT_SCOPE,
+        "REVOKE ALL ON tenantry.current_scope FROM PUBLIC",
+        f"GRANT SELECT ON tenantry.current_scope TO {grantees}",
         CONTEXT_SCOPE,
         "REVOKE ALL ON FUNCTION tenantry.context_scope() FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION tenantry.context_scope() TO {grantees}",
-        READABLE_SCOPE_KEYS,
-        "REVOKE ALL ON FUNCTION tenantry.readable_scope_keys(uuid, uuid, boolean) FROM PUBLIC",
-        (
-            "GRANT EXECUTE ON FUNCTION tenantry.readable_scope_keys(uuid, uuid, boolean) "
-            f"TO {grantees}"
-        ),
         # The claims as one value, for code that wants them together (owner-only).
         """
         CREATE OR REPLACE FUNCTION tenantry_private.verified_context()

@@ -7,7 +7,7 @@ Create Date: 2026-11-25
 
 from alembic import op
 
-from tenantry.isolation.context_sql import context_functions_sql
+from tenantry.isolation.context_sql import context_functions_sql, context_scope_sql
 from tenantry.isolation.ddl import (
     PLATFORM,
     TENANT,
@@ -110,6 +110,7 @@ def upgrade() -> None:
         )
         """,
         *catalog_grants_sql("tenantry.apps", roles),
+        *context_scope_sql(roles),
         """
         CREATE TABLE tenantry.tenants (
             id uuid PRIMARY KEY,
