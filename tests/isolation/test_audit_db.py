@@ -141,6 +141,14 @@ VIOLATIONS = {
     "view_without_security_invoker": [
         "CREATE VIEW tenantry.v_users AS SELECT * FROM tenantry.app_users",
     ],
+    "definer_view_without_barrier": [
+        "CREATE VIEW tenantry.v_kids AS SELECT kid FROM tenantry_private.context_keys",
+        f'GRANT SELECT ON tenantry.v_kids TO "{RUNTIME}"',
+    ],
+    "scope_key_without_statistics": [
+        *helper_table("t_keyed", Scope.TENANT_OR_APP),
+        "DROP STATISTICS tenantry.t_keyed_scope_key",
+    ],
     "materialized_view_over_tenant_table": [
         "CREATE MATERIALIZED VIEW tenantry.mv_users AS SELECT * FROM tenantry.app_users",
     ],

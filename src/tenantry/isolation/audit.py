@@ -515,15 +515,72 @@ def _views(conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]) ->
                 view["name"],
                 "materialized views do not apply row-level security",
             )
-        elif not any(
-            opt.lower() in {"security_invoker=true", "security_invoker=on", "security_invoker=1"}
-            for opt in view["options"]
-        ):
+        elif not _enabled(view["options"], "security_invoker"):
             yield Finding(
                 "view_without_security_invoker",
                 view["name"],
                 "reads tenant tables with its owner's rights; set security_invoker = true",
             )
+
+
+@check
+def _definer_views(
+    conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
+) -> Iterator[Finding]:
+    """A view that runs with its owner's rights (the context verifier) and that a served role
+    may read must be a security barrier, or a caller's function in a WHERE clause could run
+    on the rows the view filters out."""
+    rows = conn.execute(
+        f"""
+        SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
+               coalesce(c.reloptions, '{{}}') AS options
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind = 'v' AND {USER_SCHEMAS}
+           AND EXISTS (SELECT FROM unnest(%s::oid[]) r(oid)
+                        WHERE has_table_privilege(r.oid, c.oid, 'SELECT'))
+        """,
+        [list(oids.values())],
+    ).fetchall()
+    for view in rows:
+        if _enabled(view["options"], "security_invoker", "security_barrier"):
+            continue
+        yield Finding(
+            "definer_view_without_barrier",
+            view["name"],
+            "runs with its owner's rights without security_barrier",
+        )
+
+
+def _enabled(options: list[str], *names: str) -> bool:
+    """Whether any of the boolean relation options `names` is on."""
+    on = {f"{name}={value}" for name in names for value in ("true", "on", "1")}
+    return any(option.lower() in on for option in options)
+
+
+@check
+def _scope_key_statistics(
+    conn: Conn, roles: Roles, oids: dict[str, int], tables: list[Row]
+) -> Iterator[Finding]:
+    """`scope_key` follows from (tenant_id, app_id); without statistics that say so, the
+    planner takes the policy's `scope_key = ANY (…)` for a 99 % cut and picks sorts over index
+    walks for keyset pages."""
+    rows = conn.execute(
+        """
+        SELECT a.attrelid::regclass::text AS name FROM pg_attribute a
+         WHERE a.attrelid = ANY(%s) AND a.attname = 'scope_key' AND NOT a.attisdropped
+           AND NOT EXISTS (
+               SELECT FROM pg_statistic_ext s
+                WHERE s.stxrelid = a.attrelid AND a.attnum = ANY(s.stxkeys)
+                  AND 'f' = ANY(s.stxkind))
+        """,
+        [[t["oid"] for t in tables]],
+    ).fetchall()
+    for row in rows:
+        yield Finding(
+            "scope_key_without_statistics",
+            row["name"],
+            "no dependency statistics on (tenant_id, app_id, scope_key)",
+        )
 
 
 @check
