@@ -30,8 +30,8 @@ from tenantry.kit.config import Settings
 from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.kit.metrics import Metrics
+from tenantry.services import build_services
 from tenantry.tenants.lifecycle import ProvisionRequest
-from tenantry.web import build_services
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -16,32 +16,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from tenantry.admin import views as admin_views
-from tenantry.apps.service import AppDirectory
-from tenantry.flags.deprecation import DeprecationRecorder
-from tenantry.flags.service import FlagService
+from tenantry.http.auth import APP_SLUG
 from tenantry.identity import endpoints as identity_endpoints
-from tenantry.identity.access_tokens import TokenService, issuer
-from tenantry.identity.auth import APP_SLUG
-from tenantry.identity.external import JwksCache
-from tenantry.identity.keys import KeyRing
-from tenantry.identity.service import IdentityService
-from tenantry.identity.throttle import LoginThrottle, ThrottlePolicy
+from tenantry.identity.access_tokens import issuer
 from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
-from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.migrate import current_revision, head_revision
-from tenantry.kit.services import Services, ServicesDep
 from tenantry.security_events import endpoints as security_endpoints
-from tenantry.security_events.service import SecurityEvents
-from tenantry.settings.service import SettingsService
+from tenantry.services import ServicesDep, build_services
 from tenantry.tenants import endpoints as tenant_endpoints
-from tenantry.tenants.context import ContextService
-from tenantry.tenants.domains import DnsTxtResolver, DomainService, TxtResolver
-from tenantry.tenants.lifecycle import TenantService
-from tenantry.tenants.service import TenantDirectory
+from tenantry.tenants.domains import TxtResolver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -52,73 +39,6 @@ log = logging.getLogger("tenantry.http")
 # No API request needs more; JSON values inside are bounded separately (`kit.jsonvalue`).
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
-
-
-def build_services(
-    settings: Settings, db: Database, metrics: Metrics, resolver: TxtResolver | None = None
-) -> Services:
-    apps = AppDirectory(db)
-    domains = DomainService(db, resolver or DnsTxtResolver(settings.dns_nameservers or None))
-    tenants = TenantDirectory(db)
-    keys = KeyRing(db)
-    events = SecurityEvents(db, metrics)
-    jwks = JwksCache(allow_private=settings.external_issuers_allow_private)
-    tokens = TokenService(
-        keys, settings.public_url, settings.access_token_ttl_seconds, settings.clock_skew_seconds
-    )
-    throttle = LoginThrottle(
-        db,
-        ThrottlePolicy(
-            free_failures=settings.login_free_failures,
-            lockout_failures=settings.login_lockout_failures,
-            window_seconds=settings.login_window_seconds,
-            lockout_seconds=settings.login_lockout_seconds,
-        ),
-    )
-    identity = IdentityService(
-        db=db,
-        settings=settings,
-        apps=apps,
-        tenants=tenants,
-        tokens=tokens,
-        throttle=throttle,
-        events=events,
-        jwks=jwks,
-        tenant_by_domain=domains.tenant_slug_for,
-    )
-    listener = Listener(dsn.platform_url(settings), settings.redis_url)
-    deprecations = DeprecationRecorder(db)
-    context = ContextService(db, deprecations)
-    listener.subscribe(tenants.invalidate_scope)
-    listener.subscribe(context.invalidate)
-
-    def keys_changed(scope: str) -> None:
-        if scope in (KEYS, EVERYTHING):
-            tasks.spawn(keys.reload())
-            tasks.spawn(db.reload_signing_key())
-
-    tasks = BackgroundTasks()
-    listener.subscribe(keys_changed)
-    return Services(
-        settings,
-        db,
-        metrics,
-        apps,
-        tenants,
-        keys,
-        events,
-        identity,
-        jwks,
-        tenant_admin=TenantService(
-            db, purge_grace_days=settings.purge_grace_days, platform_tenant=settings.platform_tenant
-        ),
-        settings_admin=SettingsService(db),
-        flags=FlagService(db),
-        domains=domains,
-        context=context,
-        listener=listener,
-        deprecations=deprecations,
-    )
 
 
 def create_app(

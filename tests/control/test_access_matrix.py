@@ -1,8 +1,8 @@
 """Every API route, called with every kind of credential, answers exactly the documented status.
 
 The routes come from the OpenAPI document, so a new route is in the matrix the moment it exists;
-its security requirement (the scopes declared with `identity.auth.Requires`) decides what each
-credential should get, by the rules in `identity.auth`:
+its security requirement (the scopes declared with `http.auth.Requires`) decides what each
+credential should get, by the rules in `http.auth`:
 
     no credential                          401 unauthorized
     another app's API token                401 unauthorized   (looked up in the route's app only)

@@ -11,8 +11,8 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter
 
-from tenantry.flags.deprecation import deprecated_endpoint
-from tenantry.identity.auth import Requires
+from tenantry.http.auth import Requires
+from tenantry.http.deprecation import deprecated_endpoint
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app

@@ -16,14 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from tenantry.admin import repository, session
-from tenantry.identity.auth import origin
+from tenantry.http.auth import origin
 from tenantry.identity.principal import Credential, Principal, session_scopes
 from tenantry.isolation.audit import audit
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn
 from tenantry.kit.errors import Forbidden, MfaRequired, NotFound, TenantryError
 from tenantry.kit.migrate import current_revision, head_revision
-from tenantry.kit.services import Services
+from tenantry.services import Services
 from tenantry.settings import registry
 from tenantry.tenants import repository as tenants_repo
 from tenantry.tenants.lifecycle import TRANSITIONS

@@ -1,5 +1,7 @@
 """Who still uses what is deprecated: flags evaluated and endpoints called, per tenant and app.
 
+Routes are marked with `tenantry.http.deprecation.deprecated_endpoint`.
+
 Usage is counted in memory and written at most once a minute per (tenant, kind, name, app) by
 a background task, so a hot deprecated path costs a dictionary lookup, not a write.
 """
@@ -7,14 +9,10 @@ a background task, so a hot deprecated path costs a dictionary lookup, not a wri
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from fastapi import Depends, Request, Response
-
 from tenantry.flags.repository import record_deprecated_use
-from tenantry.identity.auth import Requires
-from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.invalidation import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -44,28 +42,3 @@ class DeprecationRecorder:
         tenant_id, kind, name, app_slug = key
         async with self._db.platform_transaction() as tx:
             await record_deprecated_use(tx, tenant_id, kind, name, app_slug, uses)
-
-
-def deprecated_endpoint(
-    name: str, sunset: str | None = None, scopes: tuple[Scope, ...] = (Scope.PROFILE,)
-) -> Any:  # noqa: ANN401 - a Depends
-    """Mark an app route deprecated: `Deprecation`/`Sunset` headers (RFC 9745, RFC 8594) and a
-    per-tenant usage count. Use as `dependencies=[deprecated_endpoint("GET /v1/old")]`; it
-    authenticates the caller itself, with `scopes` (give the route's own, and FastAPI shares
-    one authentication between the two)."""
-
-    # A default rather than an Annotated hint: the hint would be evaluated later, as a string,
-    # where `scopes` is out of reach.
-    async def mark(
-        request: Request,
-        response: Response,
-        principal: Principal = Requires(*scopes),  # noqa: B008
-    ) -> None:
-        response.headers["Deprecation"] = "true"
-        if sunset:
-            response.headers["Sunset"] = sunset
-        request.app.state.services.deprecations.seen(
-            principal.tenant_id, "endpoint", name, principal.app_slug
-        )
-
-    return Depends(mark)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from tenantry.identity.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.http.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
 from tenantry.identity.principal import Principal, Scope
 from tenantry.identity.schemas import (
     Accepted,
@@ -36,7 +36,7 @@ from tenantry.identity.schemas import (
 )
 from tenantry.identity.service import TokenPair
 from tenantry.kit.problems import PROBLEM_RESPONSES
-from tenantry.kit.services import ServicesDep
+from tenantry.services import ServicesDep
 
 router = APIRouter(
     prefix="/v1/apps/{app}",

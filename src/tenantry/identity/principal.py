@@ -15,7 +15,7 @@ ADMIN_APP = "admin"
 
 
 class Scope(enum.StrEnum):
-    """What a credential may do. Routes declare the scopes they need (`identity.auth.Requires`).
+    """What a credential may do. Routes declare the scopes they need (`http.auth.Requires`).
 
     `sessions`, `api_tokens` and `account` belong to interactive sessions only: an API token can
     never carry them, so a leaked token cannot mint more tokens, end its owner's sessions or

@@ -188,7 +188,7 @@ class IdentityService:
     async def transaction(self, principal: Principal) -> AsyncIterator[Transaction]:
         """The request's transaction in the principal's context, after the credential is
         re-checked (a revoked session stops working at once, not when its token expires).
-        Scopes were checked by the route (`identity.auth.Requires`)."""
+        Scopes were checked by the route (`http.auth.Requires`)."""
         checks = self.credential_checks(principal)
         async with self._db.tenant_transaction(principal.context) as tx:
             for requirement in checks:

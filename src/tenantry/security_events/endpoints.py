@@ -9,9 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from tenantry.identity.auth import TenantAdmin, resolve_route_app
+from tenantry.http.auth import TenantAdmin, resolve_route_app
 from tenantry.kit.problems import PROBLEM_RESPONSES
-from tenantry.kit.services import ServicesDep
+from tenantry.services import ServicesDep
 
 router = APIRouter(
     prefix="/v1/apps/{app}",

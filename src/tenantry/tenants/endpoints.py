@@ -12,11 +12,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.identity.auth import PlatformAdmin, Requires, resolve_route_app
+from tenantry.http.auth import PlatformAdmin, Requires, resolve_route_app
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.jsonvalue import BoundedJson
 from tenantry.kit.problems import PROBLEM_RESPONSES
-from tenantry.kit.services import ServicesDep
+from tenantry.services import ServicesDep
 from tenantry.tenants.lifecycle import ProvisionRequest
 
 context_router = APIRouter(

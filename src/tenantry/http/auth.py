@@ -16,7 +16,7 @@ matrix test reads, so no route can be added without a declared requirement.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
@@ -30,8 +30,10 @@ from tenantry.kit.errors import (
     ReauthenticationRequired,
     Unauthorized,
 )
-from tenantry.kit.services import Services
 from tenantry.security_events.service import Origin
+
+if TYPE_CHECKING:
+    from tenantry.services import Services
 
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
 # Documents the Bearer scheme in OpenAPI; a missing header is answered by `_authorize`.

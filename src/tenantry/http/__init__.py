@@ -1,0 +1,1 @@
+"""The HTTP edge: authentication dependencies and route markers shared by every router."""

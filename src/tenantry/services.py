@@ -1,0 +1,132 @@
+"""The composition root: every service built once, wired together, shared by every request.
+
+The only module that knows every feature; features reach each other through the services
+they are given here, and the HTTP, admin and CLI edges reach them through `Services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from tenantry.apps.service import AppDirectory
+from tenantry.flags.deprecation import DeprecationRecorder
+from tenantry.flags.service import FlagService
+from tenantry.identity.access_tokens import TokenService
+from tenantry.identity.external import JwksCache
+from tenantry.identity.keys import KeyRing
+from tenantry.identity.service import IdentityService
+from tenantry.identity.throttle import LoginThrottle, ThrottlePolicy
+from tenantry.kit import dsn
+from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
+from tenantry.security_events.service import SecurityEvents
+from tenantry.settings.service import SettingsService
+from tenantry.tenants.context import ContextService
+from tenantry.tenants.domains import DnsTxtResolver, DomainService
+from tenantry.tenants.lifecycle import TenantService
+from tenantry.tenants.service import TenantDirectory
+
+if TYPE_CHECKING:
+    from tenantry.kit.config import Settings
+    from tenantry.kit.db import Database
+    from tenantry.kit.metrics import Metrics
+    from tenantry.tenants.domains import TxtResolver
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    apps: AppDirectory
+    tenants: TenantDirectory
+    keys: KeyRing
+    events: SecurityEvents
+    identity: IdentityService
+    jwks: JwksCache
+    tenant_admin: TenantService
+    settings_admin: SettingsService
+    flags: FlagService
+    domains: DomainService
+    context: ContextService
+    listener: Listener
+    deprecations: DeprecationRecorder
+
+
+async def _services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hand-off
+    # that cost more than everything else in an authenticated request.
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+def build_services(
+    settings: Settings, db: Database, metrics: Metrics, resolver: TxtResolver | None = None
+) -> Services:
+    apps = AppDirectory(db)
+    domains = DomainService(db, resolver or DnsTxtResolver(settings.dns_nameservers or None))
+    tenants = TenantDirectory(db)
+    keys = KeyRing(db)
+    events = SecurityEvents(db, metrics)
+    jwks = JwksCache(allow_private=settings.external_issuers_allow_private)
+    tokens = TokenService(
+        keys, settings.public_url, settings.access_token_ttl_seconds, settings.clock_skew_seconds
+    )
+    throttle = LoginThrottle(
+        db,
+        ThrottlePolicy(
+            free_failures=settings.login_free_failures,
+            lockout_failures=settings.login_lockout_failures,
+            window_seconds=settings.login_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+        ),
+    )
+    identity = IdentityService(
+        db=db,
+        settings=settings,
+        apps=apps,
+        tenants=tenants,
+        tokens=tokens,
+        throttle=throttle,
+        events=events,
+        jwks=jwks,
+        tenant_by_domain=domains.tenant_slug_for,
+    )
+    listener = Listener(dsn.platform_url(settings), settings.redis_url)
+    deprecations = DeprecationRecorder(db)
+    context = ContextService(db, deprecations)
+    listener.subscribe(tenants.invalidate_scope)
+    listener.subscribe(context.invalidate)
+
+    def keys_changed(scope: str) -> None:
+        if scope in (KEYS, EVERYTHING):
+            tasks.spawn(keys.reload())
+            tasks.spawn(db.reload_signing_key())
+
+    tasks = BackgroundTasks()
+    listener.subscribe(keys_changed)
+    return Services(
+        settings,
+        db,
+        metrics,
+        apps,
+        tenants,
+        keys,
+        events,
+        identity,
+        jwks,
+        tenant_admin=TenantService(
+            db, purge_grace_days=settings.purge_grace_days, platform_tenant=settings.platform_tenant
+        ),
+        settings_admin=SettingsService(db),
+        flags=FlagService(db),
+        domains=domains,
+        context=context,
+        listener=listener,
+        deprecations=deprecations,
+    )
