@@ -44,6 +44,7 @@ test-portability: install  ## isolation suite against another server (TENANTRY_T
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

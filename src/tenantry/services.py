@@ -23,7 +23,7 @@ from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.security_events.service import SecurityEvents
 from tenantry.settings.service import SettingsService
-from tenantry.tenants.context import ContextService
+from tenantry.tenant_context import ContextService
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
 from tenantry.tenants.lifecycle import TenantService
 from tenantry.tenants.service import TenantDirectory

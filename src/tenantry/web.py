@@ -16,8 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from tenantry.admin import views as admin_views
+from tenantry.http import identity as identity_endpoints
+from tenantry.http import platform as tenant_endpoints
+from tenantry.http import security_events as security_endpoints
 from tenantry.http.auth import APP_SLUG
-from tenantry.identity import endpoints as identity_endpoints
 from tenantry.identity.access_tokens import issuer
 from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
@@ -25,9 +27,7 @@ from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.migrate import current_revision, head_revision
-from tenantry.security_events import endpoints as security_endpoints
 from tenantry.services import ServicesDep, build_services
-from tenantry.tenants import endpoints as tenant_endpoints
 from tenantry.tenants.domains import TxtResolver
 
 if TYPE_CHECKING:
