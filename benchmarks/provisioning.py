@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
 from tenantry.kit.db import Database
+from tenantry.settings.service import SettingsService
 from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
 
 
@@ -25,7 +26,9 @@ async def run(admin: str, count: int) -> dict[str, object]:
     async with Database(
         role_url(admin, ROLES.runtime), role_url(admin, ROLES.platform), min_size=2, max_size=4
     ) as db:
-        service = TenantService(db, purge_grace_days=30, platform_tenant="platform")
+        service = TenantService(
+            db, SettingsService(db), purge_grace_days=30, platform_tenant="platform"
+        )
         samples = []
         started = time.perf_counter()
         for n in range(count):

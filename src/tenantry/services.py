@@ -110,6 +110,7 @@ def build_services(
 
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
+    settings_admin = SettingsService(db)
     return Services(
         settings,
         db,
@@ -121,9 +122,12 @@ def build_services(
         identity,
         jwks,
         tenant_admin=TenantService(
-            db, purge_grace_days=settings.purge_grace_days, platform_tenant=settings.platform_tenant
+            db,
+            settings_admin,
+            purge_grace_days=settings.purge_grace_days,
+            platform_tenant=settings.platform_tenant,
         ),
-        settings_admin=SettingsService(db),
+        settings_admin=settings_admin,
         flags=FlagService(db),
         domains=domains,
         context=context,

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tenantry.cli._common import actor, console, err_console, print_rows, run, settings
 from tenantry.kit.db import Database
 from tenantry.kit.errors import InvalidInput, TenantryError
+from tenantry.settings.service import SettingsService
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
 from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
 
@@ -31,7 +32,10 @@ ReasonOption = typer.Option(..., "--reason", "-r", help="Why (kept in the lifecy
 def _tenants(db: Database) -> TenantService:
     config = settings()
     return TenantService(
-        db, purge_grace_days=config.purge_grace_days, platform_tenant=config.platform_tenant
+        db,
+        SettingsService(db),
+        purge_grace_days=config.purge_grace_days,
+        platform_tenant=config.platform_tenant,
     )
 
 

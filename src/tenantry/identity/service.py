@@ -51,10 +51,10 @@ if TYPE_CHECKING:
     from tenantry.apps.repository import App
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.external import JwksCache
+    from tenantry.identity.tenancy import TenantGate
     from tenantry.kit.config import Settings
     from tenantry.kit.db import Database, Requirement, Transaction
     from tenantry.security_events.service import Origin, SecurityEvents
-    from tenantry.tenants.service import TenantDirectory
 
 VERIFY_EMAIL_TTL = 24 * 3600
 RESET_PASSWORD_TTL = 3600
@@ -92,7 +92,7 @@ class IdentityService:
         db: Database,
         settings: Settings,
         apps: AppDirectory,
-        tenants: TenantDirectory,
+        tenants: TenantGate,
         tokens: TokenService,
         throttle: LoginThrottle,
         events: SecurityEvents,

@@ -68,6 +68,23 @@ class SettingsService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @staticmethod
+    def validate(key: str, value: Any) -> Any:  # noqa: ANN401 - JSON values
+        return registry.definition(key).validate(value)
+
+    @staticmethod
+    async def write_in(
+        tx: Transaction,
+        tenant_id: UUID,
+        key: str,
+        value: Any,  # noqa: ANN401 - JSON values
+        *,
+        actor: str,
+        reason: str,
+    ) -> Any:  # noqa: ANN401 - JSON values
+        """Write a setting inside the caller's transaction (provisioning)."""
+        return await write_setting(tx, tenant_id, key, value, actor=actor, reason=reason)
+
     async def _tenant(self, tx: Transaction, slug: str) -> tenants.TenantRecord:
         tenant = await tenants.get_record(tx, slug)
         if tenant is None:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,12 +19,33 @@ from tenantry.identity import repository as users
 from tenantry.identity.tokens import TokenKind, new_token
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.invalidation import notify_in
-from tenantry.settings import registry
 from tenantry.tenants import repository
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.repository import TenantRecord
+
+
+class InitialSettings(Protocol):
+    """What provisioning needs from the settings feature, which sits above tenants: checking a
+    value up front, and writing it inside the provisioning transaction. The composition root
+    passes the settings service."""
+
+    def validate(self, key: str, value: Any) -> Any: ...  # noqa: ANN401 - JSON values
+
+    async def write_in(
+        self,
+        tx: Transaction,
+        tenant_id: UUID,
+        key: str,
+        value: Any,  # noqa: ANN401 - JSON values
+        *,
+        actor: str,
+        reason: str,
+    ) -> Any: ...  # noqa: ANN401 - JSON values
+
 
 # action -> (allowed from, to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -71,8 +92,16 @@ def _no_step(_: str) -> None:
 
 
 class TenantService:
-    def __init__(self, db: Database, *, purge_grace_days: int, platform_tenant: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: InitialSettings,
+        *,
+        purge_grace_days: int,
+        platform_tenant: str,
+    ) -> None:
         self._db = db
+        self._settings = settings
         self._grace_days = purge_grace_days
         self._platform_tenant = platform_tenant
 
@@ -125,7 +154,7 @@ class TenantService:
         retry with the same idempotency key returns the tenant the first call created.
         """
         for key, value in request.settings.items():
-            registry.definition(key).validate(value)
+            self._settings.validate(key, value)
         if idempotency_key is not None:
             existing = await self._by_idempotency_key(idempotency_key, request)
             if existing is not None:
@@ -183,10 +212,10 @@ class TenantService:
             except Conflict as exc:
                 raise Conflict("idempotency key in use") from exc
         on_step("settings")
-        from tenantry.settings.service import write_setting  # noqa: PLC0415
-
         for key, value in request.settings.items():
-            await write_setting(tx, tenant.id, key, value, actor=actor, reason="provisioning")
+            await self._settings.write_in(
+                tx, tenant.id, key, value, actor=actor, reason="provisioning"
+            )
         on_step("apps")
         admin_app = None
         for slug in sorted({*request.apps, "admin"}):
