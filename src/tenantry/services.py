@@ -69,10 +69,12 @@ def build_services(
     settings: Settings, db: Database, metrics: Metrics, resolver: TxtResolver | None = None
 ) -> Services:
     apps = AppDirectory(db)
-    domains = DomainService(db, resolver or DnsTxtResolver(settings.dns_nameservers or None))
     tenants = TenantDirectory(db)
     keys = KeyRing(db)
     events = SecurityEvents(db, metrics)
+    domains = DomainService(
+        db, events, resolver or DnsTxtResolver(settings.dns_nameservers or None)
+    )
     jwks = JwksCache(allow_private=settings.external_issuers_allow_private)
     tokens = TokenService(
         keys, settings.public_url, settings.access_token_ttl_seconds, settings.clock_skew_seconds

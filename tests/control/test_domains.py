@@ -100,7 +100,15 @@ async def test_bad_domains_are_refused(client, operator, db) -> None:
         assert response.status_code == 422, bad
 
 
-async def test_domain_changes_are_recorded_with_their_actor(client, operator, db, dns_stub) -> None:
+async def test_domain_changes_are_recorded_with_their_actor(
+    client, control_app, operator, db, dns_stub
+) -> None:
+    counter = control_app.state.services.metrics.security_events
+
+    def counted(kind: str) -> float:
+        return counter.labels(kind=kind)._value.get()
+
+    before = counted("domain_added"), counted("domain_verified")
     tenant = await make_tenant(db, "thinktank")
     domain = f"audit-{uuid7().hex[-8:]}.example"
     record = (
@@ -122,6 +130,8 @@ async def test_domain_changes_are_recorded_with_their_actor(client, operator, db
             [tenant.id],
         )
     assert [r["kind"] for r in rows] == ["domain_added", "domain_verified"]
+    # Recorded through the security-events service: counted like every other event.
+    assert (counted("domain_added"), counted("domain_verified")) == (before[0] + 1, before[1] + 1)
     assert all(
         r["detail"]["domain"] == domain and r["detail"]["actor"].startswith("platform-admin:")
         for r in rows

@@ -17,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tenantry.cli._common import actor, console, err_console, print_rows, run, settings
 from tenantry.kit.db import Database
 from tenantry.kit.errors import InvalidInput, TenantryError
+from tenantry.kit.metrics import Metrics
+from tenantry.security_events.service import SecurityEvents
 from tenantry.settings.service import SettingsService
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
 from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
@@ -237,7 +239,8 @@ def purge(
 
 
 def _domains(db: Database) -> DomainService:
-    return DomainService(db, DnsTxtResolver(settings().dns_nameservers or None))
+    events = SecurityEvents(db, Metrics())
+    return DomainService(db, events, DnsTxtResolver(settings().dns_nameservers or None))
 
 
 @domains_app.command("add")

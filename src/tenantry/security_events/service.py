@@ -1,5 +1,6 @@
 """Recording security events. Each is written in its own transaction so that it survives the
-failure of the request that caused it."""
+failure of the request that caused it, unless it is the trail of a change and must commit with
+it (`record_in`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from tenantry.kit.db import Database
+    from tenantry.kit.db import Database, Transaction
     from tenantry.kit.metrics import Metrics
 
 log = logging.getLogger("tenantry.security")
@@ -44,24 +45,49 @@ class SecurityEvents:
         severity: str = "warning",
         detail: dict[str, Any] | None = None,
     ) -> None:
+        # Written in the event's own scope: its app's, or tenant-wide when it has none.
+        async with self._db.tenant_transaction(TenantContext(tenant_id, app_id)) as tx:
+            await self.record_in(
+                tx,
+                kind,
+                tenant_id=tenant_id,
+                origin=origin,
+                app_id=app_id,
+                app_user_id=app_user_id,
+                severity=severity,
+                detail=detail,
+            )
+
+    async def record_in(
+        self,
+        tx: Transaction,
+        kind: str,
+        *,
+        tenant_id: UUID,
+        origin: Origin,
+        app_id: UUID | None = None,
+        app_user_id: UUID | None = None,
+        severity: str = "warning",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record inside the caller's transaction, for changes whose trail must commit with
+        them (domain claims)."""
         self._metrics.security_events.labels(kind=kind).inc()
         log.warning(
             "security event",
             extra={"event": kind, "tenant_id": str(tenant_id), "request_id": origin.request_id},
         )
-        # Written in the event's own scope: its app's, or tenant-wide when it has none.
-        async with self._db.tenant_transaction(TenantContext(tenant_id, app_id)) as tx:
-            await repository.insert(
-                tx,
-                tenant_id=tenant_id,
-                kind=kind,
-                severity=severity,
-                app_id=app_id,
-                app_user_id=app_user_id,
-                ip=origin.ip,
-                request_id=origin.request_id,
-                detail=detail or {},
-            )
+        await repository.insert(
+            tx,
+            tenant_id=tenant_id,
+            kind=kind,
+            severity=severity,
+            app_id=app_id,
+            app_user_id=app_user_id,
+            ip=origin.ip,
+            request_id=origin.request_id,
+            detail=detail or {},
+        )
 
     async def search(
         self,

@@ -18,13 +18,14 @@ from psycopg import errors
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import notify_in
-from tenantry.security_events import repository as security_events
+from tenantry.security_events.service import Origin
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
     from uuid import UUID
 
     from tenantry.kit.db import Database, Transaction
+    from tenantry.security_events.service import SecurityEvents
 
 RECORD_PREFIX = "_tenantry-verification"
 
@@ -76,22 +77,20 @@ class DomainService:
     """Every change is recorded as a security event with its actor: domain claims decide which
     tenant logins by email domain go to."""
 
-    def __init__(self, db: Database, resolver: TxtResolver) -> None:
+    def __init__(self, db: Database, events: SecurityEvents, resolver: TxtResolver) -> None:
         self._db = db
+        self._events = events
         self._resolver = resolver
 
     async def _record(
         self, tx: Transaction, tenant_id: UUID, kind: str, domain: str, actor: str
     ) -> None:
-        await security_events.insert(
+        await self._events.record_in(
             tx,
+            kind,
             tenant_id=tenant_id,
-            kind=kind,
+            origin=Origin(),
             severity="info",
-            app_id=None,
-            app_user_id=None,
-            ip=None,
-            request_id=None,
             detail={"domain": domain, "actor": actor},
         )
 
