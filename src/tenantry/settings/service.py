@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from psycopg.types.json import Jsonb
-
 from tenantry.kit.errors import NotFound
-from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import notify_in
-from tenantry.settings import registry
+from tenantry.settings import registry, repository
 from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
@@ -23,45 +20,6 @@ def effective(plan: str, stored: dict[str, Any]) -> dict[str, Any]:
     values = registry.defaults_for(plan)
     values.update({k: v for k, v in stored.items() if k in registry.DEFINITIONS})
     return values
-
-
-async def write_setting(
-    tx: Transaction,
-    tenant_id: UUID,
-    key: str,
-    value: Any,  # noqa: ANN401 - JSON values
-    *,
-    actor: str,
-    reason: str,
-) -> Any:  # noqa: ANN401 - JSON values
-    clean = registry.definition(key).validate(value)
-    old = await tx.fetch_one(
-        "SELECT value FROM tenantry.tenant_settings WHERE tenant_id = %s AND key = %s FOR UPDATE",
-        [tenant_id, key],
-    )
-    await tx.execute(
-        """INSERT INTO tenantry.tenant_settings (tenant_id, id, key, value, updated_by)
-           VALUES (%s, %s, %s, %s, %s)
-           ON CONFLICT (tenant_id, key) DO UPDATE
-              SET value = excluded.value, updated_at = now(), updated_by = excluded.updated_by""",
-        [tenant_id, uuid7(), key, Jsonb(clean), actor],
-    )
-    await tx.execute(
-        """INSERT INTO tenantry.tenant_setting_history
-               (tenant_id, id, key, old_value, new_value, actor, reason)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        [
-            tenant_id,
-            uuid7(),
-            key,
-            Jsonb(old["value"]) if old else None,
-            Jsonb(clean),
-            actor,
-            reason,
-        ],
-    )
-    await notify_in(tx, str(tenant_id))
-    return clean
 
 
 class SettingsService:
@@ -82,8 +40,11 @@ class SettingsService:
         actor: str,
         reason: str,
     ) -> Any:  # noqa: ANN401 - JSON values
-        """Write a setting inside the caller's transaction (provisioning)."""
-        return await write_setting(tx, tenant_id, key, value, actor=actor, reason=reason)
+        """Validate and write a setting inside the caller's transaction (also provisioning's)."""
+        clean = registry.definition(key).validate(value)
+        await repository.write(tx, tenant_id, key, clean, actor=actor, reason=reason)
+        await notify_in(tx, str(tenant_id))
+        return clean
 
     async def _tenant(self, tx: Transaction, slug: str) -> tenants.TenantRecord:
         tenant = await tenants.get_record(tx, slug)
@@ -94,22 +55,15 @@ class SettingsService:
     async def effective(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenant(tx, slug)
-            rows = await tx.fetch_all(
-                "SELECT key, value FROM tenantry.tenant_settings WHERE tenant_id = %s", [tenant.id]
-            )
-        return effective(tenant.plan, {r["key"]: r["value"] for r in rows})
+            values = await repository.stored(tx, tenant.id)
+        return effective(tenant.plan, values)
 
     async def set(self, slug: str, key: str, value: Any, *, actor: str, reason: str) -> Any:  # noqa: ANN401
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.get_writable(tx, slug)
-            return await write_setting(tx, tenant.id, key, value, actor=actor, reason=reason)
+            return await self.write_in(tx, tenant.id, key, value, actor=actor, reason=reason)
 
     async def history(self, slug: str, key: str | None = None) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenant(tx, slug)
-            return await tx.fetch_all(
-                """SELECT key, old_value, new_value, actor, reason, created_at
-                     FROM tenantry.tenant_setting_history
-                    WHERE tenant_id = %s AND (%s::text IS NULL OR key = %s) ORDER BY id DESC""",
-                [tenant.id, key, key],
-            )
+            return await repository.history(tx, tenant.id, key)
