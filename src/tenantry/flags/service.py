@@ -65,13 +65,7 @@ class FlagService:
     async def _target(
         self, tx: Transaction, slug: str, key: str, app_slug: str | None, *, write: bool = True
     ) -> tuple[UUID, Flag, UUID | None]:
-        if write:
-            tenant = await tenants.get_writable(tx, slug)
-        else:
-            found = await tenants.get_record(tx, slug)
-            if found is None:
-                raise NotFound(f"no tenant {slug!r}")
-            tenant = found
+        tenant = await tenants.require_tenant(tx, slug, writable=write)
         flag = await repository.get_flag(tx, key)
         if flag is None:
             raise NotFound(f"no flag {key!r}")

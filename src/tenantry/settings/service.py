@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import notify_in
 from tenantry.settings import registry, repository
 from tenantry.tenants import repository as tenants
@@ -46,24 +45,18 @@ class SettingsService:
         await notify_in(tx, str(tenant_id))
         return clean
 
-    async def _tenant(self, tx: Transaction, slug: str) -> tenants.TenantRecord:
-        tenant = await tenants.get_record(tx, slug)
-        if tenant is None:
-            raise NotFound(f"no tenant {slug!r}")
-        return tenant
-
     async def effective(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
-            tenant = await self._tenant(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug)
             values = await repository.stored(tx, tenant.id)
         return effective(tenant.plan, values)
 
     async def set(self, slug: str, key: str, value: Any, *, actor: str, reason: str) -> Any:  # noqa: ANN401
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.get_writable(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug, writable=True)
             return await self.write_in(tx, tenant.id, key, value, actor=actor, reason=reason)
 
     async def history(self, slug: str, key: str | None = None) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
-            tenant = await self._tenant(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug)
             return await repository.history(tx, tenant.id, key)

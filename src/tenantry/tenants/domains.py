@@ -98,7 +98,7 @@ class DomainService:
         name = normalise(domain)
         token = secrets.token_urlsafe(24)
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.get_writable(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug, writable=True)
             try:
                 await tx.execute(
                     """INSERT INTO tenantry.tenant_domains
@@ -122,7 +122,7 @@ class DomainService:
         # The DNS lookup can take seconds: no transaction (and no pooled connection) is held
         # across it. The token is re-checked under a lock afterwards.
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.get_writable(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug, writable=True)
             row = await tx.fetch_one(
                 """SELECT verification_token, verified_at FROM tenantry.tenant_domains
                     WHERE tenant_id = %s AND domain = %s""",
@@ -137,7 +137,7 @@ class DomainService:
         if expected not in records:
             raise InvalidInput(f"TXT record {RECORD_PREFIX}.{name} does not contain {expected}")
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.get_writable(tx, slug, lock=True)
+            tenant = await tenants.require_tenant(tx, slug, writable=True, lock=True)
             current = await tx.fetch_one(
                 """SELECT verification_token FROM tenantry.tenant_domains
                     WHERE tenant_id = %s AND domain = %s AND verified_at IS NULL FOR UPDATE""",
@@ -165,7 +165,7 @@ class DomainService:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
             # The tenant row lock serialises primary changes, so two can never both win.
-            tenant = await tenants.get_writable(tx, slug, lock=True)
+            tenant = await tenants.require_tenant(tx, slug, writable=True, lock=True)
             cur = await tx.execute(
                 """UPDATE tenantry.tenant_domains SET is_primary = (domain = %s)
                     WHERE tenant_id = %s AND (domain = %s AND verified_at IS NOT NULL OR is_primary)
@@ -180,7 +180,7 @@ class DomainService:
     async def remove(self, slug: str, domain: str, *, actor: str) -> None:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.get_writable(tx, slug)
+            tenant = await tenants.require_tenant(tx, slug, writable=True)
             cur = await tx.execute(
                 "DELETE FROM tenantry.tenant_domains WHERE tenant_id = %s AND domain = %s",
                 [tenant.id, name],

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenantry.apps import repository as apps_repo
 from tenantry.identity import repository as users
 from tenantry.identity.tokens import TokenKind, new_token
-from tenantry.kit.errors import Conflict, InvalidInput, NotFound
+from tenantry.kit.errors import Conflict, InvalidInput
 from tenantry.kit.invalidation import notify_in
 from tenantry.tenants import repository
 
@@ -111,12 +111,6 @@ class TenantService:
         if slug == self._platform_tenant and action in {"suspend", "deprovision", "purge"}:
             raise Conflict(f"the platform tenant {slug!r} cannot be {action}ed from here")
 
-    async def _require(self, tx: Transaction, slug: str) -> TenantRecord:
-        tenant = await repository.get_record(tx, slug, lock=True)
-        if tenant is None:
-            raise NotFound(f"no tenant {slug!r}")
-        return tenant
-
     async def transition(self, slug: str, action: str, *, reason: str, actor: str) -> TenantRecord:
         if action not in TRANSITIONS:
             raise InvalidInput(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
@@ -125,7 +119,7 @@ class TenantService:
         allowed, target = TRANSITIONS[action]
         self._protect_operators(slug, action)
         async with self._db.platform_transaction() as tx:
-            tenant = await self._require(tx, slug)
+            tenant = await repository.require_tenant(tx, slug, lock=True)
             if tenant.status not in allowed:
                 raise Conflict(
                     f"cannot {action} a tenant that is {tenant.status} "
@@ -260,7 +254,7 @@ class TenantService:
         with its lifecycle trail."""
         self._protect_operators(slug, "purge")
         async with self._db.platform_transaction() as tx:
-            tenant = await self._require(tx, slug)
+            tenant = await repository.require_tenant(tx, slug, lock=True)
             if tenant.status != "deprovisioned":
                 raise Conflict(
                     f"only deprovisioned tenants can be purged (this one is {tenant.status})"
@@ -305,9 +299,7 @@ class TenantService:
 
     async def detail(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
-            tenant = await repository.get_record(tx, slug)
-            if tenant is None:
-                raise NotFound(f"no tenant {slug!r}")
+            tenant = await repository.require_tenant(tx, slug)
             apps = await repository.enabled_apps(tx, tenant.id)
             domains = await repository.domains(tx, tenant.id)
             events = await repository.lifecycle_events(tx, tenant.id)

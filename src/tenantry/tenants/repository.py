@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenantry.kit.errors import Conflict, NotFound
 from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
@@ -76,14 +77,15 @@ async def get_record(tx: Transaction, slug: str, *, lock: bool = False) -> Tenan
     return TenantRecord(**row) if row else None
 
 
-async def get_writable(tx: Transaction, slug: str, *, lock: bool = False) -> TenantRecord:
-    """A tenant whose configuration may still change: not deprovisioned, not purged."""
-    from tenantry.kit.errors import Conflict, NotFound  # noqa: PLC0415
-
+async def require_tenant(
+    tx: Transaction, slug: str, *, writable: bool = False, lock: bool = False
+) -> TenantRecord:
+    """The tenant named `slug`, or NotFound; `writable` also refuses a tenant whose
+    configuration is frozen (deprovisioned or purged)."""
     tenant = await get_record(tx, slug, lock=lock)
     if tenant is None:
         raise NotFound(f"no tenant {slug!r}")
-    if tenant.status in {"deprovisioned", "purged"}:
+    if writable and tenant.status in {"deprovisioned", "purged"}:
         raise Conflict(f"tenant {slug!r} is {tenant.status}; its configuration is frozen")
     return tenant
 
