@@ -252,6 +252,42 @@ def _indexes(table: ScopedTable) -> list[str]:
     return statements
 
 
+def tenant_root_policies_sql(
+    roles: Roles, tenant: str = TENANT, platform: str = PLATFORM
+) -> list[str]:
+    """`tenantry.tenants`, the tenant root: a tenant's context reads its own row; only the
+    platform writes. `tenant` and `platform` are the claim expressions (migrations that restore
+    older shapes pass theirs)."""
+    table = f"{SCHEMA}.tenants"
+    own = f'CREATE POLICY runtime_own_tenant ON {table} FOR SELECT TO "{roles.runtime}"'
+    operators = f'CREATE POLICY platform_access ON {table} FOR ALL TO "{roles.platform}"'
+    return [
+        f"{own} USING (id = {tenant})",
+        f"{operators} USING ({platform}) WITH CHECK ({platform})",
+    ]
+
+
+# The registry, read back by migrations that regenerate the policies of existing tables.
+REGISTERED_TABLES = (
+    "SELECT table_schema, table_name, scope, runtime_access, cross_app_read "
+    f"FROM {SCHEMA}.scoped_tables ORDER BY 1, 2"
+)
+
+
+def registered_table(
+    schema: str, name: str, scope: str, runtime_access: str, cross_app_read: bool
+) -> ScopedTable:
+    """A row of `REGISTERED_TABLES` as the declaration the policy generator needs."""
+    return ScopedTable(
+        name=name,
+        schema=schema,
+        scope=Scope(scope),
+        columns=(),
+        runtime_access=RuntimeAccess(runtime_access),
+        cross_app_read=cross_app_read,
+    )
+
+
 def scope_statistics_sql(table: ScopedTable) -> list[str]:
     """Tell the planner that `scope_key` follows from (tenant_id, app_id).
 

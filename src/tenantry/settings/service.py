@@ -40,7 +40,7 @@ class SettingsService:
         reason: str,
     ) -> Any:  # noqa: ANN401 - JSON values
         """Validate and write a setting inside the caller's transaction (also provisioning's)."""
-        clean = registry.definition(key).validate(value)
+        clean = SettingsService.validate(key, value)
         await repository.write(tx, tenant_id, key, clean, actor=actor, reason=reason)
         await notify_in(tx, str(tenant_id))
         return clean

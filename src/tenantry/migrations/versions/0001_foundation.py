@@ -9,14 +9,13 @@ from alembic import op
 
 from tenantry.isolation.context_sql import context_functions_sql, context_scope_sql
 from tenantry.isolation.ddl import (
-    PLATFORM,
-    TENANT,
     Reference,
     RuntimeAccess,
     Scope,
     ScopedTable,
     catalog_grants_sql,
     scoped_table_sql,
+    tenant_root_policies_sql,
 )
 from tenantry.kit.ids import uuid7
 
@@ -126,14 +125,7 @@ def upgrade() -> None:
         # The tenant root: a tenant's context reads its own row; only the platform writes.
         "ALTER TABLE tenantry.tenants ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE tenantry.tenants FORCE ROW LEVEL SECURITY",
-        (
-            f'CREATE POLICY runtime_own_tenant ON tenantry.tenants FOR SELECT TO "{runtime}" '
-            f"USING (id = {TENANT})"
-        ),
-        (
-            f'CREATE POLICY platform_access ON tenantry.tenants FOR ALL TO "{platform}" '
-            f"USING ({PLATFORM}) WITH CHECK ({PLATFORM})"
-        ),
+        *tenant_root_policies_sql(roles),
         "REVOKE ALL ON tenantry.tenants FROM PUBLIC",
         f'GRANT SELECT ON tenantry.tenants TO "{runtime}"',
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON tenantry.tenants TO "{platform}"',

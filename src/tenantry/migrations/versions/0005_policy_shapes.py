@@ -17,7 +17,7 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import op
 
@@ -25,13 +25,19 @@ from tenantry.isolation.audit import UNINDEXED_FOREIGN_KEYS
 from tenantry.isolation.context_sql import context_scope_sql
 from tenantry.isolation.ddl import (
     PLATFORM,
+    REGISTERED_TABLES,
     SCOPE_KEY_COLUMN,
     TENANT,
     RuntimeAccess,
     Scope,
     ScopedTable,
+    registered_table,
     rls_sql,
+    tenant_root_policies_sql,
 )
+
+if TYPE_CHECKING:
+    from tenantry.isolation.roles import Roles
 
 revision = "0005"
 down_revision = "0004"
@@ -52,32 +58,13 @@ def _drop_policies(qualified: str) -> None:
 
 
 def _registered() -> list[ScopedTable]:
-    return [
-        ScopedTable(
-            name=name,
-            schema=schema,
-            scope=Scope(scope),
-            columns=(),
-            runtime_access=RuntimeAccess(access),
-            cross_app_read=cross_app,
-        )
-        for schema, name, scope, access, cross_app in _rows(
-            "SELECT table_schema, table_name, scope, runtime_access, cross_app_read "
-            "FROM tenantry.scoped_tables ORDER BY 1, 2"
-        )
-    ]
+    return [registered_table(*row) for row in _rows(REGISTERED_TABLES)]
 
 
-def _tenants_policies(runtime: str, platform: str, tenant: str, is_platform: str) -> None:
+def _tenants_policies(roles: Roles, tenant: str, is_platform: str) -> None:
     _drop_policies("tenantry.tenants")
-    op.execute(
-        f'CREATE POLICY runtime_own_tenant ON tenantry.tenants FOR SELECT TO "{runtime}" '
-        f"USING (id = {tenant})"
-    )
-    op.execute(
-        f'CREATE POLICY platform_access ON tenantry.tenants FOR ALL TO "{platform}" '
-        f"USING ({is_platform}) WITH CHECK ({is_platform})"
-    )
+    for statement in tenant_root_policies_sql(roles, tenant, is_platform):
+        op.execute(statement)
 
 
 def upgrade() -> None:
@@ -121,7 +108,7 @@ def upgrade() -> None:
         _drop_policies(table.qualified)
         for statement in rls_sql(table, roles):
             op.execute(statement)
-    _tenants_policies(roles.runtime, roles.platform, TENANT, PLATFORM)
+    _tenants_policies(roles, TENANT, PLATFORM)
     for table, _, columns in _rows(UNINDEXED_FOREIGN_KEYS):
         op.execute(f"CREATE INDEX ON {table} ({columns})")
 
@@ -159,7 +146,7 @@ def downgrade() -> None:
                 f"CREATE POLICY runtime_cross_app_read ON {table.qualified} FOR SELECT "
                 f'TO "{roles.runtime}" USING (tenant_id = {_OLD_TENANT} AND {_OLD_CROSS_APP})'
             )
-    _tenants_policies(roles.runtime, roles.platform, _OLD_TENANT, _OLD_PLATFORM)
+    _tenants_policies(roles, _OLD_TENANT, _OLD_PLATFORM)
     for name in (*TENANT_OR_APP, *CROSS_APP_READ):
         op.execute(f"ALTER TABLE tenantry.{name} DROP COLUMN scope_key")
     op.execute("UPDATE tenantry.scoped_tables SET scope = 'tenant' WHERE scope = 'tenant_or_app'")

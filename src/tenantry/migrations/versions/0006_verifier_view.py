@@ -19,14 +19,13 @@ from alembic import op
 
 from tenantry.isolation.context_sql import context_scope_sql
 from tenantry.isolation.ddl import (
-    PLATFORM,
     READABLE_SCOPES,
-    TENANT,
-    RuntimeAccess,
-    Scope,
+    REGISTERED_TABLES,
     ScopedTable,
+    registered_table,
     rls_sql,
     scope_statistics_sql,
+    tenant_root_policies_sql,
 )
 
 if TYPE_CHECKING:
@@ -43,20 +42,7 @@ def _rows(sql: str) -> list[Any]:
 
 
 def _registered() -> list[ScopedTable]:
-    return [
-        ScopedTable(
-            name=name,
-            schema=schema,
-            scope=Scope(scope),
-            columns=(),
-            runtime_access=RuntimeAccess(access),
-            cross_app_read=cross_app,
-        )
-        for schema, name, scope, access, cross_app in _rows(
-            "SELECT table_schema, table_name, scope, runtime_access, cross_app_read "
-            "FROM tenantry.scoped_tables ORDER BY 1, 2"
-        )
-    ]
+    return [registered_table(*row) for row in _rows(REGISTERED_TABLES)]
 
 
 def _regenerate_policies(rewrite: dict[str, str]) -> None:
@@ -75,19 +61,7 @@ def _regenerate_policies(rewrite: dict[str, str]) -> None:
             f"SELECT polname FROM pg_policy WHERE polrelid = '{qualified}'::regclass"
         ):
             op.execute(f'DROP POLICY "{name}" ON {qualified}')
-        if table is not None:
-            statements = rls_sql(table, roles)
-        else:
-            statements = [
-                (
-                    "CREATE POLICY runtime_own_tenant ON tenantry.tenants FOR SELECT "
-                    f'TO "{roles.runtime}" USING (id = {TENANT})'
-                ),
-                (
-                    "CREATE POLICY platform_access ON tenantry.tenants FOR ALL "
-                    f'TO "{roles.platform}" USING ({PLATFORM}) WITH CHECK ({PLATFORM})'
-                ),
-            ]
+        statements = rls_sql(table, roles) if table else tenant_root_policies_sql(roles)
         for statement in statements:
             op.execute(apply(statement))
 
