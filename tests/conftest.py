@@ -17,18 +17,25 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tenantry.identity.principal import Actor
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
+from tenantry.kit.config import Settings
 from tenantry.kit.context import ContextSigner
 from tenantry.kit.db import Database
 from tenantry.kit.dsn import as_role, with_database
+from tenantry.kit.metrics import Metrics
+from tenantry.services import Services, build_services
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
 ROLES = Roles("tenantry_test")
-TEMPLATE = "tenantry_test_template"
+# Database names; set TENANTRY_TEST_RUN to run two suites side by side on one server.
+RUN = os.environ.get("TENANTRY_TEST_RUN", "tenantry_test")
+TEMPLATE = f"{RUN}_template"
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / ".tenantry" / "test-clone.lock"
 
 
 def server_url() -> str:
@@ -58,7 +65,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     server = server_url()
     os.environ["TENANTRY_TEST_SERVER_URL"] = server
-    migrate.upgrade(recreate_database(server, TEMPLATE), ROLES)
+    LOCK.parent.mkdir(exist_ok=True)
+    with fasteners.InterProcessLock(str(LOCK)):
+        migrate.upgrade(recreate_database(server, TEMPLATE), ROLES)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,8 @@ class Urls:
 def clone(name: str) -> Urls:
     # Roles are cluster-wide: workers that alter them at once collide ("tuple concurrently
     # updated"), so clones are prepared one at a time.
-    (ROOT / ".tenantry").mkdir(exist_ok=True)
-    with fasteners.InterProcessLock(str(ROOT / ".tenantry" / "test-clone.lock")):
+    LOCK.parent.mkdir(exist_ok=True)
+    with fasteners.InterProcessLock(str(LOCK)):
         admin = recreate_database(os.environ["TENANTRY_TEST_SERVER_URL"], name, TEMPLATE)
         # Database-level grants and per-database role settings are not copied from a template.
         migrate.upgrade(admin, ROLES)
@@ -81,7 +90,7 @@ def clone(name: str) -> Urls:
 
 @pytest.fixture(scope="session")
 def worker_name(worker_id: str) -> str:
-    return f"tenantry_test_{worker_id}"
+    return f"{RUN}_{worker_id}"
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +107,44 @@ def scratch_urls(worker_name: str) -> Iterator[Urls]:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+PASSWORD = "violet-harbour-lantern-93"
+METRICS_TOKEN = "metrics-token-for-tests"
+# Who the fixtures' changes are recorded as.
+FIXTURES = Actor("tests", "fixture")
+
+
+def api_settings(urls: Urls, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": urls.admin,
+        "role_prefix": ROLES.prefix,
+        "public_url": "http://testserver",
+        "login_free_failures": 3,
+        "login_lockout_failures": 6,
+        "login_lockout_seconds": 60,
+        # The tests' OIDC issuer serves its keys over http on loopback.
+        "external_issuers_allow_private": True,
+        "metrics_token": METRICS_TOKEN,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type] - values checked by the model
+
+
+_SERVICES: dict[int, Services] = {}
+
+
+def services_for(db: Database) -> Services:
+    """The services over a test database, wired as the app wires them: fixtures create
+    tenants and users through them, never by writing rows themselves."""
+    return _SERVICES[id(db)]
+
+
 @pytest.fixture(scope="session")
 async def db(urls: Urls) -> AsyncIterator[Database]:
     database = Database(urls.runtime, urls.platform, min_size=1, max_size=4)
     async with database:
+        _SERVICES[id(database)] = build_services(api_settings(urls), database, Metrics())
         yield database
+        del _SERVICES[id(database)]
 
 
 def signer_for(admin_url: str, ttl: int = 300) -> ContextSigner:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.apps import repository as apps
-from tenantry.identity import correlation
-from tenantry.identity import repository as users
 from tenantry.identity.passwords import hash_password
-from tenantry.kit.context import TenantContext
-from tenantry.tenants import repository as tenants
+from tenantry.identity.principal import Actor
 
 if TYPE_CHECKING:
-    from tenantry.kit.db import Database
-from tenantry.kit.errors import NotFound
+    from tenantry.services import Services
 
 # Every demo user signs in with this password (demo data only).
 DEMO_PASSWORD = "correct horse battery staple 42"
@@ -34,52 +29,36 @@ DEMO = {
         "mechanicalmaker": ["hank@globex.test", "ivy@globex.test"],
     },
 }
+SEEDER = Actor("demo", "seed")
 
 
-async def seed_demo(db: Database, platform_tenant: str = "platform") -> dict[str, int]:
+async def seed_demo(services: Services) -> dict[str, int]:
     """Create the demo tenants, apps and users if missing. Safe to run again."""
     created = {"tenants": 0, "users": 0}
     password_hash = await hash_password(DEMO_PASSWORD)
-    tenants_and_users = {
-        **DEMO,
-        (platform_tenant, "Platform operators", "internal"): {"admin": [PLATFORM_ADMIN]},
-    }
-    for (slug, name, plan), apps_users in tenants_and_users.items():
-        async with db.platform_transaction() as tx:
-            tenant = await tenants.get_by_slug(tx, slug)
-            if tenant is None:
-                tenant = await tenants.create(tx, slug=slug, name=name, status="active", plan=plan)
-                created["tenants"] += 1
-            app_ids = {}
-            for app_slug in apps_users:
-                app = await apps.get_by_slug(tx, app_slug)
-                if app is None:
-                    raise NotFound(f"app {app_slug} missing from the catalog")
-                await tenants.enable_app(tx, tenant.id, app.id)
-                app_ids[app_slug] = app.id
-        seeded: list[users.AppUser] = []
+    if await services.tenants.by_slug(services.settings.platform_tenant) is None:
+        created["tenants"] += 1
+    await services.tenant_admin.add_platform_admin(
+        PLATFORM_ADMIN, password_hash, by=SEEDER, exist_ok=True
+    )
+    for (slug, name, plan), apps_users in DEMO.items():
+        if await services.tenants.by_slug(slug) is None:
+            created["tenants"] += 1
+        tenant, apps = await services.tenant_admin.ensure_tenant(
+            slug, name, plan, apps_users, by=SEEDER
+        )
         for app_slug, emails in apps_users.items():
-            context = TenantContext(tenant_id=tenant.id, app_id=app_ids[app_slug])
-            async with db.tenant_transaction(context) as tx:
-                for email in emails:
-                    existing = await users.get_by_email(tx, tenant.id, app_ids[app_slug], email)
-                    if existing is not None:
-                        seeded.append(existing)
-                        continue
-                    user = await users.create(
-                        tx,
-                        tenant.id,
-                        app_ids[app_slug],
-                        email,
-                        email.split("@")[0].title(),
-                        password_hash=password_hash,
-                        email_verified=True,
-                    )
-                    await users.set_preference(tx, user, "theme", f"{app_slug}-light")
-                    seeded.append(user)
-                    created["users"] += 1
-        # The same person across apps, as sign-up records it (the admin people view reads it).
-        async with db.platform_transaction() as tx:
-            for user in seeded:
-                await correlation.correlate(tx, user.tenant_id, user.app_id, user.id, user.email)
+            app_id = apps[app_slug].id
+            for email in emails:
+                if await services.users.find(tenant.id, app_id, email) is not None:
+                    continue
+                await services.users.add(
+                    tenant.id,
+                    app_id,
+                    email,
+                    email.split("@")[0].title(),
+                    password_hash=password_hash,
+                    preferences={"theme": f"{app_slug}-light"},
+                )
+                created["users"] += 1
     return created

@@ -14,34 +14,16 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 
-from tenantry.apps import repository as apps_repo
 from tenantry.identity import totp
-from tenantry.kit.config import Settings
+from tenantry.identity.passwords import hash_password
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
-from tenantry.tenants import repository as tenants_repo
 from tenantry.web import create_app
-from tests.conftest import ROLES
+from tests.conftest import FIXTURES, METRICS_TOKEN, PASSWORD, api_settings, services_for
 
-PASSWORD = "violet-harbour-lantern-93"
-METRICS_TOKEN = "metrics-token-for-tests"
+__all__ = ["METRICS_TOKEN", "PASSWORD", "api_settings"]  # shared with the other suites
+
 _ips = itertools.count(1)
-
-
-def api_settings(urls, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": urls.admin,
-        "role_prefix": ROLES.prefix,
-        "public_url": "http://testserver",
-        "login_free_failures": 3,
-        "login_lockout_failures": 6,
-        "login_lockout_seconds": 60,
-        # The tests' OIDC issuer serves its keys over http on loopback.
-        "external_issuers_allow_private": True,
-        "metrics_token": METRICS_TOKEN,
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -73,12 +55,9 @@ class Tenant:
 
 async def make_tenant(db: Database, *app_slugs: str) -> Tenant:
     slug = f"t-{uuid7().hex[-10:]}"
-    async with db.platform_transaction() as tx:
-        tenant = await tenants_repo.create(tx, slug=slug, name=slug, status="active", plan="free")
-        for app_slug in app_slugs:
-            app = await apps_repo.get_by_slug(tx, app_slug)
-            assert app is not None
-            await tenants_repo.enable_app(tx, tenant.id, app.id)
+    tenant, _ = await services_for(db).tenant_admin.ensure_tenant(
+        slug, slug, "free", app_slugs, by=FIXTURES
+    )
     return Tenant(tenant.id, slug)
 
 
@@ -165,17 +144,14 @@ def totp_next(secret: str) -> str:
 
 
 async def tenant_admin(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:
-    """A user of the tenant's admin app, created as provisioning does (no self sign-up)."""
-    from tenantry.identity import repository as users
-    from tenantry.identity.passwords import hash_password
-
-    async with db.platform_transaction() as tx:
-        admin_app = await apps_repo.get_by_slug(tx, "admin")
-        assert admin_app is not None
-        await tenants_repo.enable_app(tx, tenant.id, admin_app.id)
-        created = await users.create(
-            tx, tenant.id, admin_app.id, email, password_hash=await hash_password(PASSWORD)
-        )
+    """A user of the tenant's admin app, created as an operator does (no self sign-up)."""
+    services = services_for(db)
+    _, apps = await services.tenant_admin.ensure_tenant(
+        tenant.slug, tenant.slug, "free", ["admin"], by=FIXTURES
+    )
+    created = await services.users.add(
+        tenant.id, apps["admin"].id, email, password_hash=await hash_password(PASSWORD)
+    )
     user = User("admin", tenant, email, PASSWORD, id=str(created.id))
     response = await login(client, user)
     assert response.status_code == 200, response.text

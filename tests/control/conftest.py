@@ -12,16 +12,13 @@ import dns.rrset
 import pytest
 from fastapi import FastAPI
 
-from tenantry.apps import repository as apps_repo
-from tenantry.identity import repository as users
 from tenantry.identity.passwords import hash_password
-from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
-from tenantry.tenants import repository as tenants_repo
 from tenantry.tenants.domains import DnsTxtResolver
 from tenantry.web import create_app
 from tests.api.conftest import PASSWORD, User, api_settings, client_for, login
 from tests.api.conftest import tenant as tenant  # noqa: PLC0414 - shared fixture
+from tests.conftest import FIXTURES
 
 PLATFORM = "platform-ops"
 
@@ -86,28 +83,13 @@ async def client(control_app):
 @pytest.fixture(scope="session")
 async def operator(control_app, db: Database) -> User:
     """A platform administrator: a user of the admin app in the operator's tenant."""
-    async with db.platform_transaction() as tx:
-        tenant = await tenants_repo.get_by_slug(tx, PLATFORM)
-        if tenant is None:
-            tenant = await tenants_repo.create(
-                tx, slug=PLATFORM, name="Operators", status="active", plan="free"
-            )
-        admin_app = await apps_repo.get_by_slug(tx, "admin")
-        assert admin_app is not None
-        await tenants_repo.enable_app(tx, tenant.id, admin_app.id)
-    async with db.tenant_transaction(TenantContext(tenant.id, admin_app.id)) as tx:
-        existing = await users.get_by_email(tx, tenant.id, admin_app.id, "ops@example.com")
-        if existing is None:
-            await users.create(
-                tx,
-                tenant.id,
-                admin_app.id,
-                "ops@example.com",
-                password_hash=await hash_password(PASSWORD),
-            )
+    services = control_app.state.services
+    admin = await services.tenant_admin.add_platform_admin(
+        "ops@example.com", await hash_password(PASSWORD), by=FIXTURES, exist_ok=True
+    )
     from tests.api.conftest import Tenant
 
-    user = User("admin", Tenant(tenant.id, PLATFORM), "ops@example.com", PASSWORD)
+    user = User("admin", Tenant(admin.tenant_id, PLATFORM), "ops@example.com", PASSWORD)
     async with client_for(control_app) as c:
         assert (await login(c, user)).status_code == 200
     return user

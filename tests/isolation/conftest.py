@@ -9,11 +9,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tenantry.apps import repository as apps
-from tenantry.identity import repository as users
 from tenantry.kit.context import ContextSigner, TenantContext
 from tenantry.kit.ids import uuid7
-from tenantry.tenants import repository as tenants
+from tests.conftest import FIXTURES, services_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,34 +33,33 @@ class World:
         return TenantContext(tenant_id=tenant, app_id=app, **kwargs)  # type: ignore[arg-type]
 
 
+APPS = ("thinktank", "launchboard")
+
+
 @pytest.fixture(scope="session")
 async def world(db: Database) -> World:
+    services = services_for(db)
     suffix = uuid7().hex[-8:]
-    async with db.platform_transaction() as tx:
-        a = await tenants.create(
-            tx, slug=f"a-{suffix}", name="Tenant A", status="active", plan="free"
+    tenants = []
+    for name in ("a", "b"):
+        tenant, apps = await services.tenant_admin.ensure_tenant(
+            f"{name}-{suffix}", f"Tenant {name.upper()}", "free", APPS, by=FIXTURES
         )
-        b = await tenants.create(
-            tx, slug=f"b-{suffix}", name="Tenant B", status="active", plan="free"
-        )
-        app_1 = await apps.get_by_slug(tx, "thinktank")
-        app_2 = await apps.get_by_slug(tx, "launchboard")
-        assert app_1
-        assert app_2
-        for tenant in (a, b):
-            for app in (app_1, app_2):
-                await tenants.enable_app(tx, tenant.id, app.id)
+        tenants.append(tenant)
+    a, b = tenants
+    app_1, app_2 = (apps[slug] for slug in APPS)
     created: dict[tuple[UUID, UUID], list[UUID]] = {}
     for tenant in (a, b):
         for app in (app_1, app_2):
-            async with db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
-                ids = []
-                # The same email in every tenant and app: four separate identities.
-                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test"):
-                    user = await users.create(tx, tenant.id, app.id, email)
-                    await users.set_preference(tx, user, "theme", "dark")
-                    ids.append(user.id)
-                created[(tenant.id, app.id)] = ids
+            # The same email in every tenant and app: four separate identities.
+            created[(tenant.id, app.id)] = [
+                (
+                    await services.users.add(
+                        tenant.id, app.id, email, password_hash=None, preferences={"theme": "dark"}
+                    )
+                ).id
+                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test")
+            ]
     return World(a.id, b.id, app_1.id, app_2.id, created)
 
 

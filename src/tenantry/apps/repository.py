@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenantry.apps.models import App
+
 if TYPE_CHECKING:
-    from uuid import UUID
-
     from tenantry.kit.db import Transaction
-
-
-@dataclass(frozen=True, slots=True)
-class App:
-    id: UUID
-    slug: str
-    name: str
-    status: str
 
 
 async def get_by_slug(tx: Transaction, slug: str) -> App | None:

@@ -10,8 +10,8 @@ from tenantry.kit.errors import NotFound
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from tenantry.apps.repository import App
-    from tenantry.kit.db import Database
+    from tenantry.apps.models import App
+    from tenantry.kit.db import Database, Transaction
 
 
 class AppDirectory:
@@ -28,7 +28,15 @@ class AppDirectory:
 
     def by_slug(self, slug: str) -> App:
         app = self._by_slug.get(slug)
-        if app is None or app.status != "active":
+        if app is None or not app.active:
+            raise NotFound(f"no app {slug!r}")
+        return app
+
+    async def require_in(self, tx: Transaction, slug: str) -> App:
+        """An active app read inside the caller's transaction: for writes that must see the
+        catalog as it is now, not as this process cached it."""
+        app = await repository.get_by_slug(tx, slug)
+        if app is None or not app.active:
             raise NotFound(f"no app {slug!r}")
         return app
 

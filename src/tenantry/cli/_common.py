@@ -12,10 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tenantry.identity.principal import Actor
 from tenantry.kit import dsn
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.invalidation import Listener
+from tenantry.kit.metrics import Metrics
+from tenantry.services import Services, build_services
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,20 +55,21 @@ def database(config: Settings) -> Database:
     return db
 
 
-def actor() -> str:
+def operator() -> Actor:
     """Who made a change from the command line, for the audit trails."""
-    return f"cli:{getpass.getuser()}"
+    return Actor.operator(getpass.getuser())
 
 
 T = TypeVar("T")
 
 
-def run(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the database, run `work` with it, close it."""
+def run(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Open the database, run `work` with the services built on it, close it."""
 
     async def main() -> T:
-        async with database(settings()) as db:
-            return await work(db)
+        config = settings()
+        async with database(config) as db:
+            return await work(build_services(config, db, Metrics()))
 
     return asyncio.run(main())
 

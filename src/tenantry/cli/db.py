@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import psycopg
 import typer
 from psycopg import sql
 
-from tenantry.cli._common import DatabaseUrlOption, console, database, settings
+from tenantry.cli._common import DatabaseUrlOption, console, run, settings
 from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
@@ -91,12 +90,7 @@ def downgrade(
 def seed_demo_command() -> None:
     """Create the demo tenants acme and globex with apps and users (idempotent)."""
 
-    async def run() -> dict[str, int]:
-        config = settings()
-        async with database(config) as db:
-            return await seed_demo(db, config.platform_tenant)
-
-    created = asyncio.run(run())
+    created = run(seed_demo)
     console.print(f"demo data ready ({created['tenants']} tenants, {created['users']} users added)")
 
 

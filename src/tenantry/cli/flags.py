@@ -8,9 +8,7 @@ from typing import Any
 
 import typer
 
-from tenantry.cli._common import actor, console, print_rows, run
-from tenantry.flags.service import FlagService
-from tenantry.settings.service import SettingsService
+from tenantry.cli._common import console, operator, print_rows, run
 
 settings_app = typer.Typer(no_args_is_help=True, help="Typed tenant settings and their history.")
 flags_app = typer.Typer(no_args_is_help=True, help="Feature flags, per-tenant overrides, versions.")
@@ -29,7 +27,7 @@ def _value(raw: str) -> Any:  # noqa: ANN401 - JSON text, or a bare string
 @settings_app.command("show")
 def settings_show(tenant: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Effective settings (plan defaults and the tenant's own values)."""
-    values = run(lambda db: SettingsService(db).effective(tenant))
+    values = run(lambda s: s.settings_admin.effective(tenant))
     if as_json:
         typer.echo(json.dumps(values))
         return
@@ -42,7 +40,7 @@ def settings_show(tenant: str, as_json: bool = typer.Option(False, "--json")) ->
 def settings_set(tenant: str, key: str, value: str, reason: str = ReasonOption) -> None:
     """Set one setting; VALUE is JSON (`42`, `true`, `"text"`) or a bare string."""
     stored = run(
-        lambda db: SettingsService(db).set(tenant, key, _value(value), actor=actor(), reason=reason)
+        lambda s: s.settings_admin.set(tenant, key, _value(value), by=operator(), reason=reason)
     )
     console.print(f"{tenant}: {key} = {json.dumps(stored)}")
 
@@ -54,7 +52,7 @@ def settings_history(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Who changed which setting, when and why."""
-    rows = run(lambda db: SettingsService(db).history(tenant, key))
+    rows = run(lambda s: s.settings_admin.history(tenant, key))
     columns = ["created_at", "key", "old_value", "new_value", "actor", "reason"]
     print_rows(columns, [[r[c] for c in columns] for r in rows], as_json=as_json)
 
@@ -62,7 +60,7 @@ def settings_history(
 @flags_app.command("list")
 def flags_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """The flag catalog."""
-    flags = run(lambda db: FlagService(db).all())
+    flags = run(lambda s: s.flags.all())
     columns = ["key", "type", "default_value", "status", "owner", "version"]
     print_rows(columns, [[getattr(f, c) for c in columns] for f in flags], as_json=as_json)
 
@@ -78,13 +76,13 @@ def flags_define(
 ) -> None:
     """Add a flag to the catalog."""
     flag = run(
-        lambda db: FlagService(db).define(
+        lambda s: s.flags.define(
             key,
             flag_type,
             _value(default),
             description=description,
             owner=owner,
-            actor=actor(),
+            by=operator(),
             reason=reason,
         )
     )
@@ -94,9 +92,7 @@ def flags_define(
 @flags_app.command("deprecate")
 def flags_deprecate(key: str, reason: str = ReasonOption) -> None:
     """Mark a flag deprecated; its use is then counted per tenant (`tenantry flags usage`)."""
-    flag = run(
-        lambda db: FlagService(db).update(key, actor=actor(), reason=reason, status="deprecated")
-    )
+    flag = run(lambda s: s.flags.update(key, by=operator(), reason=reason, status="deprecated"))
     console.print(f"{flag.key} deprecated (v{flag.version})")
 
 
@@ -113,13 +109,13 @@ def flags_override(
 ) -> None:
     """Override a flag for a tenant (optionally one app, optionally a percentage rollout)."""
     version = run(
-        lambda db: FlagService(db).set_override(
+        lambda s: s.flags.set_override(
             tenant,
             key,
             _value(value),
             app_slug=app,
             rollout_percent=rollout,
-            actor=actor(),
+            by=operator(),
             reason=reason,
         )
     )
@@ -132,9 +128,7 @@ def flags_remove(
 ) -> None:
     """Remove a tenant's override (a new version records it)."""
     version = run(
-        lambda db: FlagService(db).remove_override(
-            tenant, key, app_slug=app, actor=actor(), reason=reason
-        )
+        lambda s: s.flags.remove_override(tenant, key, app_slug=app, by=operator(), reason=reason)
     )
     console.print(f"{tenant}: {key} override removed (v{version})")
 
@@ -147,7 +141,7 @@ def flags_versions(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every version of a tenant's override, newest first."""
-    versions = run(lambda db: FlagService(db).versions(tenant, key, app_slug=app))
+    versions = run(lambda s: s.flags.versions(tenant, key, app_slug=app))
     columns = ["version", "value", "rollout_percent", "removed", "actor", "reason", "created_at"]
     print_rows(columns, [[asdict(v)[c] for c in columns] for v in versions], as_json=as_json)
 
@@ -158,9 +152,7 @@ def flags_rollback(
 ) -> None:
     """Make the override what it was at VERSION (as a new version)."""
     new = run(
-        lambda db: FlagService(db).rollback(
-            tenant, key, version, app_slug=app, actor=actor(), reason=reason
-        )
+        lambda s: s.flags.rollback(tenant, key, version, app_slug=app, by=operator(), reason=reason)
     )
     console.print(f"{tenant}: {key} rolled back to v{version} (now v{new})")
 
@@ -168,6 +160,6 @@ def flags_rollback(
 @flags_app.command("usage")
 def flags_usage(as_json: bool = typer.Option(False, "--json")) -> None:
     """Which tenants still use deprecated flags and endpoints."""
-    rows = run(lambda db: FlagService(db).deprecations())
+    rows = run(lambda s: s.flags.deprecations())
     columns = ["tenant", "kind", "name", "app_slug", "uses", "last_used_at"]
     print_rows(columns, [[r[c] for c in columns] for r in rows], as_json=as_json)

@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import typer
 
-from tenantry.apps import repository as apps
-from tenantry.cli._common import console, database, err_console, print_rows, settings
-from tenantry.identity import repository as users
+from tenantry.cli._common import console, err_console, print_rows, run
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import NotFound
-from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
     from tenantry.kit.db import Database
+    from tenantry.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,32 +41,28 @@ def sql_command(
 ) -> None:
     """Run SQL as the runtime role in a signed tenant/app context (one transaction, commits)."""
 
-    async def run() -> None:
-        async with database(settings()) as db:
-            context = await resolve_context(db, tenant, app, user, cross_app=cross_app)
-            if statement is not None:
-                show(await execute(db, context, statement), as_json=as_json)
-                return
-            await interactive(db, context, f"{tenant}/{app}", as_json=as_json)
+    async def work(services: Services) -> None:
+        await services.apps.reload()
+        context = await resolve_context(services, tenant, app, user, cross_app=cross_app)
+        if statement is not None:
+            show(await execute(services.db, context, statement), as_json=as_json)
+            return
+        await interactive(services.db, context, f"{tenant}/{app}", as_json=as_json)
 
-    asyncio.run(run())
+    run(work)
 
 
 async def resolve_context(
-    db: Database, tenant_slug: str, app_slug: str, email: str | None, *, cross_app: bool
+    services: Services, tenant_slug: str, app_slug: str, email: str | None, *, cross_app: bool
 ) -> TenantContext:
-    async with db.platform_transaction() as tx:
-        tenant = await tenants.get_by_slug(tx, tenant_slug)
-        app = await apps.get_by_slug(tx, app_slug)
+    tenant = await services.tenants.by_slug(tenant_slug)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_slug!r}")
-    if app is None:
-        raise NotFound(f"no app {app_slug!r}")
+    app = services.apps.by_slug(app_slug)
     context = TenantContext(tenant_id=tenant.id, app_id=app.id, cross_app=cross_app)
     if email is None:
         return context
-    async with db.tenant_transaction(context) as tx:
-        found = await users.get_by_email(tx, tenant.id, app.id, email)
+    found = await services.users.find(tenant.id, app.id, email)
     if found is None:
         raise NotFound(f"no user {email!r} in {tenant_slug}/{app_slug}")
     return TenantContext(tenant.id, app.id, found.id, cross_app=cross_app)

@@ -14,14 +14,10 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tenantry.cli._common import actor, console, err_console, print_rows, run, settings
-from tenantry.kit.db import Database
+from tenantry.cli._common import console, err_console, operator, print_rows, run
 from tenantry.kit.errors import InvalidInput, TenantryError
-from tenantry.kit.metrics import Metrics
-from tenantry.security_events.service import SecurityEvents
-from tenantry.settings.service import SettingsService
-from tenantry.tenants.domains import DnsTxtResolver, DomainService
-from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
+from tenantry.services import Services
+from tenantry.tenants.lifecycle import ProvisionRequest
 
 app = typer.Typer(no_args_is_help=True, help="Tenants: list, provision, lifecycle, domains, purge.")
 domains_app = typer.Typer(no_args_is_help=True, help="A tenant's domains.")
@@ -29,16 +25,6 @@ app.add_typer(domains_app, name="domains")
 
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
 ReasonOption = typer.Option(..., "--reason", "-r", help="Why (kept in the lifecycle trail).")
-
-
-def _tenants(db: Database) -> TenantService:
-    config = settings()
-    return TenantService(
-        db,
-        SettingsService(db),
-        purge_grace_days=config.purge_grace_days,
-        platform_tenant=config.platform_tenant,
-    )
 
 
 def _echo_json(value: Any) -> None:  # noqa: ANN401 - any JSON-able value
@@ -61,7 +47,7 @@ def list_tenants(
 ) -> None:
     """List tenants."""
     items, total = run(
-        lambda db: _tenants(db).search(
+        lambda s: s.tenant_admin.search(
             query=query, status=status, plan=plan, limit=limit, offset=offset
         )
     )
@@ -75,11 +61,10 @@ def list_tenants(
 @app.command()
 def show(slug: str, as_json: bool = JsonOption) -> None:
     """A tenant with its apps, domains, settings and lifecycle trail."""
-    from tenantry.settings.service import SettingsService  # noqa: PLC0415
 
-    async def work(db: Database) -> dict[str, Any]:
-        detail = await _tenants(db).detail(slug)
-        detail["settings"] = await SettingsService(db).effective(slug)
+    async def work(s: Services) -> dict[str, Any]:
+        detail = await s.tenant_admin.detail(slug)
+        detail["settings"] = await s.settings_admin.effective(slug)
         return detail
 
     detail = run(work)
@@ -121,7 +106,7 @@ def create(
     """Provision a tenant atomically (tenant, apps, first admin, plan)."""
     request = _request(slug=slug, name=name, admin_email=admin_email, plan=plan, apps=apps)
     result = run(
-        lambda db: _tenants(db).provision(request, actor=actor(), idempotency_key=idempotency_key)
+        lambda s: s.tenant_admin.provision(request, by=operator(), idempotency_key=idempotency_key)
     )
     if as_json:
         _echo_json({"created": result.created, "tenant": asdict(result.tenant)})
@@ -158,8 +143,8 @@ def import_csv(
         (n, {k: v for k, v in row.items() if k and v is not None}) for n, row in enumerate(rows, 2)
     ]
 
-    async def work(db: Database) -> list[str]:
-        service = _tenants(db)
+    async def work(s: Services) -> list[str]:
+        service = s.tenant_admin
         failures: list[str] = []
         columns = (
             TextColumn("{task.description}"),
@@ -173,7 +158,7 @@ def import_csv(
                 try:
                     request = _request(**row)
                     await service.provision(
-                        request, actor=actor(), idempotency_key=f"import:{request.slug}"
+                        request, by=operator(), idempotency_key=f"import:{request.slug}"
                     )
                 except TenantryError as exc:
                     failures.append(f"line {line} ({row.get('slug', '')}): {exc.message}")
@@ -190,7 +175,9 @@ def import_csv(
 
 def _transition(action: str) -> Callable[..., None]:
     def command(slug: str, reason: str = ReasonOption) -> None:
-        tenant = run(lambda db: _tenants(db).transition(slug, action, reason=reason, actor=actor()))
+        tenant = run(
+            lambda s: s.tenant_admin.transition(slug, action, reason=reason, by=operator())
+        )
         console.print(f"{tenant.slug}: {tenant.status}")
 
     command.__doc__ = f"{action.capitalize()} a tenant (with a reason, audited)."
@@ -213,14 +200,14 @@ def purge(
     if not yes and not typer.confirm(f"Delete all data of {slug}? This cannot be undone"):
         raise typer.Exit(1)
 
-    async def work(db: Database) -> Any:  # noqa: ANN401
+    async def work(s: Services) -> Any:  # noqa: ANN401
         with Progress(
             TextColumn("purging {task.fields[table]}"), console=err_console, transient=True
         ) as progress:
             task = progress.add_task("purge", table="")
-            return await _tenants(db).purge(
+            return await s.tenant_admin.purge(
                 slug,
-                actor=actor(),
+                by=operator(),
                 reason=reason,
                 force=force,
                 on_step=lambda table: progress.update(task, table=table),
@@ -238,34 +225,29 @@ def purge(
     console.print(f"{slug} purged: {sum(report.deleted.values())} rows deleted, 0 left")
 
 
-def _domains(db: Database) -> DomainService:
-    events = SecurityEvents(db, Metrics())
-    return DomainService(db, events, DnsTxtResolver(settings().dns_nameservers or None))
-
-
 @domains_app.command("add")
 def domains_add(slug: str, domain: str) -> None:
     """Add a domain; prints the TXT record to publish."""
-    record = run(lambda db: _domains(db).add(slug, domain, actor=actor()))
+    record = run(lambda s: s.domains.add(slug, domain, by=operator()))
     console.print(f'publish TXT {record["record"]} = "{record["value"]}", then run verify')
 
 
 @domains_app.command("verify")
 def domains_verify(slug: str, domain: str) -> None:
     """Check the TXT record and claim the domain for the tenant."""
-    run(lambda db: _domains(db).verify(slug, domain, actor=actor()))
+    run(lambda s: s.domains.verify(slug, domain, by=operator()))
     console.print(f"{domain} verified for {slug}")
 
 
 @domains_app.command("primary")
 def domains_primary(slug: str, domain: str) -> None:
     """Make a verified domain the tenant's primary one."""
-    run(lambda db: _domains(db).set_primary(slug, domain, actor=actor()))
+    run(lambda s: s.domains.set_primary(slug, domain, by=operator()))
     console.print(f"{domain} is now {slug}'s primary domain")
 
 
 @domains_app.command("remove")
 def domains_remove(slug: str, domain: str) -> None:
     """Remove a domain (and release its claim)."""
-    run(lambda db: _domains(db).remove(slug, domain, actor=actor()))
+    run(lambda s: s.domains.remove(slug, domain, by=operator()))
     console.print(f"{domain} removed from {slug}")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Transaction
 
 
@@ -82,7 +83,7 @@ async def get_flag(tx: Transaction, key: str, *, lock: bool = False) -> Flag | N
     return Flag(**row) if row else None
 
 
-async def save_flag(tx: Transaction, flag: Flag, *, actor: str, reason: str, created: bool) -> Flag:
+async def save_flag(tx: Transaction, flag: Flag, *, by: Actor, reason: str, created: bool) -> Flag:
     statement = (
         f"""INSERT INTO tenantry.feature_flags
                 (key, type, default_value, description, owner, status, version)
@@ -116,7 +117,7 @@ async def save_flag(tx: Transaction, flag: Flag, *, actor: str, reason: str, cre
     await tx.execute(
         """INSERT INTO tenantry.feature_flag_versions (flag_key, version, snapshot, actor, reason)
            VALUES (%s, %s, %s, %s, %s)""",
-        [saved.key, saved.version, Jsonb(snapshot), actor, reason],
+        [saved.key, saved.version, Jsonb(snapshot), str(by), reason],
     )
     return saved
 
@@ -168,7 +169,7 @@ async def write_override(
     rollout_percent: int | None,
     removed: bool,
     version: int,
-    actor: str,
+    by: Actor,
     reason: str,
 ) -> None:
     await tx.execute(
@@ -197,7 +198,7 @@ async def write_override(
             None if removed else Jsonb(value),
             rollout_percent,
             removed,
-            actor,
+            str(by),
             reason,
         ],
     )

@@ -6,22 +6,25 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tenantry.apps import repository as apps_repo
 from tenantry.flags import evaluation, repository
 from tenantry.flags.repository import Flag, OverrideVersion
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.invalidation import EVERYTHING, notify_in
-from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.apps.service import AppDirectory
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Database, Transaction
+    from tenantry.tenants.service import TenantDirectory
 
 
 class FlagService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, apps: AppDirectory, tenants: TenantDirectory) -> None:
         self._db = db
+        self._apps = apps
+        self._tenants = tenants
 
     async def all(self) -> list[Flag]:
         async with self._db.platform_transaction() as tx:
@@ -35,7 +38,7 @@ class FlagService:
         *,
         description: str = "",
         owner: str = "",
-        actor: str,
+        by: Actor,
         reason: str,
     ) -> Flag:
         evaluation.check_value(flag_type, default)
@@ -43,11 +46,11 @@ class FlagService:
             if await repository.get_flag(tx, key):
                 raise Conflict(f"flag {key!r} already exists")
             flag = Flag(key, flag_type, default, description, owner, "active", 1, datetime.now(UTC))
-            saved = await repository.save_flag(tx, flag, actor=actor, reason=reason, created=True)
+            saved = await repository.save_flag(tx, flag, by=by, reason=reason, created=True)
             await notify_in(tx, EVERYTHING)
         return saved
 
-    async def update(self, key: str, *, actor: str, reason: str, **changes: Any) -> Flag:  # noqa: ANN401
+    async def update(self, key: str, *, by: Actor, reason: str, **changes: Any) -> Flag:  # noqa: ANN401
         async with self._db.platform_transaction() as tx:
             flag = await repository.get_flag(tx, key, lock=True)
             if flag is None:
@@ -57,7 +60,7 @@ class FlagService:
             if changes.get("status", flag.status) not in {"active", "deprecated"}:
                 raise InvalidInput("status must be active or deprecated")
             saved = await repository.save_flag(
-                tx, replace(flag, **changes), actor=actor, reason=reason, created=False
+                tx, replace(flag, **changes), by=by, reason=reason, created=False
             )
             await notify_in(tx, EVERYTHING)
         return saved
@@ -65,16 +68,13 @@ class FlagService:
     async def _target(
         self, tx: Transaction, slug: str, key: str, app_slug: str | None, *, write: bool = True
     ) -> tuple[UUID, Flag, UUID | None]:
-        tenant = await tenants.require_tenant(tx, slug, writable=write)
+        tenant = await self._tenants.require_in(tx, slug, writable=write)
         flag = await repository.get_flag(tx, key)
         if flag is None:
             raise NotFound(f"no flag {key!r}")
         app_id = None
         if app_slug is not None:
-            app = await apps_repo.get_by_slug(tx, app_slug)
-            if app is None:
-                raise NotFound(f"no app {app_slug!r}")
-            app_id = app.id
+            app_id = (await self._apps.require_in(tx, app_slug)).id
         return tenant.id, flag, app_id
 
     async def set_override(
@@ -85,7 +85,7 @@ class FlagService:
         *,
         app_slug: str | None = None,
         rollout_percent: int | None = None,
-        actor: str,
+        by: Actor,
         reason: str,
     ) -> int:
         if rollout_percent is not None and not 0 <= rollout_percent <= 100:  # noqa: PLR2004
@@ -103,14 +103,14 @@ class FlagService:
                 rollout_percent=rollout_percent,
                 removed=False,
                 version=version,
-                actor=actor,
+                by=by,
                 reason=reason,
             )
             await notify_in(tx, str(tenant_id))
         return version
 
     async def remove_override(
-        self, slug: str, key: str, *, app_slug: str | None = None, actor: str, reason: str
+        self, slug: str, key: str, *, app_slug: str | None = None, by: Actor, reason: str
     ) -> int:
         async with self._db.platform_transaction() as tx:
             tenant_id, _, app_id = await self._target(tx, slug, key, app_slug)
@@ -126,7 +126,7 @@ class FlagService:
                 rollout_percent=None,
                 removed=True,
                 version=version,
-                actor=actor,
+                by=by,
                 reason=reason,
             )
             await notify_in(tx, str(tenant_id))
@@ -146,7 +146,7 @@ class FlagService:
         version: int,
         *,
         app_slug: str | None = None,
-        actor: str,
+        by: Actor,
         reason: str,
     ) -> int:
         """Make the override what it was at `version`, as a new version (history is kept)."""
@@ -168,7 +168,7 @@ class FlagService:
                 rollout_percent=target.rollout_percent,
                 removed=target.removed,
                 version=new_version,
-                actor=actor,
+                by=by,
                 reason=f"rollback to v{version}: {reason}",
             )
             await notify_in(tx, str(tenant_id))
@@ -177,3 +177,9 @@ class FlagService:
     async def deprecations(self) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
             return await repository.deprecation_report(tx)
+
+    async def overrides_for_tenant(self, slug: str) -> list[repository.Override]:
+        """Every current override of one tenant's flags, tenant-wide ones first."""
+        async with self._db.platform_transaction() as tx:
+            tenant = await self._tenants.require_in(tx, slug)
+            return await repository.overrides_for_tenant(tx, tenant.id)

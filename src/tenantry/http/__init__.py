@@ -1,1 +1,2 @@
-"""The HTTP edge: authentication dependencies and route markers shared by every router."""
+"""The HTTP edge: one router per feature (`routers.py`), and the authentication dependencies
+they share (`auth.py`)."""

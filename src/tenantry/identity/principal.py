@@ -42,6 +42,25 @@ class Credential(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a change, as every audit trail records it: a principal (`Principal.actor`) or
+    an operator at the terminal (`Actor.operator`). `on_behalf_of` names the user an
+    impersonating administrator acts for, so a trail always shows both."""
+
+    kind: str
+    name: str
+    on_behalf_of: str | None = None
+
+    @classmethod
+    def operator(cls, login: str) -> Actor:
+        return cls("cli", login)
+
+    def __str__(self) -> str:
+        label = f"{self.kind}:{self.name}"
+        return f"{label} for {self.on_behalf_of}" if self.on_behalf_of else label
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     tenant_id: UUID
     app_id: UUID
@@ -58,6 +77,11 @@ class Principal:
     @property
     def is_tenant_admin(self) -> bool:
         return Scope.ADMIN in self.scopes
+
+    @property
+    def actor(self) -> Actor:
+        kind = "platform-admin" if Scope.PLATFORM in self.scopes else f"{self.app_slug}-user"
+        return Actor(kind, str(self.app_user_id))
 
 
 def session_scopes(app_slug: str, *, platform: bool, recent: bool) -> frozenset[Scope]:

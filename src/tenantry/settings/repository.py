@@ -11,6 +11,7 @@ from tenantry.kit.ids import uuid7
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Transaction
 
 
@@ -27,7 +28,7 @@ async def write(
     key: str,
     value: Any,  # noqa: ANN401 - JSON values
     *,
-    actor: str,
+    by: Actor,
     reason: str,
 ) -> None:
     """Store a value and its history row; the old value is locked while it is replaced."""
@@ -40,7 +41,7 @@ async def write(
            VALUES (%s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id, key) DO UPDATE
               SET value = excluded.value, updated_at = now(), updated_by = excluded.updated_by""",
-        [tenant_id, uuid7(), key, Jsonb(value), actor],
+        [tenant_id, uuid7(), key, Jsonb(value), str(by)],
     )
     await tx.execute(
         """INSERT INTO tenantry.tenant_setting_history
@@ -52,7 +53,7 @@ async def write(
             key,
             Jsonb(old["value"]) if old else None,
             Jsonb(value),
-            actor,
+            str(by),
             reason,
         ],
     )

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from tenantry.kit.invalidation import notify_in
 from tenantry.settings import registry, repository
-from tenantry.tenants import repository as tenants
 
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Database, Transaction
+    from tenantry.tenants.service import TenantDirectory
 
 
 def effective(plan: str, stored: dict[str, Any]) -> dict[str, Any]:
@@ -22,8 +23,9 @@ def effective(plan: str, stored: dict[str, Any]) -> dict[str, Any]:
 
 
 class SettingsService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tenants: TenantDirectory) -> None:
         self._db = db
+        self._tenants = tenants
 
     @staticmethod
     def validate(key: str, value: Any) -> Any:  # noqa: ANN401 - JSON values
@@ -36,27 +38,27 @@ class SettingsService:
         key: str,
         value: Any,  # noqa: ANN401 - JSON values
         *,
-        actor: str,
+        by: Actor,
         reason: str,
     ) -> Any:  # noqa: ANN401 - JSON values
         """Validate and write a setting inside the caller's transaction (also provisioning's)."""
         clean = SettingsService.validate(key, value)
-        await repository.write(tx, tenant_id, key, clean, actor=actor, reason=reason)
+        await repository.write(tx, tenant_id, key, clean, by=by, reason=reason)
         await notify_in(tx, str(tenant_id))
         return clean
 
     async def effective(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.require_tenant(tx, slug)
+            tenant = await self._tenants.require_in(tx, slug)
             values = await repository.stored(tx, tenant.id)
         return effective(tenant.plan, values)
 
-    async def set(self, slug: str, key: str, value: Any, *, actor: str, reason: str) -> Any:  # noqa: ANN401
+    async def set(self, slug: str, key: str, value: Any, *, by: Actor, reason: str) -> Any:  # noqa: ANN401
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.require_tenant(tx, slug, writable=True)
-            return await self.write_in(tx, tenant.id, key, value, actor=actor, reason=reason)
+            tenant = await self._tenants.require_in(tx, slug, writable=True)
+            return await self.write_in(tx, tenant.id, key, value, by=by, reason=reason)
 
     async def history(self, slug: str, key: str | None = None) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
-            tenant = await tenants.require_tenant(tx, slug)
+            tenant = await self._tenants.require_in(tx, slug)
             return await repository.history(tx, tenant.id, key)

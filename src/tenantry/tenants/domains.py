@@ -24,6 +24,7 @@ from tenantry.tenants import repository as tenants
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.security_events.service import SecurityEvents
 
@@ -83,7 +84,7 @@ class DomainService:
         self._resolver = resolver
 
     async def _record(
-        self, tx: Transaction, tenant_id: UUID, kind: str, domain: str, actor: str
+        self, tx: Transaction, tenant_id: UUID, kind: str, domain: str, by: Actor
     ) -> None:
         await self._events.record_in(
             tx,
@@ -91,10 +92,10 @@ class DomainService:
             tenant_id=tenant_id,
             origin=Origin(),
             severity="info",
-            detail={"domain": domain, "actor": actor},
+            detail={"domain": domain, "actor": str(by)},
         )
 
-    async def add(self, slug: str, domain: str, *, actor: str) -> dict[str, str]:
+    async def add(self, slug: str, domain: str, *, by: Actor) -> dict[str, str]:
         name = normalise(domain)
         token = secrets.token_urlsafe(24)
         async with self._db.platform_transaction() as tx:
@@ -110,14 +111,14 @@ class DomainService:
                 raise Conflict(f"{name} is already added to this tenant") from exc
             except errors.CheckViolation as exc:
                 raise InvalidInput(f"not a domain name: {domain[:80]!r}") from exc
-            await self._record(tx, tenant.id, "domain_added", name, actor)
+            await self._record(tx, tenant.id, "domain_added", name, by)
         return {
             "domain": name,
             "record": f"{RECORD_PREFIX}.{name}",
             "value": f"tenantry-verification={token}",
         }
 
-    async def verify(self, slug: str, domain: str, *, actor: str) -> None:
+    async def verify(self, slug: str, domain: str, *, by: Actor) -> None:
         name = normalise(domain)
         # The DNS lookup can take seconds: no transaction (and no pooled connection) is held
         # across it. The token is re-checked under a lock afterwards.
@@ -158,10 +159,10 @@ class DomainService:
                     WHERE tenant_id = %s AND domain = %s""",
                 [tenant.id, name],
             )
-            await self._record(tx, tenant.id, "domain_verified", name, actor)
+            await self._record(tx, tenant.id, "domain_verified", name, by)
             await notify_in(tx, str(tenant.id))
 
-    async def set_primary(self, slug: str, domain: str, *, actor: str) -> None:
+    async def set_primary(self, slug: str, domain: str, *, by: Actor) -> None:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
             # The tenant row lock serialises primary changes, so two can never both win.
@@ -174,10 +175,10 @@ class DomainService:
             )
             if not any(r["is_primary"] for r in await cur.fetchall()):
                 raise InvalidInput(f"{name} must be a verified domain of this tenant")
-            await self._record(tx, tenant.id, "domain_made_primary", name, actor)
+            await self._record(tx, tenant.id, "domain_made_primary", name, by)
             await notify_in(tx, str(tenant.id))
 
-    async def remove(self, slug: str, domain: str, *, actor: str) -> None:
+    async def remove(self, slug: str, domain: str, *, by: Actor) -> None:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
@@ -191,7 +192,7 @@ class DomainService:
                 "DELETE FROM tenantry_private.domain_claims WHERE domain = %s AND tenant_id = %s",
                 [name, tenant.id],
             )
-            await self._record(tx, tenant.id, "domain_removed", name, actor)
+            await self._record(tx, tenant.id, "domain_removed", name, by)
             await notify_in(tx, str(tenant.id))
 
     async def tenant_slug_for(self, domain: str) -> str | None:

@@ -14,18 +14,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.apps import repository as apps_repo
-from tenantry.identity import repository as users
-from tenantry.identity.tokens import TokenKind, new_token
-from tenantry.kit.errors import Conflict, InvalidInput
+from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.invalidation import notify_in
 from tenantry.tenants import repository
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from uuid import UUID
 
+    from tenantry.apps.models import App
+    from tenantry.apps.service import AppDirectory
+    from tenantry.identity.directory import UserDirectory
+    from tenantry.identity.principal import Actor
+    from tenantry.identity.repository import AppUser
     from tenantry.kit.db import Database, Transaction
-    from tenantry.tenants.repository import TenantRecord
+    from tenantry.tenants.models import TenantRecord
 
 
 class InitialSettings(Protocol):
@@ -42,7 +45,7 @@ class InitialSettings(Protocol):
         key: str,
         value: Any,  # noqa: ANN401 - JSON values
         *,
-        actor: str,
+        by: Actor,
         reason: str,
     ) -> Any: ...  # noqa: ANN401 - JSON values
 
@@ -54,7 +57,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "resume": (frozenset({"suspended"}), "active"),
     "deprovision": (frozenset({"suspended"}), "deprovisioned"),
 }
-INVITATION_TTL = 7 * 24 * 3600
+INVITATION = (
+    "Choose your password with this code (valid for 7 days) at "
+    "POST /v1/apps/admin/auth/password-reset/confirm:\n\n{code}\n"
+)
 
 
 class ProvisionRequest(BaseModel):
@@ -96,12 +102,16 @@ class TenantService:
         self,
         db: Database,
         settings: InitialSettings,
+        apps: AppDirectory,
+        users: UserDirectory,
         *,
         purge_grace_days: int,
         platform_tenant: str,
     ) -> None:
         self._db = db
         self._settings = settings
+        self._apps = apps
+        self._users = users
         self._grace_days = purge_grace_days
         self._platform_tenant = platform_tenant
 
@@ -111,7 +121,7 @@ class TenantService:
         if slug == self._platform_tenant and action in {"suspend", "deprovision", "purge"}:
             raise Conflict(f"the platform tenant {slug!r} cannot be {action}ed from here")
 
-    async def transition(self, slug: str, action: str, *, reason: str, actor: str) -> TenantRecord:
+    async def transition(self, slug: str, action: str, *, reason: str, by: Actor) -> TenantRecord:
         if action not in TRANSITIONS:
             raise InvalidInput(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
         if not reason.strip():
@@ -126,9 +136,7 @@ class TenantService:
                     f"(allowed from: {', '.join(sorted(allowed))})"
                 )
             await repository.set_status(tx, tenant.id, target, grace_days=self._grace_days)
-            await repository.add_lifecycle_event(
-                tx, tenant.id, tenant.status, target, reason, actor
-            )
+            await repository.add_lifecycle_event(tx, tenant.id, tenant.status, target, reason, by)
             await notify_in(tx, str(tenant.id))
             updated = await repository.get_record(tx, slug)
         assert updated is not None
@@ -138,7 +146,7 @@ class TenantService:
         self,
         request: ProvisionRequest,
         *,
-        actor: str,
+        by: Actor,
         idempotency_key: str | None = None,
         on_step: Step = _no_step,
     ) -> Provisioned:
@@ -155,7 +163,7 @@ class TenantService:
                 return Provisioned(existing, created=False)
         try:
             async with self._db.platform_transaction() as tx:
-                tenant = await self._provision_in(tx, request, actor, idempotency_key, on_step)
+                tenant = await self._provision_in(tx, request, by, idempotency_key, on_step)
         except Conflict:
             if idempotency_key is not None:
                 existing = await self._by_idempotency_key(idempotency_key, request)
@@ -166,22 +174,19 @@ class TenantService:
 
     async def _by_idempotency_key(self, key: str, request: ProvisionRequest) -> TenantRecord | None:
         async with self._db.platform_transaction() as tx:
-            row = await tx.fetch_one(
-                """SELECT r.request_hash, t.slug FROM tenantry_private.provisioning_requests r
-                     JOIN tenantry.tenants t ON t.id = r.tenant_id WHERE r.idempotency_key = %s""",
-                [key],
-            )
-            if row is None:
-                return None
-            if bytes(row["request_hash"]) != request.fingerprint():
-                raise Conflict("this idempotency key was used for a different request")
-            return await repository.get_record(tx, row["slug"])
+            found = await repository.provisioning_request(tx, key)
+        if found is None:
+            return None
+        fingerprint, tenant = found
+        if fingerprint != request.fingerprint():
+            raise Conflict("this idempotency key was used for a different request")
+        return tenant
 
     async def _provision_in(
         self,
         tx: Transaction,
         request: ProvisionRequest,
-        actor: str,
+        by: Actor,
         idempotency_key: str | None,
         on_step: Step,
     ) -> TenantRecord:
@@ -194,60 +199,85 @@ class TenantService:
             )
         except Conflict as exc:
             raise Conflict(f"tenant {request.slug!r} already exists") from exc
-        await repository.add_lifecycle_event(tx, tenant.id, None, "pending", "provisioned", actor)
+        await repository.add_lifecycle_event(tx, tenant.id, None, "pending", "provisioned", by)
         if idempotency_key is not None:
             on_step("idempotency")
-            try:
-                await tx.execute(
-                    """INSERT INTO tenantry_private.provisioning_requests
-                           (idempotency_key, request_hash, tenant_id) VALUES (%s, %s, %s)""",
-                    [idempotency_key, request.fingerprint(), tenant.id],
-                )
-            except Conflict as exc:
-                raise Conflict("idempotency key in use") from exc
+            await repository.add_provisioning_request(
+                tx, idempotency_key, request.fingerprint(), tenant.id
+            )
         on_step("settings")
         for key, value in request.settings.items():
-            await self._settings.write_in(
-                tx, tenant.id, key, value, actor=actor, reason="provisioning"
-            )
+            await self._settings.write_in(tx, tenant.id, key, value, by=by, reason="provisioning")
         on_step("apps")
-        admin_app = None
-        for slug in sorted({*request.apps, "admin"}):
-            app = await apps_repo.get_by_slug(tx, slug)
-            if app is None or app.status != "active":
-                raise InvalidInput(f"unknown app {slug!r}")
-            await repository.enable_app(tx, tenant.id, app.id)
-            if slug == "admin":
-                admin_app = app
-        assert admin_app is not None
+        apps = await self._enable_apps(tx, tenant.id, {*request.apps, "admin"})
         on_step("admin")
-        admin = await users.create(
-            tx, tenant.id, admin_app.id, request.admin_email, "Administrator"
-        )
-        invitation = new_token(TokenKind.ONE_TIME, tenant.id)
-        await users.add_one_time_token(tx, admin, "reset_password", invitation.hash, INVITATION_TTL)
-        await users.queue_mail(
+        await self._users.invite_in(
             tx,
             tenant.id,
-            admin_app.id,
+            apps["admin"].id,
             request.admin_email,
-            f"You are the administrator of {request.name}",
-            "Choose your password with this code (valid for 7 days) at "
-            f"POST /v1/apps/admin/auth/password-reset/confirm:\n\n{invitation.value}\n",
+            "Administrator",
+            subject=f"You are the administrator of {request.name}",
+            body=INVITATION,
         )
         on_step("activate")
         await repository.set_status(tx, tenant.id, "active")
-        await repository.add_lifecycle_event(
-            tx, tenant.id, "pending", "active", "provisioned", actor
-        )
+        await repository.add_lifecycle_event(tx, tenant.id, "pending", "active", "provisioned", by)
         await notify_in(tx, str(tenant.id))
         on_step("commit")
         record = await repository.get_record(tx, request.slug)
         assert record is not None
         return record
 
+    async def _enable_apps(
+        self, tx: Transaction, tenant_id: UUID, slugs: Iterable[str]
+    ) -> dict[str, App]:
+        enabled = {}
+        for slug in sorted(slugs):
+            try:
+                app = await self._apps.require_in(tx, slug)
+            except NotFound as exc:
+                raise InvalidInput(f"unknown app {slug!r}") from exc
+            await repository.enable_app(tx, tenant_id, app.id)
+            enabled[slug] = app
+        return enabled
+
+    async def ensure_tenant(
+        self, slug: str, name: str, plan: str, apps: Iterable[str], *, by: Actor
+    ) -> tuple[TenantRecord, dict[str, App]]:
+        """An active tenant serving `apps`, created if missing, and those apps: demo data, the
+        operators' tenant, fixtures. Unlike `provision`, it invites nobody and may run again."""
+        async with self._db.platform_transaction() as tx:
+            tenant = await repository.get_record(tx, slug)
+            if tenant is None:
+                tenant = await repository.create(
+                    tx, slug=slug, name=name, status="active", plan=plan
+                )
+                await repository.add_lifecycle_event(tx, tenant.id, None, "active", "created", by)
+            enabled = await self._enable_apps(tx, tenant.id, apps)
+            await notify_in(tx, str(tenant.id))
+        return tenant, enabled
+
+    async def add_platform_admin(
+        self, email: str, password_hash: str, *, by: Actor, exist_ok: bool = False
+    ) -> AppUser:
+        """A user of the admin app in the operators' tenant (created if missing): a platform
+        administrator. An existing one is a conflict unless `exist_ok`."""
+        tenant, apps = await self.ensure_tenant(
+            self._platform_tenant, "Platform operators", "internal", ["admin"], by=by
+        )
+        admin_app = apps["admin"].id
+        existing = await self._users.find(tenant.id, admin_app, email)
+        if existing is not None:
+            if exist_ok:
+                return existing
+            raise Conflict(f"{email} is already a platform administrator")
+        return await self._users.add(
+            tenant.id, admin_app, email, "Platform admin", password_hash=password_hash
+        )
+
     async def purge(
-        self, slug: str, *, actor: str, reason: str, force: bool = False, on_step: Step = _no_step
+        self, slug: str, *, by: Actor, reason: str, force: bool = False, on_step: Step = _no_step
     ) -> PurgeReport:
         """Delete every row of a deprovisioned tenant in every declared tenant table, driven by
         the catalog, then prove nothing is left. The tenant row stays as a `purged` tombstone
@@ -259,40 +289,25 @@ class TenantService:
                 raise Conflict(
                     f"only deprovisioned tenants can be purged (this one is {tenant.status})"
                 )
-            if not force and tenant.purge_after is not None:
-                due = await tx.fetch_one(
-                    "SELECT %s::timestamptz <= now() AS due", [tenant.purge_after]
+            if not force and not await repository.purge_due(tx, tenant.id):
+                assert tenant.purge_after is not None
+                raise Conflict(
+                    f"the grace period runs until {tenant.purge_after:%Y-%m-%d %H:%M} UTC"
                 )
-                if not (due and due["due"]):
-                    raise Conflict(
-                        f"the grace period runs until {tenant.purge_after:%Y-%m-%d %H:%M} UTC"
-                    )
             report = PurgeReport(slug)
-            for table in await repository.purgeable_tables(tx):
-                on_step(table)
-                cur = await tx.execute(
-                    f"DELETE FROM {table} WHERE tenant_id = %s",
-                    [tenant.id],
+            tables = [*await repository.purgeable_tables(tx), *repository.PRIVATE_TENANT_TABLES]
+            for table in tables:
+                on_step(".".join(table))
+                report.deleted[".".join(table)] = await repository.delete_rows(tx, table, tenant.id)
+            for table in tables:
+                report.remaining[".".join(table)] = await repository.count_rows(
+                    tx, table, tenant.id
                 )
-                report.deleted[table] = cur.rowcount
-            for table in (
-                "tenantry_private.domain_claims",
-                "tenantry_private.provisioning_requests",
-            ):
-                cur = await tx.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.id])
-                report.deleted[table] = cur.rowcount
-            for table in [*report.deleted]:
-                row = await tx.fetch_one(
-                    f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s",
-                    [tenant.id],
-                )
-                assert row is not None
-                report.remaining[table] = int(row["n"])
             if any(report.remaining.values()):
                 raise RuntimeError(f"purge left rows behind: {report.remaining}")
             await repository.set_status(tx, tenant.id, "purged")
             await repository.add_lifecycle_event(
-                tx, tenant.id, "deprovisioned", "purged", reason, actor
+                tx, tenant.id, "deprovisioned", "purged", reason, by
             )
             await notify_in(tx, str(tenant.id))
         return report

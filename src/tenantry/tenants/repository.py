@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from psycopg import sql
 
 from tenantry.kit.errors import Conflict, NotFound
 from tenantry.kit.ids import uuid7
+from tenantry.tenants.models import TenantInfo, TenantRecord
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from uuid import UUID
 
+    from psycopg.rows import DictRow
+
+    from tenantry.identity.principal import Actor
     from tenantry.kit.db import Transaction
 
 
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    id: UUID
-    slug: str
-    name: str
-    status: str
-    plan: str
+_RECORD = "id, slug, name, status, plan, created_at, updated_at, deprovisioned_at, purge_after"
 
 
-async def get_by_slug(tx: Transaction, slug: str) -> Tenant | None:
+async def create(tx: Transaction, *, slug: str, name: str, status: str, plan: str) -> TenantRecord:
     row = await tx.fetch_one(
-        "SELECT id, slug, name, status, plan FROM tenantry.tenants WHERE slug = %s", [slug]
-    )
-    return Tenant(**row) if row else None
-
-
-async def create(tx: Transaction, *, slug: str, name: str, status: str, plan: str) -> Tenant:
-    row = await tx.fetch_one(
-        """
-        INSERT INTO tenantry.tenants (id, slug, name, status, plan) VALUES (%s, %s, %s, %s, %s)
-        RETURNING id, slug, name, status, plan
-        """,
+        f"""INSERT INTO tenantry.tenants (id, slug, name, status, plan) VALUES (%s, %s, %s, %s, %s)
+            RETURNING {_RECORD}""",
         [uuid7(), slug, name, status, plan],
     )
     assert row is not None
-    return Tenant(**row)
+    return TenantRecord(**row)
 
 
 async def enable_app(tx: Transaction, tenant_id: UUID, app_id: UUID) -> None:
@@ -51,22 +40,6 @@ async def enable_app(tx: Transaction, tenant_id: UUID, app_id: UUID) -> None:
         """,
         [tenant_id, app_id],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TenantRecord:
-    id: UUID
-    slug: str
-    name: str
-    status: str
-    plan: str
-    created_at: datetime
-    updated_at: datetime
-    deprovisioned_at: datetime | None
-    purge_after: datetime | None
-
-
-_RECORD = "id, slug, name, status, plan, created_at, updated_at, deprovisioned_at, purge_after"
 
 
 async def get_record(tx: Transaction, slug: str, *, lock: bool = False) -> TenantRecord | None:
@@ -144,13 +117,13 @@ async def add_lifecycle_event(
     from_status: str | None,
     to_status: str,
     reason: str,
-    actor: str,
+    by: Actor,
 ) -> None:
     await tx.execute(
         """INSERT INTO tenantry.tenant_lifecycle_events
                (tenant_id, id, from_status, to_status, reason, actor)
            VALUES (%s, %s, %s, %s, %s, %s)""",
-        [tenant_id, uuid7(), from_status, to_status, reason, actor],
+        [tenant_id, uuid7(), from_status, to_status, reason, str(by)],
     )
 
 
@@ -178,7 +151,15 @@ async def domains(tx: Transaction, tenant_id: UUID) -> list[dict[str, object]]:
     )
 
 
-async def purgeable_tables(tx: Transaction) -> list[str]:
+# Tenant rows outside the declared tables (never visible to the runtime role) that a purge
+# deletes too.
+PRIVATE_TENANT_TABLES = (
+    ("tenantry_private", "domain_claims"),
+    ("tenantry_private", "provisioning_requests"),
+)
+
+
+async def purgeable_tables(tx: Transaction) -> list[tuple[str, str]]:
     """Every declared tenant table whose rows a purge deletes, children before parents (so no
     foreign key between them is ever violated), from the live catalog."""
     rows = await tx.fetch_all(
@@ -194,10 +175,84 @@ async def purgeable_tables(tx: Transaction) -> list[str]:
                UNION ALL
                SELECT e.child, d.level + 1 FROM depth d JOIN edges e ON e.parent = d.rel
            )
-           SELECT format('%%I.%%I', n.nspname, c.relname) AS name
+           SELECT n.nspname AS schema, c.relname AS name
              FROM depth d JOIN pg_class c ON c.oid = d.rel
              JOIN pg_namespace n ON n.oid = c.relnamespace
-            GROUP BY n.nspname, c.relname ORDER BY max(d.level) DESC, 1""",
+            GROUP BY n.nspname, c.relname ORDER BY max(d.level) DESC, 1, 2""",
         [],
     )
-    return [r["name"] for r in rows]
+    return [(r["schema"], r["name"]) for r in rows]
+
+
+async def delete_rows(tx: Transaction, table: tuple[str, str], tenant_id: UUID) -> int:
+    query = sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(sql.Identifier(*table))
+    return (await tx.execute(query, [tenant_id])).rowcount
+
+
+async def count_rows(tx: Transaction, table: tuple[str, str], tenant_id: UUID) -> int:
+    query = sql.SQL("SELECT count(*) AS n FROM {} WHERE tenant_id = %s").format(
+        sql.Identifier(*table)
+    )
+    row = await tx.fetch_one(query, [tenant_id])
+    assert row is not None
+    return int(row["n"])
+
+
+async def purge_due(tx: Transaction, tenant_id: UUID) -> bool:
+    """Whether the tenant's grace period is over (by the database's clock)."""
+    row = await tx.fetch_one(
+        "SELECT coalesce(purge_after <= now(), true) AS due FROM tenantry.tenants WHERE id = %s",
+        [tenant_id],
+    )
+    return bool(row and row["due"])
+
+
+async def add_provisioning_request(
+    tx: Transaction, idempotency_key: str, fingerprint: bytes, tenant_id: UUID
+) -> None:
+    try:
+        await tx.execute(
+            """INSERT INTO tenantry_private.provisioning_requests
+                   (idempotency_key, request_hash, tenant_id) VALUES (%s, %s, %s)""",
+            [idempotency_key, fingerprint, tenant_id],
+        )
+    except Conflict as exc:
+        raise Conflict("idempotency key in use") from exc
+
+
+async def provisioning_request(
+    tx: Transaction, idempotency_key: str
+) -> tuple[bytes, TenantRecord] | None:
+    """The request fingerprint an idempotency key was first used with, and its tenant."""
+    row = await tx.fetch_one(
+        f"""SELECT r.request_hash, {", ".join("t." + c for c in _RECORD.split(", "))}
+              FROM tenantry_private.provisioning_requests r
+              JOIN tenantry.tenants t ON t.id = r.tenant_id WHERE r.idempotency_key = %s""",
+        [idempotency_key],
+    )
+    if row is None:
+        return None
+    fingerprint = bytes(row.pop("request_hash"))
+    return fingerprint, TenantRecord(**row)
+
+
+_SERVING = """
+    SELECT t.id, t.slug, t.status,
+           coalesce(array_agg(ta.app_id) FILTER (WHERE ta.app_id IS NOT NULL), '{}') AS app_ids
+      FROM tenantry.tenants t
+      LEFT JOIN tenantry.tenant_apps ta ON ta.tenant_id = t.id
+"""
+
+
+def _serving(row: DictRow | None) -> TenantInfo | None:
+    if row is None:
+        return None
+    return TenantInfo(row["id"], row["slug"], row["status"], frozenset(row["app_ids"]))
+
+
+async def serving_by_id(tx: Transaction, tenant_id: UUID) -> TenantInfo | None:
+    return _serving(await tx.fetch_one(_SERVING + " WHERE t.id = %s GROUP BY t.id", [tenant_id]))
+
+
+async def serving_by_slug(tx: Transaction, slug: str) -> TenantInfo | None:
+    return _serving(await tx.fetch_one(_SERVING + " WHERE t.slug = %s GROUP BY t.id", [slug]))

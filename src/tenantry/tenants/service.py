@@ -1,27 +1,22 @@
-"""Tenant lookups on the request path, with a short-lived cache of slug, status and apps."""
+"""Tenant lookups: cached for the request path (slug, status, apps), or inside a caller's
+transaction for the control plane's writes."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tenantry.kit.errors import NotFound, TenantInactive
+from tenantry.tenants import repository
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from uuid import UUID
 
-    from tenantry.kit.db import Database
+    from tenantry.kit.db import Database, Transaction
+    from tenantry.tenants.models import TenantInfo, TenantRecord
 
 CACHE_SECONDS = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class TenantInfo:
-    id: UUID
-    slug: str
-    status: str
-    app_ids: frozenset[UUID]
 
 
 class TenantDirectory:
@@ -30,21 +25,13 @@ class TenantDirectory:
         self._by_id: dict[UUID, tuple[float, TenantInfo | None]] = {}
         self._slug_to_id: dict[str, UUID] = {}
 
-    async def _load(self, where: str, value: object) -> TenantInfo | None:
+    async def _load(
+        self, read: Callable[[Transaction], Awaitable[TenantInfo | None]]
+    ) -> TenantInfo | None:
         async with self._db.platform_transaction() as tx:
-            row = await tx.fetch_one(
-                f"""SELECT t.id, t.slug, t.status,
-                           coalesce(array_agg(ta.app_id) FILTER (WHERE ta.app_id IS NOT NULL),
-                                    '{{}}') AS app_ids
-                      FROM tenantry.tenants t
-                      LEFT JOIN tenantry.tenant_apps ta ON ta.tenant_id = t.id
-                     WHERE t.{where} = %s
-                     GROUP BY t.id""",
-                [value],
-            )
-        if row is None:
+            info = await read(tx)
+        if info is None:
             return None
-        info = TenantInfo(row["id"], row["slug"], row["status"], frozenset(row["app_ids"]))
         self._by_id[info.id] = (time.monotonic(), info)
         self._slug_to_id[info.slug] = info.id
         return info
@@ -53,13 +40,13 @@ class TenantDirectory:
         cached = self._by_id.get(tenant_id)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        return await self._load("id", tenant_id)
+        return await self._load(lambda tx: repository.serving_by_id(tx, tenant_id))
 
     async def by_slug(self, slug: str) -> TenantInfo | None:
         tenant_id = self._slug_to_id.get(slug)
         if tenant_id is not None:
             return await self.get(tenant_id)
-        return await self._load("slug", slug)
+        return await self._load(lambda tx: repository.serving_by_slug(tx, slug))
 
     def invalidate_scope(self, scope: str) -> None:
         """An invalidation message: a tenant id, or `*` for everything."""
@@ -76,3 +63,11 @@ class TenantDirectory:
         if tenant.status != "active":
             raise TenantInactive(f"tenant is {tenant.status}")
         return tenant
+
+    @staticmethod
+    async def require_in(
+        tx: Transaction, slug: str, *, writable: bool = False, lock: bool = False
+    ) -> TenantRecord:
+        """The tenant named `slug` read in the caller's transaction, or NotFound; `writable`
+        also refuses a tenant whose configuration is frozen (deprovisioned or purged)."""
+        return await repository.require_tenant(tx, slug, writable=writable, lock=lock)
