@@ -15,6 +15,7 @@ from tenantry.apps.service import AppDirectory
 from tenantry.flags.deprecation import DeprecationRecorder
 from tenantry.flags.service import FlagService
 from tenantry.identity.access_tokens import TokenService
+from tenantry.identity.directory import UserDirectory
 from tenantry.identity.external import JwksCache
 from tenantry.identity.keys import KeyRing
 from tenantry.identity.service import IdentityService
@@ -23,7 +24,7 @@ from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.security_events.service import SecurityEvents
 from tenantry.settings.service import SettingsService
-from tenantry.tenant_context import ContextService
+from tenantry.tenant_context.service import ContextService
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
 from tenantry.tenants.lifecycle import TenantService
 from tenantry.tenants.service import TenantDirectory
@@ -45,6 +46,7 @@ class Services:
     keys: KeyRing
     events: SecurityEvents
     identity: IdentityService
+    users: UserDirectory
     jwks: JwksCache
     tenant_admin: TenantService
     settings_admin: SettingsService
@@ -112,7 +114,8 @@ def build_services(
 
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
-    settings_admin = SettingsService(db)
+    settings_admin = SettingsService(db, tenants)
+    users = UserDirectory(db)
     return Services(
         settings,
         db,
@@ -122,15 +125,18 @@ def build_services(
         keys,
         events,
         identity,
+        users,
         jwks,
         tenant_admin=TenantService(
             db,
             settings_admin,
+            apps,
+            users,
             purge_grace_days=settings.purge_grace_days,
             platform_tenant=settings.platform_tenant,
         ),
         settings_admin=settings_admin,
-        flags=FlagService(db),
+        flags=FlagService(db, apps, tenants),
         domains=domains,
         context=context,
         listener=listener,

@@ -30,7 +30,7 @@ from tenantry.identity.principal import Credential, Principal
 from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.security_events import repository as events
-from tenantry.tenant_context import ContextService
+from tenantry.tenant_context.service import ContextService
 from tests.conftest import clone
 
 TENANTS = 1_000

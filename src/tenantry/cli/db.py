@@ -6,14 +6,12 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import typer
-from psycopg import sql
 
 from tenantry.cli._common import DatabaseUrlOption, console, run, settings
 from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
-from tenantry.kit.errors import InvalidInput
-from tenantry.kit.invalidation import CHANNEL, KEYS
+from tenantry.kit.invalidation import KEYS, notify
 
 if TYPE_CHECKING:
     from tenantry.kit.config import Settings
@@ -100,7 +98,7 @@ def rotate_key(database_url: str | None = DatabaseUrlOption) -> None:
     config = settings(database_url)
     with _owner_connection(config) as conn:
         kid = migrate.add_context_key(conn)
-        conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, KEYS])
+        notify(conn, KEYS)
     console.print(f"new signing key {kid}; running services switch to it now")
 
 
@@ -109,25 +107,10 @@ def retire_key(kid: str, database_url: str | None = DatabaseUrlOption) -> None:
     """Retire a context-signing key: contexts signed with it stop verifying at once."""
     config = settings(database_url)
     with _owner_connection(config) as conn:
-        remaining = conn.execute(
-            "SELECT count(*) FROM tenantry_private.context_keys "
-            "WHERE retired_at IS NULL AND kid <> %s",
-            [kid],
-        ).fetchone()
-        if not remaining or remaining[0] == 0:
-            raise InvalidInput(f"{kid} is the last active key; rotate first")
-        cur = conn.execute(
-            "UPDATE tenantry_private.context_keys SET retired_at = now() "
-            "WHERE kid = %s AND retired_at IS NULL",
-            [kid],
-        )
-        if cur.rowcount == 0:
-            raise InvalidInput(f"no active key {kid}")
-        conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, KEYS])
+        migrate.retire_context_key(conn, kid)
+        notify(conn, KEYS)
     console.print(f"retired {kid}")
 
 
 def _owner_connection(config: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    conn = psycopg.connect(dsn.admin_url(config))
-    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(Roles(config.role_prefix).owner)))
-    return conn
+    return migrate.owner_connection(dsn.admin_url(config), Roles(config.role_prefix))

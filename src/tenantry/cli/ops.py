@@ -57,23 +57,7 @@ def status_command(
     config = settings(database_url)
     script = ScriptDirectory.from_config(migrate.alembic_config())
     with psycopg.connect(dsn.admin_url(config)) as conn:
-        logged = conn.execute(
-            "SELECT to_regclass('tenantry_private.migration_log') IS NOT NULL"
-        ).fetchone()
-        applied_at: dict[str, object] = {}
-        if logged and logged[0]:
-            applied_at = dict(
-                conn.execute(
-                    "SELECT revision, max(applied_at) FROM tenantry_private.migration_log "
-                    "GROUP BY revision"
-                ).fetchall()
-            )
-        current_row = conn.execute(
-            "SELECT version_num FROM tenantry_private.alembic_version"
-            if conn.execute("SELECT to_regclass('tenantry_private.alembic_version')").fetchone()[0]  # type: ignore[index]
-            else "SELECT NULL"
-        ).fetchone()
-    current = current_row[0] if current_row else None
+        current, applied_at = migrate.applied_revisions(conn)
     revisions = list(reversed(list(script.walk_revisions())))
     applied_ids = set()
     if current:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tenantry.cli._common import console, err_console, operator, print_rows, run
 from tenantry.kit.errors import InvalidInput, TenantryError
 from tenantry.services import Services
-from tenantry.tenants.lifecycle import ProvisionRequest
+from tenantry.tenants.lifecycle import ProvisionRequest, PurgeReport
 
 app = typer.Typer(no_args_is_help=True, help="Tenants: list, provision, lifecycle, domains, purge.")
 domains_app = typer.Typer(no_args_is_help=True, help="A tenant's domains.")
@@ -118,7 +118,7 @@ def create(
 def _request(**fields: str) -> ProvisionRequest:
     apps = [a.strip() for a in fields.pop("apps", "").split(",") if a.strip()]
     try:
-        return ProvisionRequest(**fields, apps=apps)  # type: ignore[arg-type]
+        return ProvisionRequest(**fields, apps=apps)  # type: ignore[arg-type] - CSV text, validated by the model
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidInput(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
@@ -200,7 +200,7 @@ def purge(
     if not yes and not typer.confirm(f"Delete all data of {slug}? This cannot be undone"):
         raise typer.Exit(1)
 
-    async def work(s: Services) -> Any:  # noqa: ANN401
+    async def work(s: Services) -> PurgeReport:
         with Progress(
             TextColumn("purging {task.fields[table]}"), console=err_console, transient=True
         ) as progress:

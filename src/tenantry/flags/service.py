@@ -50,7 +50,7 @@ class FlagService:
             await notify_in(tx, EVERYTHING)
         return saved
 
-    async def update(self, key: str, *, by: Actor, reason: str, **changes: Any) -> Flag:  # noqa: ANN401
+    async def update(self, key: str, *, by: Actor, reason: str, **changes: Any) -> Flag:  # noqa: ANN401 - JSON values
         async with self._db.platform_transaction() as tx:
             flag = await repository.get_flag(tx, key, lock=True)
             if flag is None:
@@ -88,7 +88,7 @@ class FlagService:
         by: Actor,
         reason: str,
     ) -> int:
-        if rollout_percent is not None and not 0 <= rollout_percent <= 100:  # noqa: PLR2004
+        if rollout_percent is not None and not 0 <= rollout_percent <= 100:  # noqa: PLR2004 - a percentage
             raise InvalidInput("rollout_percent must be between 0 and 100")
         async with self._db.platform_transaction() as tx:
             tenant_id, flag, app_id = await self._target(tx, slug, key, app_slug)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from tenantry.apps.repository import App
+from tenantry.apps.models import App
 from tenantry.identity.principal import ADMIN_APP, HIDDEN_SCOPES, Credential, Principal, Scope
 from tenantry.kit.errors import (
     AppMismatch,
@@ -107,9 +107,7 @@ def Requires(*scopes: Scope) -> Any:  # noqa: ANN401, N802 - a FastAPI dependenc
 async def require_live_session(services: Services, principal: Principal) -> None:
     """Administrative endpoints work on the platform path, outside the caller's own context,
     so the credential's session is re-checked here (a revoked session stops at once)."""
-    checks = services.identity.credential_checks(principal)
-    if checks:
-        await services.db.read(principal.context, "SELECT 1 AS ok", require=checks)
+    await services.db.check(principal.context, services.identity.credential_checks(principal))
 
 
 TenantAdmin = Annotated[Principal, Requires(Scope.ADMIN)]

@@ -23,7 +23,7 @@ def deprecated_endpoint(
     async def mark(
         request: Request,
         response: Response,
-        principal: Principal = Requires(*scopes),  # noqa: B008
+        principal: Principal = Requires(*scopes),  # noqa: B008 - FastAPI dependency marker
     ) -> None:
         response.headers["Deprecation"] = "true"
         if sunset:

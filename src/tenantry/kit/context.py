@@ -91,6 +91,6 @@ def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
     PostgreSQL has no built-in HMAC (and pgcrypto is not always installed), but
     HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), so precomputed pads are enough.
     """
-    block = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()  # noqa: PLR2004
+    block = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()  # noqa: PLR2004 - HMAC-SHA256 block size
     block = block.ljust(64, b"\0")
     return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)

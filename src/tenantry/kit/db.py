@@ -205,6 +205,12 @@ class Database:
         async with self._transaction(self.runtime_pool, token) as transaction:
             yield transaction
 
+    async def check(self, context: TenantContext, require: Sequence[Requirement]) -> None:
+        """Only the requirements, in the context, in one round trip: each failing one raises
+        its error (a revoked session on a cached read, for instance)."""
+        if require:
+            await self.read(context, "SELECT 1 AS ok", require=require)
+
     async def read(
         self,
         context: TenantContext,

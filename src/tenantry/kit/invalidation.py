@@ -27,9 +27,17 @@ KEYS = "keys"
 log = logging.getLogger("tenantry.invalidation")
 
 
+_NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
 async def notify_in(tx: Transaction, scope: str) -> None:
-    await tx.execute("SELECT pg_notify(%s, %s)", [CHANNEL, scope])
+    await tx.execute(_NOTIFY, [CHANNEL, scope])
     tx.after_commit(scope)
+
+
+def notify(conn: psycopg.Connection[Any], scope: str) -> None:
+    """The same message from an operator's plain connection (key rotation)."""
+    conn.execute(_NOTIFY, [CHANNEL, scope])
 
 
 Handler = Callable[[str], None]

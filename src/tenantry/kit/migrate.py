@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 from tenantry.isolation.roles import Roles, create_role_statements, database_statements
 from tenantry.kit.context import ContextKey, hmac_pads
 from tenantry.kit.dsn import database_name
-from tenantry.kit.errors import ConfigurationError
+from tenantry.kit.errors import ConfigurationError, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -172,7 +172,7 @@ def _has_migration_log(connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy co
 
 def _current(connection: object) -> str | None:
     context = MigrationContext.configure(
-        connection,  # type: ignore[arg-type]
+        connection,  # type: ignore[arg-type] - a SQLAlchemy connection, typed loosely here
         opts={"version_table_schema": "tenantry_private"},
     )
     return context.get_current_revision()
@@ -215,6 +215,53 @@ def add_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str:
         [kid, secret, inner, outer],
     )
     return kid
+
+
+def owner_connection(admin_url: str, roles: Roles) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection acting as the schema owner (key rotation writes owner-only tables)."""
+    conn = psycopg.connect(admin_url)
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
+    return conn
+
+
+def retire_context_key(conn: psycopg.Connection[tuple[object, ...]], kid: str) -> None:
+    """Retire a signing key: contexts it signed stop verifying at once. The last active key
+    cannot go (nothing could be signed any more)."""
+    remaining = conn.execute(
+        "SELECT count(*) FROM tenantry_private.context_keys WHERE retired_at IS NULL AND kid <> %s",
+        [kid],
+    ).fetchone()
+    if not remaining or remaining[0] == 0:
+        raise InvalidInput(f"{kid} is the last active key; rotate first")
+    cur = conn.execute(
+        "UPDATE tenantry_private.context_keys SET retired_at = now() "
+        "WHERE kid = %s AND retired_at IS NULL",
+        [kid],
+    )
+    if cur.rowcount == 0:
+        raise InvalidInput(f"no active key {kid}")
+
+
+def applied_revisions(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> tuple[str | None, dict[str, object]]:
+    """The database's current revision, and when each revision was last applied."""
+    found = conn.execute(
+        "SELECT to_regclass('tenantry_private.alembic_version') IS NOT NULL,"
+        " to_regclass('tenantry_private.migration_log') IS NOT NULL"
+    ).fetchone()
+    versioned, logged = found or (False, False)
+    current = None
+    if versioned:
+        row = conn.execute("SELECT version_num FROM tenantry_private.alembic_version").fetchone()
+        current = str(row[0]) if row else None
+    applied_at: dict[str, object] = {}
+    if logged:
+        rows = conn.execute(
+            "SELECT revision, max(applied_at) FROM tenantry_private.migration_log GROUP BY revision"
+        ).fetchall()
+        applied_at = {str(revision): at for revision, at in rows}
+    return current, applied_at
 
 
 def head_revision() -> str | None:

@@ -115,7 +115,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra["mfa_token"] = exc.mfa_token
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
-    if exc.status >= 500:  # noqa: PLR2004
+    if exc.status >= 500:  # noqa: PLR2004 - the HTTP server-error class
         log.error("service error", extra={"code": exc.code})
     return problem(request, exc.status, exc.code, exc.message, headers or None, **extra)
 

@@ -53,7 +53,7 @@ class SettingsService:
             values = await repository.stored(tx, tenant.id)
         return effective(tenant.plan, values)
 
-    async def set(self, slug: str, key: str, value: Any, *, by: Actor, reason: str) -> Any:  # noqa: ANN401
+    async def set(self, slug: str, key: str, value: Any, *, by: Actor, reason: str) -> Any:  # noqa: ANN401 - JSON values
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, slug, writable=True)
             return await self.write_in(tx, tenant.id, key, value, by=by, reason=reason)

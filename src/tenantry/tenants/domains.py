@@ -16,10 +16,9 @@ import dns.resolver
 from psycopg import errors
 
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
-from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import notify_in
 from tenantry.security_events.service import Origin
-from tenantry.tenants import repository as tenants
+from tenantry.tenants.repository import domains, tenants
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -101,12 +100,7 @@ class DomainService:
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
             try:
-                await tx.execute(
-                    """INSERT INTO tenantry.tenant_domains
-                           (tenant_id, id, domain, verification_token)
-                       VALUES (%s, %s, %s, %s)""",
-                    [tenant.id, uuid7(), name, token],
-                )
+                await domains.add(tx, tenant.id, name, token)
             except Conflict as exc:
                 raise Conflict(f"{name} is already added to this tenant") from exc
             except errors.CheckViolation as exc:
@@ -124,41 +118,24 @@ class DomainService:
         # across it. The token is re-checked under a lock afterwards.
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
-            row = await tx.fetch_one(
-                """SELECT verification_token, verified_at FROM tenantry.tenant_domains
-                    WHERE tenant_id = %s AND domain = %s""",
-                [tenant.id, name],
-            )
-        if row is None:
+            found = await domains.verification(tx, tenant.id, name)
+        if found is None:
             raise NotFound(f"{name} is not a domain of this tenant")
-        if row["verified_at"] is not None:
+        token, verified_at = found
+        if verified_at is not None:
             return
-        expected = f"tenantry-verification={row['verification_token']}"
+        expected = f"tenantry-verification={token}"
         records = await self._resolver.txt(f"{RECORD_PREFIX}.{name}")
         if expected not in records:
             raise InvalidInput(f"TXT record {RECORD_PREFIX}.{name} does not contain {expected}")
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True, lock=True)
-            current = await tx.fetch_one(
-                """SELECT verification_token FROM tenantry.tenant_domains
-                    WHERE tenant_id = %s AND domain = %s AND verified_at IS NULL FOR UPDATE""",
-                [tenant.id, name],
-            )
-            if current is None or current["verification_token"] != row["verification_token"]:
+            if await domains.lock_unverified(tx, tenant.id, name) != token:
                 raise Conflict(f"{name} changed while it was being verified; try again")
             try:
-                await tx.execute(
-                    "INSERT INTO tenantry_private.domain_claims (domain, tenant_id) "
-                    "VALUES (%s, %s)",
-                    [name, tenant.id],
-                )
+                await domains.claim(tx, tenant.id, name)
             except Conflict as exc:
                 raise Conflict(f"{name} belongs to another tenant") from exc
-            await tx.execute(
-                """UPDATE tenantry.tenant_domains SET verified_at = now()
-                    WHERE tenant_id = %s AND domain = %s""",
-                [tenant.id, name],
-            )
             await self._record(tx, tenant.id, "domain_verified", name, by)
             await notify_in(tx, str(tenant.id))
 
@@ -167,13 +144,7 @@ class DomainService:
         async with self._db.platform_transaction() as tx:
             # The tenant row lock serialises primary changes, so two can never both win.
             tenant = await tenants.require_tenant(tx, slug, writable=True, lock=True)
-            cur = await tx.execute(
-                """UPDATE tenantry.tenant_domains SET is_primary = (domain = %s)
-                    WHERE tenant_id = %s AND (domain = %s AND verified_at IS NOT NULL OR is_primary)
-                    RETURNING domain, is_primary""",
-                [name, tenant.id, name],
-            )
-            if not any(r["is_primary"] for r in await cur.fetchall()):
+            if not await domains.make_primary(tx, tenant.id, name):
                 raise InvalidInput(f"{name} must be a verified domain of this tenant")
             await self._record(tx, tenant.id, "domain_made_primary", name, by)
             await notify_in(tx, str(tenant.id))
@@ -182,16 +153,8 @@ class DomainService:
         name = normalise(domain)
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
-            cur = await tx.execute(
-                "DELETE FROM tenantry.tenant_domains WHERE tenant_id = %s AND domain = %s",
-                [tenant.id, name],
-            )
-            if cur.rowcount == 0:
+            if not await domains.remove(tx, tenant.id, name):
                 raise NotFound(f"{name} is not a domain of this tenant")
-            await tx.execute(
-                "DELETE FROM tenantry_private.domain_claims WHERE domain = %s AND tenant_id = %s",
-                [name, tenant.id],
-            )
             await self._record(tx, tenant.id, "domain_removed", name, by)
             await notify_in(tx, str(tenant.id))
 
@@ -201,10 +164,4 @@ class DomainService:
         except InvalidInput:
             return None
         async with self._db.platform_transaction() as tx:
-            row = await tx.fetch_one(
-                """SELECT t.slug FROM tenantry_private.domain_claims c
-                     JOIN tenantry.tenants t ON t.id = c.tenant_id
-                    WHERE c.domain = %s AND t.status = 'active'""",
-                [name],
-            )
-        return row["slug"] if row else None
+            return await domains.claimed_by_active_tenant(tx, name)

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.invalidation import notify_in
-from tenantry.tenants import repository
+from tenantry.tenants.repository import domains
+from tenantry.tenants.repository import tenants as repository
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from tenantry.apps.models import App
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.directory import UserDirectory
+    from tenantry.identity.models import AppUser
     from tenantry.identity.principal import Actor
-    from tenantry.identity.repository import AppUser
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.models import TenantRecord
 
@@ -316,9 +317,9 @@ class TenantService:
         async with self._db.platform_transaction() as tx:
             tenant = await repository.require_tenant(tx, slug)
             apps = await repository.enabled_apps(tx, tenant.id)
-            domains = await repository.domains(tx, tenant.id)
+            domain_list = await domains.list_for(tx, tenant.id)
             events = await repository.lifecycle_events(tx, tenant.id)
-        return {"tenant": tenant, "apps": apps, "domains": domains, "events": events}
+        return {"tenant": tenant, "apps": apps, "domains": domain_list, "events": events}
 
     async def search(
         self, *, query: str | None, status: str | None, plan: str | None, limit: int, offset: int

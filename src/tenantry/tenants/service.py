@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from tenantry.kit.errors import NotFound, TenantInactive
-from tenantry.tenants import repository
+from tenantry.tenants.repository import tenants as repository
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -84,12 +84,12 @@ async def search(
         "limit": limit,
         "offset": offset,
     }
-    where = """(%(q)s::text IS NULL OR lower(slug) LIKE %(q)s ESCAPE '\\'
-                                     OR lower(name) LIKE %(q)s ESCAPE '\\')
-               AND (%(status)s::text IS NULL OR status = %(status)s)
-               AND (%(plan)s::text IS NULL OR plan = %(plan)s)"""
     rows = await tx.fetch_all(
-        f"""SELECT {_RECORD}, count(*) OVER () AS total FROM tenantry.tenants WHERE {where}
+        f"""SELECT {_RECORD}, count(*) OVER () AS total FROM tenantry.tenants
+             WHERE (%(q)s::text IS NULL OR lower(slug) LIKE %(q)s ESCAPE '\\'
+                                        OR lower(name) LIKE %(q)s ESCAPE '\\')
+               AND (%(status)s::text IS NULL OR status = %(status)s)
+               AND (%(plan)s::text IS NULL OR plan = %(plan)s)
              ORDER BY slug LIMIT %(limit)s OFFSET %(offset)s""",
         params,
     )
@@ -139,14 +139,6 @@ async def enabled_apps(tx: Transaction, tenant_id: UUID) -> list[dict[str, objec
     return await tx.fetch_all(
         """SELECT a.slug, ta.enabled_at FROM tenantry.tenant_apps ta
              JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s ORDER BY a.slug""",
-        [tenant_id],
-    )
-
-
-async def domains(tx: Transaction, tenant_id: UUID) -> list[dict[str, object]]:
-    return await tx.fetch_all(
-        """SELECT domain, verified_at, is_primary, verification_token
-             FROM tenantry.tenant_domains WHERE tenant_id = %s ORDER BY domain""",
         [tenant_id],
     )
 
@@ -225,9 +217,9 @@ async def provisioning_request(
 ) -> tuple[bytes, TenantRecord] | None:
     """The request fingerprint an idempotency key was first used with, and its tenant."""
     row = await tx.fetch_one(
-        f"""SELECT r.request_hash, {", ".join("t." + c for c in _RECORD.split(", "))}
-              FROM tenantry_private.provisioning_requests r
-              JOIN tenantry.tenants t ON t.id = r.tenant_id WHERE r.idempotency_key = %s""",
+        f"""SELECT r.request_hash, t.* FROM tenantry_private.provisioning_requests r,
+                   LATERAL (SELECT {_RECORD} FROM tenantry.tenants WHERE id = r.tenant_id) t
+             WHERE r.idempotency_key = %s""",
         [idempotency_key],
     )
     if row is None:

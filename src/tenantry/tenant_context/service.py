@@ -1,10 +1,4 @@
-"""The tenant context in one call: user, tenant, settings, enabled apps and effective flags.
-
-Loaded by one SQL statement (one round trip, as the runtime role in the caller's signed
-context), cached per tenant, app and user, and dropped when any write that affects the tenant
-commits (see `tenantry.kit.invalidation`). Deprecated flags that a tenant still evaluates are
-counted, so operators know who depends on them.
-"""
+"""The one-call tenant context service: load, cache, invalidate, count deprecated flags."""
 
 from __future__ import annotations
 
@@ -15,6 +9,7 @@ from tenantry.flags import evaluation
 from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import EVERYTHING
 from tenantry.settings.service import effective as effective_settings
+from tenantry.tenant_context import repository
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -22,29 +17,6 @@ if TYPE_CHECKING:
     from tenantry.flags.deprecation import DeprecationRecorder
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database, Requirement
-
-
-CONTEXT_SQL = """
-SELECT
-  (SELECT row_to_json(u) FROM (
-      SELECT id, email, display_name, email_verified, mfa_enabled FROM tenantry.app_users
-       WHERE tenant_id = %s AND app_id = %s AND id = %s) u) AS user,
-  (SELECT row_to_json(t) FROM (
-      SELECT id, slug, name, status, plan FROM tenantry.tenants WHERE id = %s) t) AS tenant,
-  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM tenantry.tenant_settings
-    WHERE tenant_id = %s) AS settings,
-  (SELECT coalesce(jsonb_agg(a.slug ORDER BY a.slug), '[]') FROM tenantry.tenant_apps ta
-     JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s) AS apps,
-  (SELECT coalesce(jsonb_agg(jsonb_build_object(
-            'key', f.key, 'default', f.default_value, 'status', f.status,
-            'overrides', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                'app_id', o.app_id, 'value', o.value,
-                                'rollout_percent', o.rollout_percent)), '[]')
-                            FROM tenantry.feature_flag_overrides o
-                           WHERE o.tenant_id = %s AND o.flag_key = f.key
-                             AND (o.app_id IS NULL OR o.app_id = %s)))), '[]')
-     FROM tenantry.feature_flags f) AS flags
-"""
 
 
 @dataclass(frozen=True)
@@ -76,8 +48,8 @@ class ContextService:
         cached = self._cache.get(key)
         if cached is not None:
             self.hits += 1
-            if checks:  # the credential is still re-checked on every request
-                await self._db.read(principal.context, "SELECT 1 AS ok", require=checks)
+            # The credential is still re-checked on every request.
+            await self._db.check(principal.context, checks)
         else:
             self.misses += 1
             generation = self._generation
@@ -88,14 +60,7 @@ class ContextService:
         return cached.body
 
     async def _load(self, principal: Principal, checks: list[Requirement]) -> CachedContext:
-        tenant, app = principal.tenant_id, principal.app_id
-        rows = await self._db.read(
-            principal.context,
-            CONTEXT_SQL,
-            [tenant, app, principal.app_user_id, tenant, tenant, tenant, tenant, app],
-            require=checks,
-        )
-        row = rows[0]
+        row = await repository.load(self._db, principal.context, checks)
         if row["user"] is None or row["tenant"] is None:
             raise NotFound("no such user")
         tenant_row = row["tenant"]

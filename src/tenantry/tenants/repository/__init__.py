@@ -1,0 +1,1 @@
+"""SQL for tenants, one module per aggregate."""
