@@ -93,21 +93,9 @@ class FlagService:
         async with self._db.platform_transaction() as tx:
             tenant_id, flag, app_id = await self._target(tx, slug, key, app_slug)
             evaluation.check_value(flag.type, value)
-            version = await repository.next_override_version(tx, tenant_id, key, app_id)
-            await repository.write_override(
-                tx,
-                tenant_id,
-                key,
-                app_id,
-                value=value,
-                rollout_percent=rollout_percent,
-                removed=False,
-                version=version,
-                by=by,
-                reason=reason,
+            return await self._write_version(
+                tx, tenant_id, key, app_id, (value, rollout_percent, False), by, reason
             )
-            await notify_in(tx, str(tenant_id))
-        return version
 
     async def remove_override(
         self, slug: str, key: str, *, app_slug: str | None = None, by: Actor, reason: str
@@ -116,21 +104,9 @@ class FlagService:
             tenant_id, _, app_id = await self._target(tx, slug, key, app_slug)
             if await repository.current_override(tx, tenant_id, key, app_id) is None:
                 raise NotFound("no such override")
-            version = await repository.next_override_version(tx, tenant_id, key, app_id)
-            await repository.write_override(
-                tx,
-                tenant_id,
-                key,
-                app_id,
-                value=None,
-                rollout_percent=None,
-                removed=True,
-                version=version,
-                by=by,
-                reason=reason,
+            return await self._write_version(
+                tx, tenant_id, key, app_id, (None, None, True), by, reason
             )
-            await notify_in(tx, str(tenant_id))
-        return version
 
     async def versions(
         self, slug: str, key: str, *, app_slug: str | None = None
@@ -158,21 +134,38 @@ class FlagService:
             target = history.get(version)
             if target is None:
                 raise NotFound(f"no version {version} of this override")
-            new_version = await repository.next_override_version(tx, tenant_id, key, app_id)
-            await repository.write_override(
-                tx,
-                tenant_id,
-                key,
-                app_id,
-                value=target.value,
-                rollout_percent=target.rollout_percent,
-                removed=target.removed,
-                version=new_version,
-                by=by,
-                reason=f"rollback to v{version}: {reason}",
+            state = (target.value, target.rollout_percent, target.removed)
+            return await self._write_version(
+                tx, tenant_id, key, app_id, state, by, f"rollback to v{version}: {reason}"
             )
-            await notify_in(tx, str(tenant_id))
-        return new_version
+
+    @staticmethod
+    async def _write_version(
+        tx: Transaction,
+        tenant_id: UUID,
+        key: str,
+        app_id: UUID | None,
+        state: tuple[Any, int | None, bool],
+        by: Actor,
+        reason: str,
+    ) -> int:
+        """Record the override's next version: (value, rollout percent, removed)."""
+        value, rollout_percent, removed = state
+        version = await repository.next_override_version(tx, tenant_id, key, app_id)
+        await repository.write_override(
+            tx,
+            tenant_id,
+            key,
+            app_id,
+            value=value,
+            rollout_percent=rollout_percent,
+            removed=removed,
+            version=version,
+            by=by,
+            reason=reason,
+        )
+        await notify_in(tx, str(tenant_id))
+        return version
 
     async def deprecations(self) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
