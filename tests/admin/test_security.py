@@ -156,14 +156,15 @@ def test_hostile_input_never_causes_a_500(stage) -> None:
             f"/admin/tenants/{stage.tenant}/settings/display_name",
             data={"value": "[" * 5000, "csrf": token},
         )
-        assert nested.status_code in (303, 422)
+        assert nested.status_code == 422  # too deep for JSON, so text, and too long a name
         hostile = '"><b id="injected">x</b>'
-        client.post(
+        saved = client.post(
             f"/admin/tenants/{stage.tenant}/settings/display_name",
             data={"value": hostile, "csrf": token},
         )
+        assert saved.status_code == 303
         page = client.get(f"/admin/tenants/{stage.tenant}").text
         assert 'id="injected"' not in page
-        assert "&#34;&gt;&lt;b" in page or "&quot;&gt;&lt;b" in page
+        assert "&#34;&gt;&lt;b" in page
     finally:
         client.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from uuid import UUID
 
     from tenantry.kit.db import Transaction
@@ -44,51 +43,27 @@ async def events_per_day(tx: Transaction, days: int) -> list[dict[str, Any]]:
     )
 
 
-_EVENT = """SELECT e.id, e.created_at, e.kind, e.severity, t.slug AS tenant, a.slug AS app,
-                   e.app_user_id, e.ip, e.request_id, e.detail
-              FROM tenantry.security_events e
-              JOIN tenantry.tenants t ON t.id = e.tenant_id
-              LEFT JOIN tenantry.apps a ON a.id = e.app_id"""
-
-
-async def search_events(
-    tx: Transaction,
-    *,
-    tenant: str | None,
-    app: str | None,
-    kind: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> list[dict[str, Any]]:
-    return await tx.fetch_all(
-        _EVENT
-        + """ WHERE (%(tenant)s::text IS NULL OR t.slug = %(tenant)s)
-                AND (%(app)s::text IS NULL OR a.slug = %(app)s)
-                AND (%(kind)s::text IS NULL OR e.kind = %(kind)s)
-                AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s)
-                AND (%(until)s::timestamptz IS NULL OR e.created_at < %(until)s)
-              ORDER BY e.id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-        {
-            "tenant": tenant,
-            "app": app,
-            "kind": kind,
-            "since": since,
-            "until": until,
-            "limit": limit,
-            "offset": offset,
-        },
-    )
-
-
 async def event(tx: Transaction, event_id: UUID) -> dict[str, Any] | None:
-    return await tx.fetch_one(_EVENT + " WHERE e.id = %s", [event_id])
+    """One security event of any tenant, named as the events list names it."""
+    return await tx.fetch_one(
+        """SELECT e.id, e.created_at, e.kind, e.severity, t.slug AS tenant_slug,
+                  a.slug AS app_slug, e.app_user_id, e.ip, e.request_id, e.detail
+             FROM tenantry.security_events e
+             JOIN tenantry.tenants t ON t.id = e.tenant_id
+             LEFT JOIN tenantry.apps a ON a.id = e.app_id
+            WHERE e.id = %s""",
+        [event_id],
+    )
 
 
 async def event_kinds(tx: Transaction) -> list[str]:
     rows = await tx.fetch_all("SELECT DISTINCT kind FROM tenantry.security_events ORDER BY kind")
     return [r["kind"] for r in rows]
+
+
+async def server_version(tx: Transaction) -> str:
+    row = await tx.fetch_one("SELECT current_setting('server_version') AS v")
+    return str(row["v"]) if row else "?"
 
 
 async def apps(tx: Transaction) -> list[dict[str, Any]]:

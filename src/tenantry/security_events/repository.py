@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
 from tenantry.kit.ids import uuid7
+from tenantry.security_events.models import SecurityEvent
 
 if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
     from tenantry.kit.db import Transaction
-
-
-@dataclass(frozen=True, slots=True)
-class SecurityEvent:
-    id: UUID
-    tenant_id: UUID
-    app_id: UUID | None
-    app_user_id: UUID | None
-    kind: str
-    severity: str
-    ip: str | None
-    request_id: str | None
-    detail: dict[str, Any]
-    created_at: datetime
-
-
-_COLUMNS = "id, tenant_id, app_id, app_user_id, kind, severity, ip, request_id, detail, created_at"
 
 
 async def insert(
@@ -55,7 +38,7 @@ async def insert(
 
 async def search(
     tx: Transaction,
-    tenant_id: UUID,
+    tenant_id: UUID | None,
     *,
     kind: str | None,
     app_id: UUID | None,
@@ -63,17 +46,24 @@ async def search(
     until: datetime | None,
     before_id: UUID | None,
     limit: int,
+    offset: int = 0,
 ) -> list[SecurityEvent]:
+    """Events newest first, filtered; `tenant_id=None` reads every tenant (platform path only,
+    a tenant context sees its own rows whatever is asked)."""
     rows = await tx.fetch_all(
-        f"""SELECT {_COLUMNS} FROM tenantry.security_events
-             WHERE tenant_id = %(tenant)s
-               AND (%(kind)s::text IS NULL OR kind = %(kind)s)
-               AND (%(app)s::uuid IS NULL OR app_id = %(app)s)
-               AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
-               AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
-               AND (%(before)s::uuid IS NULL OR id < %(before)s)
-             ORDER BY id DESC
-             LIMIT %(limit)s""",
+        """SELECT e.id, e.tenant_id, t.slug AS tenant_slug, e.app_id, a.slug AS app_slug,
+                  e.app_user_id, e.kind, e.severity, e.ip, e.request_id, e.detail, e.created_at
+             FROM tenantry.security_events e
+             JOIN tenantry.tenants t ON t.id = e.tenant_id
+             LEFT JOIN tenantry.apps a ON a.id = e.app_id
+            WHERE (%(tenant)s::uuid IS NULL OR e.tenant_id = %(tenant)s)
+              AND (%(kind)s::text IS NULL OR e.kind = %(kind)s)
+              AND (%(app)s::uuid IS NULL OR e.app_id = %(app)s)
+              AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s)
+              AND (%(until)s::timestamptz IS NULL OR e.created_at < %(until)s)
+              AND (%(before)s::uuid IS NULL OR e.id < %(before)s)
+            ORDER BY e.id DESC
+            LIMIT %(limit)s OFFSET %(offset)s""",
         {
             "tenant": tenant_id,
             "kind": kind,
@@ -82,6 +72,7 @@ async def search(
             "until": until,
             "before": before_id,
             "limit": limit,
+            "offset": offset,
         },
     )
     return [SecurityEvent(**row) for row in rows]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from tenantry.kit.db import Database, Transaction
     from tenantry.kit.metrics import Metrics
+    from tenantry.security_events.models import SecurityEvent
 
 log = logging.getLogger("tenantry.security")
 
@@ -99,7 +100,7 @@ class SecurityEvents:
         until: datetime | None = None,
         before_id: UUID | None = None,
         limit: int = 50,
-    ) -> list[repository.SecurityEvent]:
+    ) -> list[SecurityEvent]:
         # Tenant administrators read every app's events: a cross-app (read-only) context.
         context = TenantContext(tenant_id, cross_app=True)
         async with self._db.tenant_transaction(context) as tx:
@@ -112,4 +113,29 @@ class SecurityEvents:
                 until=until,
                 before_id=before_id,
                 limit=limit,
+            )
+
+    async def search_every_tenant(
+        self,
+        *,
+        tenant_id: UUID | None = None,
+        kind: str | None = None,
+        app_id: UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SecurityEvent]:
+        """The same search across every tenant, for platform administrators."""
+        async with self._db.platform_transaction() as tx:
+            return await repository.search(
+                tx,
+                tenant_id,
+                kind=kind,
+                app_id=app_id,
+                since=since,
+                until=until,
+                before_id=None,
+                limit=limit,
+                offset=offset,
             )

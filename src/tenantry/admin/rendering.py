@@ -1,0 +1,47 @@
+"""How admin pages answer: one template renderer, redirects that carry a notice, form values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from tenantry.admin.auth import Admin
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+PAGE = 25
+
+
+def render(
+    request: Request,
+    name: str,
+    admin: Admin | None,
+    status_code: int = 200,
+    **context: Any,  # noqa: ANN401 - template values of every kind
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"admin": admin, "path": request.url.path, **context},
+        status_code=status_code,
+    )
+
+
+def back(url: str, notice: str = "", **query: str) -> RedirectResponse:
+    """Back to a page after a change (303: the browser follows with a GET), with a notice."""
+    values = {**query, "notice": notice} if notice else query
+    return RedirectResponse(f"{url}?{urlencode(values)}" if values else url, status_code=303)
+
+
+def parse_value(raw: str) -> Any:  # noqa: ANN401 - form text to a JSON value
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw

@@ -1,0 +1,14 @@
+"""The admin UI's router: every area's pages under `/admin`, kept out of the API schema."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tenantry.admin import auth, catalog, dashboard, people, security, tenants
+from tenantry.admin.auth import LoginRequired
+
+__all__ = ["LoginRequired", "router"]
+
+router = APIRouter(include_in_schema=False)
+for area in (auth, dashboard, tenants, catalog, security, people):
+    router.include_router(area.router, prefix="/admin")
