@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tenantry.identity.external import JwksCache
-from tenantry.identity.repository import ExternalIssuer
+from tenantry.identity.models import ExternalIssuer
 from tenantry.kit.ids import uuid7
 from tests.api.conftest import make_tenant, signed_in, tenant_admin
 

@@ -11,7 +11,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tenantry.flags.repository import record_deprecated_use
-from tenantry.identity import repository as users
+from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from tenantry.http.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.identity.models import TokenPair
 from tenantry.identity.principal import Principal, Scope
 from tenantry.identity.schemas import (
     Accepted,
@@ -34,7 +35,6 @@ from tenantry.identity.schemas import (
     TrustIssuerRequest,
     UserOut,
 )
-from tenantry.identity.service import TokenPair
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 

@@ -119,7 +119,7 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthorized("malformed token") from exc
         kid = header.get("kid")
-        key = await self._keys.find(kid) if isinstance(kid, str) and len(kid) <= 64 else None  # noqa: PLR2004
+        key = await self._keys.find(kid) if isinstance(kid, str) and len(kid) <= 64 else None  # noqa: PLR2004 - longer kids are junk
         if key is None:
             raise Unauthorized("unknown signing key")
         app_slug = app_slugs.get(key.app_id)

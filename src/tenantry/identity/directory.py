@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.identity import correlation
-from tenantry.identity import repository as users
+from tenantry.identity.repository import correlation, credentials, mail, users
 from tenantry.identity.tokens import TokenKind, new_token
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import Conflict
@@ -18,7 +17,7 @@ from tenantry.kit.errors import Conflict
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from tenantry.identity.repository import AppUser
+    from tenantry.identity.models import AppUser
     from tenantry.kit.db import Database, Transaction
 
 INVITATION_TTL = 7 * 24 * 3600
@@ -57,10 +56,9 @@ class UserDirectory:
                 password_hash=password_hash,
                 email_verified=email_verified,
             )
+            await correlation.correlate_user(tx, user.id)
             for key, value in (preferences or {}).items():
                 await users.set_preference(tx, user, key, value)
-        async with self._db.platform_transaction() as tx:
-            await correlation.correlate(tx, user.tenant_id, user.app_id, user.id, user.email)
         return user
 
     async def invite_in(
@@ -78,8 +76,10 @@ class UserDirectory:
         single-use code to choose one. `body` holds `{code}` where the code goes."""
         user = await users.create(tx, tenant_id, app_id, email, display_name)
         invitation = new_token(TokenKind.ONE_TIME, tenant_id)
-        await users.add_one_time_token(tx, user, "reset_password", invitation.hash, INVITATION_TTL)
-        await users.queue_mail(
+        await credentials.add_one_time_token(
+            tx, user, "reset_password", invitation.hash, INVITATION_TTL
+        )
+        await mail.queue_mail(
             tx, tenant_id, app_id, email, subject, body.format(code=invitation.value)
         )
         return user

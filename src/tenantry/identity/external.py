@@ -22,7 +22,7 @@ from tenantry.kit.errors import Unauthorized
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from tenantry.identity.repository import ExternalIssuer
+    from tenantry.identity.models import ExternalIssuer
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -106,7 +106,7 @@ class JwksCache:
         if not addresses or not all(address.is_global for address in addresses):
             raise Unauthorized("external issuer keys must be on a public address")
         address = addresses[0]
-        netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"  # noqa: PLR2004
+        netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"  # noqa: PLR2004 - IPv6
         return PinnedRequest(
             urlunsplit(parts._replace(netloc=netloc)),
             {"Host": host if parts.port is None else f"{host}:{port}"},

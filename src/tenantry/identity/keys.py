@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
+from tenantry.identity.repository import keys as stored
 from tenantry.kit.errors import ConfigurationError
 from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import KEYS, notify_in
@@ -56,32 +57,15 @@ async def create_key(tx: Transaction, app_id: UUID) -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    await tx.execute(
-        """
-        INSERT INTO tenantry_private.app_signing_keys
-            (kid, app_id, algorithm, private_key, public_jwk)
-        VALUES (%s, %s, %s, %s, %s)
-        """,
-        [kid, app_id, ALGORITHM, pem, _jsonb(_public_jwk(private.public_key(), kid))],
-    )
+    await stored.insert_key(tx, kid, app_id, ALGORITHM, pem, _public_jwk(private.public_key(), kid))
     await notify_in(tx, KEYS)
     return kid
 
 
 async def retire_key(tx: Transaction, kid: str) -> bool:
-    cur = await tx.execute(
-        "UPDATE tenantry_private.app_signing_keys SET retired_at = now() "
-        "WHERE kid = %s AND retired_at IS NULL",
-        [kid],
-    )
+    retired = await stored.retire_key(tx, kid)
     await notify_in(tx, KEYS)
-    return cur.rowcount == 1
-
-
-def _jsonb(value: dict[str, Any]) -> Any:  # noqa: ANN401 - psycopg adapter
-    from psycopg.types.json import Jsonb  # noqa: PLC0415
-
-    return Jsonb(value)
+    return retired
 
 
 class KeyRing:
@@ -99,12 +83,8 @@ class KeyRing:
         """Give every app without an active key its first one."""
         async with self._db.platform_transaction() as tx:
             # Worker processes start together: one at a time, so each app gets one first key.
-            await tx.execute("SELECT pg_advisory_xact_lock(hashtext('tenantry.ensure_keys'))")
-            rows = await tx.fetch_all(
-                "SELECT DISTINCT app_id FROM tenantry_private.app_signing_keys "
-                "WHERE retired_at IS NULL"
-            )
-            have = {row["app_id"] for row in rows}
+            await stored.lock_first_keys(tx)
+            have = await stored.apps_with_active_keys(tx)
             for app_id in app_ids:
                 if app_id not in have:
                     await create_key(tx, app_id)
@@ -112,13 +92,7 @@ class KeyRing:
 
     async def reload(self) -> None:
         async with self._db.platform_transaction() as tx:
-            rows = await tx.fetch_all(
-                """
-                SELECT kid, app_id, algorithm, private_key, created_at
-                  FROM tenantry_private.app_signing_keys
-                 WHERE retired_at IS NULL ORDER BY created_at
-                """
-            )
+            rows = await stored.active_keys(tx)
         by_kid: dict[str, AppKey] = {}
         signing: dict[UUID, AppKey] = {}
         for row in rows:

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlparse
 
+from tenantry.identity.repository import mail as outbox
 from tenantry.kit.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -72,10 +73,7 @@ async def deliver_pending(db: Database, sender: MailSender, limit: int = 100) ->
     sent = failed = 0
     for _ in range(limit):
         async with db.platform_transaction() as tx:
-            row = await tx.fetch_one(
-                """SELECT tenant_id, id, to_address, subject, body FROM tenantry.mail_outbox
-                    WHERE sent_at IS NULL ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"""
-            )
+            row = await outbox.take_unsent(tx)
             if row is None:
                 break
             try:
@@ -83,9 +81,6 @@ async def deliver_pending(db: Database, sender: MailSender, limit: int = 100) ->
             except (OSError, smtplib.SMTPException):
                 failed += 1
                 break  # the server is unhappy: leave the rest for the next run
-            await tx.execute(
-                "UPDATE tenantry.mail_outbox SET sent_at = now() WHERE tenant_id = %s AND id = %s",
-                [row["tenant_id"], row["id"]],
-            )
+            await outbox.mark_sent(tx, row["tenant_id"], row["id"])
             sent += 1
     return sent, failed

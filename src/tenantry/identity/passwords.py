@@ -38,7 +38,7 @@ def check_policy(password: str, context: Iterable[str]) -> None:
 
 def _context_words(item: str) -> list[str]:
     parts = [item, *item.replace("@", " ").replace(".", " ").replace("-", " ").split()]
-    return [p.lower() for p in parts if len(p) >= 3]  # noqa: PLR2004
+    return [p.lower() for p in parts if len(p) >= 3]  # noqa: PLR2004 - shorter parts match too much
 
 
 async def hash_password(password: str) -> str:

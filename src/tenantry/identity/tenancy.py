@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from tenantry.kit.errors import NotFound
+
 if TYPE_CHECKING:
     from uuid import UUID
 
@@ -34,3 +36,12 @@ class TenantGate(Protocol):
     async def require_serving(self, tenant_id: UUID, app_id: UUID) -> ServingTenant:
         """The tenant, if it may serve `app_id` now (active, app enabled); raises otherwise."""
         ...
+
+
+async def serving_tenant_id(tenants: TenantGate, app_id: UUID, slug: str) -> UUID:
+    """The tenant an anonymous caller names for an app, if it serves the app now."""
+    tenant = await tenants.by_slug(slug)
+    if tenant is None or app_id not in tenant.app_ids:
+        raise NotFound("no such tenant for this app")
+    await tenants.require_serving(tenant.id, app_id)
+    return tenant.id

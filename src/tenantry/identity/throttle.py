@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenantry.identity.repository import throttle as counters
 from tenantry.kit.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -36,45 +37,21 @@ class LoginThrottle:
 
     async def check(self, account: bytes, ip: bytes) -> None:
         async with self._db.platform_transaction() as tx:
-            row = await tx.fetch_one(
-                """SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS wait
-                     FROM tenantry_private.login_throttle
-                    WHERE key = ANY(%s) AND locked_until > now()""",
-                [[account, ip]],
-            )
-        if row and row["wait"]:
-            raise RateLimited("too many failed attempts; try again later", max(1, row["wait"]))
+            wait = await counters.seconds_locked(tx, [account, ip])
+        if wait:
+            raise RateLimited("too many failed attempts; try again later", max(1, wait))
 
     async def failed(self, account: bytes, ip: bytes) -> bool:
-        """Count a failure; returns True when the account is now locked out."""
-        p = self._policy
+        """Count a failure; returns True when the account is now locked out. Its own
+        transaction, so the count stands whatever happens to the attempt that failed."""
         locked = False
         async with self._db.platform_transaction() as tx:
             for key, factor in ((account, 1), (ip, IP_FACTOR)):
-                row = await tx.fetch_one(
-                    """INSERT INTO tenantry_private.login_throttle AS t (key, failures)
-                       VALUES (%(key)s, 1)
-                       ON CONFLICT (key) DO UPDATE SET
-                           failures = CASE WHEN t.window_started_at
-                                               < now() - make_interval(secs => %(window)s)
-                                           THEN 1 ELSE t.failures + 1 END,
-                           window_started_at = CASE WHEN t.window_started_at
-                                               < now() - make_interval(secs => %(window)s)
-                                           THEN now() ELSE t.window_started_at END
-                       RETURNING failures""",
-                    {"key": key, "window": p.window_seconds},
-                )
-                assert row is not None
-                failures = row["failures"]
+                failures = await counters.count_failure(tx, key, self._policy.window_seconds)
                 wait = self._wait(failures, factor)
                 if wait:
-                    await tx.execute(
-                        """UPDATE tenantry_private.login_throttle
-                              SET locked_until = now() + make_interval(secs => %s)
-                            WHERE key = %s""",
-                        [wait, key],
-                    )
-                if factor == 1 and failures >= p.lockout_failures:
+                    await counters.lock(tx, key, wait)
+                if factor == 1 and failures >= self._policy.lockout_failures:
                     locked = True
         return locked
 
@@ -90,6 +67,4 @@ class LoginThrottle:
 
     async def succeeded(self, account: bytes) -> None:
         async with self._db.platform_transaction() as tx:
-            await tx.execute(
-                "DELETE FROM tenantry_private.login_throttle WHERE key = %s", [account]
-            )
+            await counters.forget(tx, account)

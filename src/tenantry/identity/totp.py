@@ -1,11 +1,12 @@
 """TOTP (RFC 6238) verification that accepts each code once.
 
 A verifier must not accept the same one-time password twice (RFC 6238 §5.2): the caller stores
-the time step a code matched and accepts only later steps (see `repository.use_totp_step`).
+the time step a code matched and accepts only later steps (see `repository.users.use_totp_step`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 
@@ -25,3 +26,8 @@ def matching_step(secret: str, code: str, now: float | None = None) -> int | Non
         if hmac.compare_digest(totp.generate_otp(step), candidate):
             return step
     return None
+
+
+def recovery_hash(code: str) -> bytes:
+    """How a recovery code is stored: typed with or without its dash, in any case."""
+    return hashlib.sha256(code.replace("-", "").strip().lower().encode()).digest()

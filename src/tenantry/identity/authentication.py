@@ -1,0 +1,146 @@
+"""Verifying a request's bearer credential (an access token or an API token) into a
+`Principal`, and the request's transaction, which re-checks a session-bound credential."""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from tenantry.identity.principal import (
+    TOKEN_GRANTABLE,
+    Credential,
+    Principal,
+    Scope,
+    session_scopes,
+)
+from tenantry.identity.repository import credentials, sessions
+from tenantry.identity.tokens import TokenKind, parse_token
+from tenantry.kit.context import TenantContext
+from tenantry.kit.errors import AppMismatch, TenantMismatch, Unauthorized
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from tenantry.apps.models import App
+    from tenantry.apps.service import AppDirectory
+    from tenantry.identity.access_tokens import TokenService
+    from tenantry.identity.tenancy import TenantGate
+    from tenantry.kit.config import Settings
+    from tenantry.kit.db import Database, Requirement, Transaction
+    from tenantry.security_events.service import Origin, SecurityEvents
+
+
+class Authenticator:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        apps: AppDirectory,
+        tenants: TenantGate,
+        tokens: TokenService,
+        events: SecurityEvents,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._apps = apps
+        self._tenants = tenants
+        self._tokens = tokens
+        self._events = events
+
+    async def authenticate(
+        self, app: App, bearer: str, origin: Origin, claimed_tenant: str | None
+    ) -> Principal:
+        if bearer.startswith(TokenKind.API.value):
+            principal = await self._api_token(app, bearer)
+        else:
+            principal = await self._access_token(app, bearer, origin)
+        if claimed_tenant is not None and claimed_tenant[:64] != str(principal.tenant_id):
+            await self._events.record(
+                "tenant_mismatch",
+                tenant_id=principal.tenant_id,
+                app_id=principal.app_id,
+                app_user_id=principal.app_user_id,
+                origin=origin,
+                detail={"claimed_tenant": claimed_tenant[:64]},
+            )
+            raise TenantMismatch("the request names another tenant than its credentials")
+        return principal
+
+    async def _access_token(self, app: App, token: str, origin: Origin) -> Principal:
+        verified = await self._tokens.verify(token, self._apps.slugs_by_id)
+        if verified.app_id != app.id:
+            await self._events.record(
+                "app_mismatch",
+                tenant_id=verified.tenant_id,
+                app_id=verified.app_id,
+                app_user_id=verified.app_user_id,
+                origin=origin,
+                detail={"route_app": app.slug},
+            )
+            raise AppMismatch("this token was issued for another app")
+        tenant = await self._tenants.require_serving(verified.tenant_id, app.id)
+        signed_in_ago = time.time() - verified.auth_time
+        return Principal(
+            tenant_id=verified.tenant_id,
+            app_id=app.id,
+            app_slug=app.slug,
+            app_user_id=verified.app_user_id,
+            credential=Credential.ACCESS_TOKEN,
+            scopes=session_scopes(
+                app.slug,
+                platform=tenant.slug == self._settings.platform_tenant,
+                recent=signed_in_ago <= self._settings.reauthentication_max_age_seconds,
+            ),
+            session_id=verified.session_id,
+        )
+
+    async def _api_token(self, app: App, value: str) -> Principal:
+        parsed = parse_token(value, TokenKind.API)
+        if parsed is None:
+            raise Unauthorized("malformed API token")
+        tenant = await self._tenants.get(parsed.tenant_id)
+        if tenant is None or app.id not in tenant.app_ids:
+            raise Unauthorized("invalid API token")
+        async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
+            token = await credentials.find_api_token(tx, tenant.id, app.id, parsed.hash)
+        if token is None:
+            raise Unauthorized("invalid API token")
+        await self._tenants.require_serving(tenant.id, app.id)
+        # A token carries at most what its owner's session could grant, now: a platform scope
+        # stops working if the token's tenant is no longer the operator tenant.
+        ceiling = session_scopes(
+            app.slug, platform=tenant.slug == self._settings.platform_tenant, recent=False
+        )
+        return Principal(
+            tenant_id=tenant.id,
+            app_id=app.id,
+            app_slug=app.slug,
+            app_user_id=token.app_user_id,
+            credential=Credential.API_TOKEN,
+            scopes=frozenset(Scope(s) for s in token.scopes) & ceiling & TOKEN_GRANTABLE,
+        )
+
+    @asynccontextmanager
+    async def transaction(self, principal: Principal) -> AsyncIterator[Transaction]:
+        """The request's transaction in the principal's context, after the credential is
+        re-checked (a revoked session stops working at once, not when its token expires).
+        Scopes were checked by the route (`http.auth.Requires`)."""
+        checks = self.credential_checks(principal)
+        async with self._db.tenant_transaction(principal.context) as tx:
+            for requirement in checks:
+                tx.require(*requirement)
+            yield tx
+
+    def credential_checks(self, principal: Principal) -> list[Requirement]:
+        if principal.session_id is None:
+            return []
+        return [
+            sessions.active_session_check(
+                principal.tenant_id,
+                principal.app_id,
+                principal.session_id,
+                principal.app_user_id,
+                Unauthorized("session revoked or expired"),
+            )
+        ]

@@ -1,0 +1,143 @@
+"""App users and their preferences."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psycopg.types.json import Jsonb
+
+from tenantry.identity.models import AppUser
+from tenantry.kit.ids import uuid7
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from tenantry.kit.context import TenantContext
+    from tenantry.kit.db import Database, Requirement, Transaction
+
+_USER = """id, tenant_id, app_id, email, email_verified, display_name, status, password_hash,
+           mfa_secret, mfa_enabled, created_at, last_login_at"""
+
+
+async def get_by_email(
+    tx: Transaction, tenant_id: UUID, app_id: UUID, email: str
+) -> AppUser | None:
+    row = await tx.fetch_one(
+        f"""SELECT {_USER} FROM tenantry.app_users
+             WHERE tenant_id = %s AND app_id = %s AND email_normalized = %s""",
+        [tenant_id, app_id, email.strip().lower()],
+    )
+    return AppUser(**row) if row else None
+
+
+async def get(tx: Transaction, tenant_id: UUID, app_id: UUID, user_id: UUID) -> AppUser | None:
+    row = await tx.fetch_one(
+        f"""SELECT {_USER} FROM tenantry.app_users
+             WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [tenant_id, app_id, user_id],
+    )
+    return AppUser(**row) if row else None
+
+
+async def read_user(
+    db: Database, context: TenantContext, require: Sequence[Requirement]
+) -> AppUser | None:
+    """The context's own user, in one round trip (see `Database.read`)."""
+    rows = await db.read(
+        context,
+        f"""SELECT {_USER} FROM tenantry.app_users
+             WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [context.tenant_id, context.app_id, context.app_user_id],
+        require=require,
+    )
+    return AppUser(**rows[0]) if rows else None
+
+
+async def create(
+    tx: Transaction,
+    tenant_id: UUID,
+    app_id: UUID,
+    email: str,
+    display_name: str | None = None,
+    *,
+    password_hash: str | None = None,
+    email_verified: bool = False,
+) -> AppUser:
+    row = await tx.fetch_one(
+        f"""INSERT INTO tenantry.app_users
+                (tenant_id, app_id, id, email, display_name, password_hash, email_verified,
+                 password_changed_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s::text IS NULL THEN NULL ELSE now() END)
+            RETURNING {_USER}""",
+        [
+            tenant_id,
+            app_id,
+            uuid7(),
+            email,
+            display_name,
+            password_hash,
+            email_verified,
+            password_hash,
+        ],
+    )
+    assert row is not None
+    return AppUser(**row)
+
+
+async def set_password(tx: Transaction, user: AppUser, password_hash: str) -> None:
+    await tx.execute(
+        """UPDATE tenantry.app_users
+              SET password_hash = %s, password_changed_at = now(), updated_at = now()
+            WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [password_hash, user.tenant_id, user.app_id, user.id],
+    )
+
+
+async def mark_login(tx: Transaction, user: AppUser) -> None:
+    await tx.execute(
+        """UPDATE tenantry.app_users SET last_login_at = now()
+            WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [user.tenant_id, user.app_id, user.id],
+    )
+
+
+async def mark_email_verified(
+    tx: Transaction, user_id: UUID, tenant_id: UUID, app_id: UUID
+) -> None:
+    await tx.execute(
+        """UPDATE tenantry.app_users SET email_verified = true, updated_at = now()
+            WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [tenant_id, app_id, user_id],
+    )
+
+
+async def set_mfa(tx: Transaction, user: AppUser, secret: str | None, *, enabled: bool) -> None:
+    await tx.execute(
+        """UPDATE tenantry.app_users SET mfa_secret = %s, mfa_enabled = %s, updated_at = now()
+            WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+        [secret, enabled, user.tenant_id, user.app_id, user.id],
+    )
+
+
+async def use_totp_step(tx: Transaction, user: AppUser, step: int) -> bool:
+    """Record `step` as the last TOTP step used; False if it (or a later one) was used already.
+    One conditional UPDATE, so two concurrent logins with one code cannot both pass."""
+    cur = await tx.execute(
+        """UPDATE tenantry.app_users SET mfa_last_step = %s
+            WHERE tenant_id = %s AND app_id = %s AND id = %s
+              AND (mfa_last_step IS NULL OR mfa_last_step < %s)""",
+        [step, user.tenant_id, user.app_id, user.id, step],
+    )
+    return cur.rowcount == 1
+
+
+async def set_preference(tx: Transaction, user: AppUser, key: str, value: object) -> None:
+    await tx.execute(
+        """INSERT INTO tenantry.app_user_preferences
+               (tenant_id, app_id, id, app_user_id, key, value)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (tenant_id, app_id, app_user_id, key)
+           DO UPDATE SET value = excluded.value""",
+        [user.tenant_id, user.app_id, uuid7(), user.id, key, Jsonb(value)],
+    )
