@@ -126,7 +126,7 @@ def api_settings(urls: Urls, **overrides: object) -> Settings:
         "metrics_token": METRICS_TOKEN,
         **overrides,
     }
-    return Settings(**values)  # type: ignore[arg-type] - values checked by the model
+    return Settings.model_validate(values)
 
 
 _SERVICES: dict[int, Services] = {}

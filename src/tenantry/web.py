@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
-from tenantry.admin import views as admin_views
-from tenantry.http import identity as identity_endpoints
-from tenantry.http import platform as tenant_endpoints
-from tenantry.http import security_events as security_endpoints
-from tenantry.http.auth import APP_SLUG
-from tenantry.identity.access_tokens import issuer
+from tenantry.admin import router as admin_views
+from tenantry.http.routers import ROUTERS
 from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
-from tenantry.kit.migrate import current_revision, head_revision
-from tenantry.services import ServicesDep, build_services
+from tenantry.services import build_services
 from tenantry.tenants.domains import TxtResolver
 
 if TYPE_CHECKING:
@@ -84,11 +77,8 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    app.include_router(identity_endpoints.router)
-    app.include_router(security_endpoints.router)
-    app.include_router(tenant_endpoints.context_router)
-    app.include_router(tenant_endpoints.router)
-    _add_platform_routes(app, metrics)
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(admin_views.router)
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
@@ -97,8 +87,6 @@ def create_app(
 
 
 ADMIN_STATIC = Path(admin_views.__file__).parent / "static"
-# Key sets may be cached by relying parties; key rotation keeps retired keys published longer.
-PUBLIC_CACHE = "public, max-age=300"
 # No inline scripts or styles anywhere in the admin UI, so the policy can be strict.
 ADMIN_HEADERS = [
     (
@@ -121,85 +109,6 @@ async def _admin_login_required(request: Request, _: Exception) -> Response:
     return problems.problem(request, 404, "not_found", "not found")
 
 
-def _add_platform_routes(app: FastAPI, metrics: Metrics) -> None:
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
-    async def readyz(services: ServicesDep) -> JSONResponse:
-        """The database answers and its schema is at the code's migration head."""
-        try:
-            async with services.db.platform_transaction() as tx:
-                current = await current_revision(tx)
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "database_unreachable"}, status_code=503)
-        head = head_revision()
-        if current != head:
-            return JSONResponse(
-                {"status": "migrations_pending", "current": current, "head": head}, status_code=503
-            )
-        return JSONResponse({"status": "ready", "revision": current})
-
-    @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def prometheus(request: Request, services: ServicesDep) -> Response:
-        # Metrics name routes, tenants' traffic and pool pressure: for the operator only.
-        expected = services.settings.metrics_token
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if not expected or not (
-            scheme.lower() == "bearer"
-            and hmac.compare_digest(presented.strip().encode(), expected.encode())
-        ):
-            return problems.problem(request, 404, "not_found", "not found")
-        for name, pool in (
-            ("runtime", services.db.runtime_pool),
-            ("platform", services.db.platform_pool),
-        ):
-            stats = pool.get_stats()
-            metrics.pool_size.labels(pool=name, state="size").set(stats.get("pool_size", 0))
-            metrics.pool_size.labels(pool=name, state="available").set(
-                stats.get("pool_available", 0)
-            )
-            metrics.pool_size.labels(pool=name, state="waiting").set(
-                stats.get("requests_waiting", 0)
-            )
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get(
-        "/v1/apps/{app}/.well-known/jwks.json",
-        tags=["identity"],
-        responses=problems.problem_responses(404, 422),
-    )
-    async def jwks(
-        app: Annotated[str, APP_SLUG], services: ServicesDep, response: Response
-    ) -> dict[str, Any]:
-        """The app's public signing keys (current and not yet retired)."""
-        response.headers["Cache-Control"] = PUBLIC_CACHE
-        return services.keys.jwks(services.apps.by_slug(app).id)
-
-    @app.get(
-        "/v1/apps/{app}/.well-known/openid-configuration",
-        tags=["identity"],
-        responses=problems.problem_responses(404, 422),
-    )
-    async def openid_configuration(
-        app: Annotated[str, APP_SLUG], services: ServicesDep, response: Response
-    ) -> dict[str, Any]:
-        response.headers["Cache-Control"] = PUBLIC_CACHE
-        slug = services.apps.by_slug(app).slug
-        base = issuer(services.settings.public_url, slug)
-        return {
-            "issuer": base,
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "token_endpoint": f"{base}/auth/login",
-            "id_token_signing_alg_values_supported": ["EdDSA"],
-            "subject_types_supported": ["public"],
-            "response_types_supported": ["token"],
-            "claims_supported": ["sub", "tenant_id", "app_id", "sid", "amr", "auth_time"],
-        }
-
-
 class RequestMiddleware:
     """Request id, app-from-host routing, a JSON access log line and Prometheus metrics."""
 
@@ -214,7 +123,7 @@ class RequestMiddleware:
             return
         self._route_by_host(scope)
         supplied = _header(scope, b"x-request-id")
-        request_id = supplied if supplied and len(supplied) <= 64 else uuid7().hex  # noqa: PLR2004
+        request_id = supplied if supplied and len(supplied) <= 64 else uuid7().hex  # noqa: PLR2004 - longest request id kept
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

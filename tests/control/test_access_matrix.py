@@ -91,7 +91,11 @@ def invalid_value(name: str, schema: dict[str, Any]) -> str:
         return "NOT~VALID"
     if "maxLength" in schema:
         return "x" * (schema["maxLength"] + 1)
-    pytest.fail(f"path parameter {name!r} is unconstrained: give it a pattern, format or length")
+    if "enum" in schema:
+        return "not-one-of-" + "-".join(schema["enum"])
+    pytest.fail(
+        f"path parameter {name!r} is unconstrained: give it a pattern, format, length or choices"
+    )
 
 
 def operations(document: dict[str, Any]) -> list[Operation]:

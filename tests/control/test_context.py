@@ -17,6 +17,7 @@ from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.ids import uuid7
 from tenantry.web import create_app
 from tests.api.conftest import api_settings, client_for, make_tenant, signed_in
+from tests.conftest import FIXTURES
 from tests.control.conftest import PLATFORM
 
 
@@ -30,14 +31,16 @@ async def test_context_is_the_sum_of_its_parts(client, control_app, operator, db
     tenant = await make_tenant(db, "thinktank", "launchboard")
     user = await signed_in(client, "thinktank", tenant, "ctx@example.com")
     services = control_app.state.services
-    await services.settings_admin.set(tenant.slug, "timezone", "Asia/Tokyo", actor="t", reason="t")
+    await services.settings_admin.set(
+        tenant.slug, "timezone", "Asia/Tokyo", by=FIXTURES, reason="t"
+    )
     key = f"ctx.flag-{uuid7().hex[-6:]}"
-    await services.flags.define(key, "boolean", False, actor="t", reason="t")
-    await services.flags.set_override(tenant.slug, key, True, actor="t", reason="t")
+    await services.flags.define(key, "boolean", False, by=FIXTURES, reason="t")
+    await services.flags.set_override(tenant.slug, key, True, by=FIXTURES, reason="t")
     other = f"ctx.other-{uuid7().hex[-6:]}"
-    await services.flags.define(other, "string", "blue", actor="t", reason="t")
+    await services.flags.define(other, "string", "blue", by=FIXTURES, reason="t")
     await services.flags.set_override(
-        tenant.slug, other, "green", app_slug="launchboard", actor="t", reason="t"
+        tenant.slug, other, "green", app_slug="launchboard", by=FIXTURES, reason="t"
     )
 
     body = await context_of(client, user)
@@ -88,7 +91,7 @@ async def test_every_kind_of_write_invalidates_every_instance(
         async with client_for(reader) as client:
             user = await signed_in(client, "thinktank", tenant, "stale@example.com")
             key = f"inv.flag-{uuid7().hex[-6:]}"
-            await writer.flags.define(key, "number", 1, actor="t", reason="t")
+            await writer.flags.define(key, "number", 1, by=FIXTURES, reason="t")
             assert (await context_of(client, user))["flags"][key] == 1
 
             async def seen_within(check, limit: float = 2.0) -> float:
@@ -101,17 +104,19 @@ async def test_every_kind_of_write_invalidates_every_instance(
 
             delays = []
             await writer.settings_admin.set(
-                tenant.slug, "locale", "fr-FR", actor="t", reason="setting"
+                tenant.slug, "locale", "fr-FR", by=FIXTURES, reason="setting"
             )
             delays.append(await seen_within(lambda b: b["settings"]["locale"] == "fr-FR"))
-            await writer.flags.set_override(tenant.slug, key, 2, actor="t", reason="override")
+            await writer.flags.set_override(tenant.slug, key, 2, by=FIXTURES, reason="override")
             delays.append(await seen_within(lambda b: b["flags"][key] == 2))
-            await writer.flags.update(key, actor="t", reason="default", default_value=5)
-            await writer.flags.remove_override(tenant.slug, key, actor="t", reason="remove")
+            await writer.flags.update(key, by=FIXTURES, reason="default", default_value=5)
+            await writer.flags.remove_override(tenant.slug, key, by=FIXTURES, reason="remove")
             delays.append(await seen_within(lambda b: b["flags"][key] == 5))
-            await writer.flags.rollback(tenant.slug, key, 1, actor="t", reason="rollback")
+            await writer.flags.rollback(tenant.slug, key, 1, by=FIXTURES, reason="rollback")
             delays.append(await seen_within(lambda b: b["flags"][key] == 2))
-            await writer.tenant_admin.transition(tenant.slug, "suspend", reason="status", actor="t")
+            await writer.tenant_admin.transition(
+                tenant.slug, "suspend", reason="status", by=FIXTURES
+            )
             started = time.perf_counter()
             while (
                 await client.get("/v1/apps/thinktank/context", headers=user.auth)
@@ -198,8 +203,8 @@ async def test_deprecated_flags_report_their_users(client, control_app, operator
     user = await signed_in(client, "thinktank", tenant, "legacy@example.com")
     key = f"old.flag-{uuid7().hex[-6:]}"
     flags = control_app.state.services.flags
-    await flags.define(key, "boolean", True, actor="t", reason="t")
-    await flags.update(key, actor="t", reason="retiring", status="deprecated")
+    await flags.define(key, "boolean", True, by=FIXTURES, reason="t")
+    await flags.update(key, by=FIXTURES, reason="retiring", status="deprecated")
     await context_of(client, user)
     for _ in range(100):
         report = (await client.get("/v1/platform/deprecations", headers=operator.auth)).json()

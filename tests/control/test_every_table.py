@@ -16,6 +16,7 @@ from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
 from tests.api.conftest import Tenant, signed_in, tenant_admin
+from tests.conftest import FIXTURES
 
 
 async def populate(client, control_app, slug: str) -> Tenant:
@@ -28,7 +29,7 @@ async def populate(client, control_app, slug: str) -> Tenant:
             apps=["thinktank"],
             admin_email=f"boss@{slug}.test",
         ),
-        actor="test",
+        by=FIXTURES,
     )
     tenant = Tenant(done.tenant.id, slug)
     user = await signed_in(client, "thinktank", tenant, "everyone@example.com")
@@ -52,11 +53,11 @@ async def populate(client, control_app, slug: str) -> Tenant:
             "jwks_uri": f"https://{slug}.idp.example/jwks",
         },
     )
-    await services.settings_admin.set(slug, "locale", "fr-FR", actor="t", reason="t")
+    await services.settings_admin.set(slug, "locale", "fr-FR", by=FIXTURES, reason="t")
     flag = f"every.{slug}"
-    await services.flags.define(flag, "boolean", False, actor="t", reason="t")
-    await services.flags.set_override(slug, flag, True, actor="t", reason="t")
-    await services.domains.add(slug, f"{slug}.example", actor="test")
+    await services.flags.define(flag, "boolean", False, by=FIXTURES, reason="t")
+    await services.flags.set_override(slug, flag, True, by=FIXTURES, reason="t")
+    await services.domains.add(slug, f"{slug}.example", by=FIXTURES)
     async with services.db.tenant_transaction(
         TenantContext(tenant.id, services.apps.by_slug("thinktank").id)
     ) as tx:

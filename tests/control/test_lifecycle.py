@@ -10,6 +10,7 @@ from tenantry.kit.errors import Conflict, InvalidInput
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
 from tests.api.conftest import latest_mail, make_tenant, signed_in, tenant_admin
+from tests.conftest import FIXTURES
 
 
 def request(**overrides) -> ProvisionRequest:
@@ -75,7 +76,7 @@ async def test_a_failure_at_any_step_leaves_nothing(control_app, db, step) -> No
             raise RuntimeError(f"crash at {name}")
 
     with pytest.raises(RuntimeError, match=f"crash at {step}"):
-        await service.provision(req, actor="test", idempotency_key=f"k-{uuid7()}", on_step=explode)
+        await service.provision(req, by=FIXTURES, idempotency_key=f"k-{uuid7()}", on_step=explode)
     async with db.platform_transaction() as tx:
         assert (
             await tx.fetch_one("SELECT 1 FROM tenantry.tenants WHERE slug = %s", [req.slug]) is None
@@ -93,19 +94,19 @@ async def test_a_failure_at_any_step_leaves_nothing(control_app, db, step) -> No
             )
             assert row["n"] == 0, table
     # And the same request succeeds afterwards.
-    assert (await service.provision(req, actor="test")).created
+    assert (await service.provision(req, by=FIXTURES)).created
 
 
 async def test_provisioning_rejects_bad_input_before_writing(control_app) -> None:
     service = control_app.state.services.tenant_admin
     with pytest.raises(InvalidInput, match="max_users"):
-        await service.provision(request(settings={"max_users": -1}), actor="test")
+        await service.provision(request(settings={"max_users": -1}), by=FIXTURES)
     with pytest.raises(InvalidInput, match="unknown app"):
-        await service.provision(request(apps=["no-such-app"]), actor="test")
+        await service.provision(request(apps=["no-such-app"]), by=FIXTURES)
     taken = request()
-    await service.provision(taken, actor="test")
+    await service.provision(taken, by=FIXTURES)
     with pytest.raises(Conflict):
-        await service.provision(request(slug=taken.slug), actor="test")
+        await service.provision(request(slug=taken.slug), by=FIXTURES)
 
 
 async def test_every_transition_and_refusal(client, operator, db) -> None:
@@ -145,14 +146,15 @@ async def test_every_transition_and_refusal(client, operator, db) -> None:
     assert bad.status_code == 422
     detail = (await client.get(f"/v1/platform/tenants/{tenant.slug}", headers=operator.auth)).json()
     assert [(e["from_status"], e["to_status"]) for e in detail["events"]] == [
+        (None, "active"),  # created by the fixture
         ("active", "suspended"),
         ("suspended", "active"),
         ("active", "suspended"),
         ("suspended", "deprovisioned"),
     ]
     assert all(
-        e["actor"].startswith("platform-admin:") and e["reason"].startswith("test ")
-        for e in detail["events"]
+        e["actor"] == f"platform-admin:{operator.id}" and e["reason"].startswith("test ")
+        for e in detail["events"][1:]
     )
 
 
@@ -160,7 +162,7 @@ async def test_purge_leaves_zero_rows_in_every_tenant_table(
     client, control_app, operator, db
 ) -> None:
     service = control_app.state.services.tenant_admin
-    provisioned = await service.provision(request(), actor="test")
+    provisioned = await service.provision(request(), by=FIXTURES)
     slug = provisioned.tenant.slug
     tenant_id = provisioned.tenant.id
     from tests.api.conftest import Tenant
@@ -170,16 +172,16 @@ async def test_purge_leaves_zero_rows_in_every_tenant_table(
     await client.get("/v1/apps/thinktank/launchboard-probe", headers=user.auth)
     await client.get("/v1/apps/launchboard/me", headers=user.auth)  # a security event
     await control_app.state.services.settings_admin.set(
-        slug, "timezone", "Europe/Berlin", actor="t", reason="t"
+        slug, "timezone", "Europe/Berlin", by=FIXTURES, reason="t"
     )
-    await control_app.state.services.domains.add(slug, f"{slug}.example", actor="test")
+    await control_app.state.services.domains.add(slug, f"{slug}.example", by=FIXTURES)
 
     early = await client.post(
         f"/v1/platform/tenants/{slug}/purge", headers=operator.auth, json={"reason": "x"}
     )
     assert early.status_code == 409  # still active
     for action in ("suspend", "deprovision"):
-        await service.transition(slug, action, reason="closing", actor="test")
+        await service.transition(slug, action, reason="closing", by=FIXTURES)
     grace = await client.post(
         f"/v1/platform/tenants/{slug}/purge", headers=operator.auth, json={"reason": "x"}
     )
@@ -329,9 +331,9 @@ async def test_a_deprovisioned_tenants_configuration_is_frozen(
     client, control_app, operator, db
 ) -> None:
     services = control_app.state.services
-    slug = (await services.tenant_admin.provision(request(), actor="test")).tenant.slug
+    slug = (await services.tenant_admin.provision(request(), by=FIXTURES)).tenant.slug
     for action in ("suspend", "deprovision"):
-        await services.tenant_admin.transition(slug, action, reason="closing", actor="test")
+        await services.tenant_admin.transition(slug, action, reason="closing", by=FIXTURES)
     attempts = [
         client.put(
             f"/v1/platform/tenants/{slug}/settings/locale",

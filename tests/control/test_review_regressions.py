@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tenantry.flags.service import FlagService
 from tenantry.kit import jsonvalue
 from tenantry.kit.errors import Conflict, InvalidInput
 from tenantry.kit.ids import uuid7
 from tests.api.conftest import make_tenant, signed_in, tenant_admin
+from tests.conftest import FIXTURES, services_for
 from tests.control.test_lifecycle import request
 
 
@@ -139,8 +139,8 @@ async def test_json_at_the_limit_is_stored_and_read_back(client, operator, db) -
 
 async def test_the_limit_holds_outside_http_too(db) -> None:
     with pytest.raises(InvalidInput, match="nested at most"):
-        await FlagService(db).define(
-            f"bounded.{uuid7().hex[-8:]}", "json", nested(100), actor="cli", reason="deep"
+        await services_for(db).flags.define(
+            f"bounded.{uuid7().hex[-8:]}", "json", nested(100), by=FIXTURES, reason="deep"
         )
 
 

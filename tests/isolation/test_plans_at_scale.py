@@ -318,9 +318,10 @@ NOT_READS = {
     "link_identity",
     "insert",
     "active_session_check",
-    # The mail delivery worker's, on the platform path.
+    # The mail delivery worker's and the operator's outbox view, on the platform path.
     "take_unsent",
     "mark_sent",
+    "newest",
 }
 
 

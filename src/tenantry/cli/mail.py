@@ -6,8 +6,8 @@ import asyncio
 
 import typer
 
-from tenantry.cli._common import console, database, print_rows, settings
-from tenantry.identity.mail import SmtpSender, deliver_pending
+from tenantry.cli._common import console, database, print_rows, run, settings
+from tenantry.identity.mail import SmtpSender, deliver_pending, newest
 from tenantry.kit.errors import ConfigurationError
 
 app = typer.Typer(no_args_is_help=True, help="Mail waiting in the outbox.")
@@ -20,21 +20,9 @@ def outbox(
 ) -> None:
     """Show the newest mail (verification and reset codes) across tenants."""
 
-    async def run() -> list[tuple[object, ...]]:
-        async with database(settings()) as db, db.platform_transaction() as tx:
-            rows = await tx.fetch_all(
-                """SELECT m.created_at, t.slug AS tenant, a.slug AS app, m.to_address,
-                          m.subject, m.body
-                     FROM tenantry.mail_outbox m
-                     JOIN tenantry.tenants t ON t.id = m.tenant_id
-                     JOIN tenantry.apps a ON a.id = m.app_id
-                    ORDER BY m.created_at DESC LIMIT %s""",
-                [limit],
-            )
-        return [tuple(r.values()) for r in rows]
-
+    rows = run(lambda s: newest(s.db, limit))
     columns = ["created_at", "tenant", "app", "to", "subject", "body"]
-    print_rows(columns, asyncio.run(run()), as_json=as_json)
+    print_rows(columns, [list(r.values()) for r in rows], as_json=as_json)
 
 
 @app.command()

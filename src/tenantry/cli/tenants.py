@@ -118,7 +118,7 @@ def create(
 def _request(**fields: str) -> ProvisionRequest:
     apps = [a.strip() for a in fields.pop("apps", "").split(",") if a.strip()]
     try:
-        return ProvisionRequest(**fields, apps=apps)  # type: ignore[arg-type] - CSV text, validated by the model
+        return ProvisionRequest.model_validate({**fields, "apps": apps})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidInput(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc

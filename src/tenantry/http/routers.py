@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tenantry.http import context, domains, flags, identity, security_events, settings, tenants
+from tenantry.http import (
+    context,
+    discovery,
+    domains,
+    flags,
+    identity,
+    operations,
+    security_events,
+    settings,
+    tenants,
+)
 
 ROUTERS = (
     identity.router,
@@ -12,4 +22,6 @@ ROUTERS = (
     settings.router,
     domains.router,
     flags.router,
+    discovery.router,
+    operations.router,
 )

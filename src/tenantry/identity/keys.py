@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jwt.algorithms import OKPAlgorithm
 
 from tenantry.identity.repository import keys as stored
-from tenantry.kit.errors import ConfigurationError
+from tenantry.kit.errors import ConfigurationError, InvalidInput
 from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import KEYS, notify_in
 
@@ -125,6 +125,27 @@ class KeyRing:
             await self.reload()
             key = self._by_kid.get(kid)
         return key
+
+    async def active_kids(self) -> dict[UUID, list[str]]:
+        """Each app's active key ids, oldest first, as stored now (not as cached)."""
+        async with self._db.platform_transaction() as tx:
+            return await stored.active_kids_by_app(tx)
+
+    async def rotate(self, app_id: UUID) -> str:
+        """A new key that signs from now on; the older ones keep verifying until retired."""
+        async with self._db.platform_transaction() as tx:
+            return await create_key(tx, app_id)
+
+    async def retire(self, kid: str) -> None:
+        """Tokens the key signed stop verifying and it leaves the JWKS. An app's last key
+        cannot go: nothing could be signed for it any more."""
+        async with self._db.platform_transaction() as tx:
+            others = await stored.other_active_keys(tx, kid)
+            if others is None:
+                raise InvalidInput(f"no active key {kid}")
+            if others == 0:
+                raise InvalidInput(f"{kid} is its app's last active key; rotate first")
+            await retire_key(tx, kid)
 
     def jwks(self, app_id: UUID) -> dict[str, Any]:
         return {"keys": [k.public_jwk for k in self._by_kid.values() if k.app_id == app_id]}

@@ -18,6 +18,8 @@ from tenantry.identity.repository import mail as outbox
 from tenantry.kit.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from psycopg.rows import DictRow
+
     from tenantry.kit.db import Database
 
 
@@ -26,6 +28,12 @@ class Mail:
     to: str
     subject: str
     body: str
+
+
+async def newest(db: Database, limit: int) -> list[DictRow]:
+    """The newest mail in the outbox, every tenant's (an operator's view)."""
+    async with db.platform_transaction() as tx:
+        return await outbox.newest(tx, limit)
 
 
 class MailSender(Protocol):

@@ -26,6 +26,8 @@ from tenantry.kit.errors import ConfigurationError, InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from sqlalchemy.engine import Connection
+
     from tenantry.kit.db import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -163,16 +165,16 @@ def downgrade(url: str, roles: Roles, revision: str) -> tuple[str, ...]:
         return tuple(reversed(_between(_current(connection), before)))
 
 
-def _has_migration_log(connection: Any) -> bool:  # noqa: ANN401 - SQLAlchemy connection
+def _has_migration_log(connection: Connection) -> bool:
     row = connection.exec_driver_sql(
         "SELECT to_regclass('tenantry_private.migration_log') IS NOT NULL"
     ).fetchone()
     return bool(row and row[0])
 
 
-def _current(connection: object) -> str | None:
+def _current(connection: Connection) -> str | None:
     context = MigrationContext.configure(
-        connection,  # type: ignore[arg-type] - a SQLAlchemy connection, typed loosely here
+        connection,
         opts={"version_table_schema": "tenantry_private"},
     )
     return context.get_current_revision()

@@ -54,3 +54,26 @@ async def active_keys(tx: Transaction) -> list[DictRow]:
              FROM tenantry_private.app_signing_keys
             WHERE retired_at IS NULL ORDER BY created_at"""
     )
+
+
+async def active_kids_by_app(tx: Transaction) -> dict[UUID, list[str]]:
+    """Each app's active key ids, oldest first."""
+    rows = await tx.fetch_all(
+        """SELECT app_id, array_agg(kid ORDER BY created_at) AS kids
+             FROM tenantry_private.app_signing_keys WHERE retired_at IS NULL GROUP BY app_id"""
+    )
+    return {row["app_id"]: list(row["kids"]) for row in rows}
+
+
+async def other_active_keys(tx: Transaction, kid: str) -> int | None:
+    """How many other active keys the app of active key `kid` has; None if `kid` is not one."""
+    row = await tx.fetch_one(
+        """SELECT count(k2.kid) FILTER (WHERE k2.kid <> k.kid) AS others
+             FROM tenantry_private.app_signing_keys k
+             JOIN tenantry_private.app_signing_keys k2
+               ON k2.app_id = k.app_id AND k2.retired_at IS NULL
+            WHERE k.kid = %s AND k.retired_at IS NULL
+            GROUP BY k.kid""",
+        [kid],
+    )
+    return None if row is None else int(row["others"])

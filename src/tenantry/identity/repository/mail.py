@@ -52,3 +52,15 @@ async def mark_sent(tx: Transaction, tenant_id: UUID, mail_id: UUID) -> None:
         "UPDATE tenantry.mail_outbox SET sent_at = now() WHERE tenant_id = %s AND id = %s",
         [tenant_id, mail_id],
     )
+
+
+async def newest(tx: Transaction, limit: int) -> list[DictRow]:
+    """The newest mail across tenants, for the development outbox view."""
+    return await tx.fetch_all(
+        """SELECT m.created_at, t.slug AS tenant, a.slug AS app, m.to_address, m.subject, m.body
+             FROM tenantry.mail_outbox m
+             JOIN tenantry.tenants t ON t.id = m.tenant_id
+             JOIN tenantry.apps a ON a.id = m.app_id
+            ORDER BY m.created_at DESC LIMIT %s""",
+        [limit],
+    )
