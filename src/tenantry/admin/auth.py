@@ -15,7 +15,6 @@ from tenantry.admin.rendering import render
 from tenantry.http.auth import origin
 from tenantry.identity.principal import (
     ADMIN_APP,
-    Actor,
     Credential,
     Principal,
     session_scopes,
@@ -44,11 +43,6 @@ class Admin:
     session_id: UUID
     email: str
     csrf: str
-
-    @property
-    def actor(self) -> Actor:
-        # Trails name the administrator by email, as operators read them.
-        return Actor("admin-ui", self.email)
 
 
 async def _admin(request: Request, services: ServicesDep, console: ConsoleDep) -> Admin:

@@ -100,7 +100,7 @@ async def tenant_lifecycle(
 ) -> Response:
     try:
         changed = await services.tenant_admin.transition(
-            slug, action, reason=reason, by=admin.actor
+            slug, action, reason=reason, by=admin.principal.actor
         )
     except TenantryError as exc:
         return await _tenant_page(
@@ -124,7 +124,7 @@ async def tenant_setting(
             slug,
             key,
             parse_value(value),
-            by=admin.actor,
+            by=admin.principal.actor,
             reason=reason or "changed in the admin UI",
         )
     except TenantryError as exc:
@@ -160,7 +160,7 @@ async def tenant_flag(
             parse_value(value),
             app_slug=app or None,
             rollout_percent=percent,
-            by=admin.actor,
+            by=admin.principal.actor,
             reason=reason,
         )
     except (TenantryError, ValueError) as exc:
@@ -180,7 +180,7 @@ async def tenant_flag_rollback(
     version: Annotated[int, Form(ge=1)],
     reason: Annotated[str, Form(max_length=1000)] = "rolled back in the admin UI",
 ) -> RedirectResponse:
-    await services.flags.rollback(slug, key, version, by=admin.actor, reason=reason)
+    await services.flags.rollback(slug, key, version, by=admin.principal.actor, reason=reason)
     return back(f"/admin/tenants/{slug}", history=key)
 
 
@@ -193,7 +193,7 @@ async def tenant_domain_add(
     domain: Annotated[str, Form(max_length=253)],
 ) -> Response:
     try:
-        record = await services.domains.add(slug, domain, by=admin.actor)
+        record = await services.domains.add(slug, domain, by=admin.principal.actor)
     except TenantryError as exc:
         return await _tenant_page(
             request, services, admin, slug, status=exc.status, domain_error=exc.message
@@ -213,7 +213,7 @@ async def tenant_domain_action(
     if action not in operations:
         raise NotFound("no such action")
     try:
-        await operations[action](slug, domain, by=admin.actor)
+        await operations[action](slug, domain, by=admin.principal.actor)
     except TenantryError as exc:
         return await _tenant_page(
             request, services, admin, slug, status=exc.status, domain_error=exc.message
