@@ -3,7 +3,6 @@ factor, and sign-out. Only admin-app users of the operators' tenant get in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tenantry.admin import session
 from tenantry.admin.overview import ConsoleDep
 from tenantry.admin.rendering import render
+from tenantry.admin.session import Admin
 from tenantry.http.auth import origin
 from tenantry.identity.principal import (
     ADMIN_APP,
@@ -24,7 +24,6 @@ from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
-    from uuid import UUID
 
     from tenantry.identity.models import TokenPair
     from tenantry.security_events.service import Origin
@@ -35,14 +34,6 @@ BAD_FORM_TOKEN = "the form token is missing or wrong; reload the page and try ag
 
 class LoginRequired(Exception):
     """Raised by admin pages without a valid session; answered with a redirect or a 404."""
-
-
-@dataclass(frozen=True)
-class Admin:
-    principal: Principal
-    session_id: UUID
-    email: str
-    csrf: str
 
 
 async def _admin(request: Request, services: ServicesDep, console: ConsoleDep) -> Admin:

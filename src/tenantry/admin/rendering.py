@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from tenantry.admin.auth import Admin
+    from tenantry.admin.session import Admin
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE = 25

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 if TYPE_CHECKING:
+    from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database
 
 COOKIE = "tenantry_admin"
@@ -65,3 +67,13 @@ def _same(given: str, expected: str) -> bool:
 
 def new_login_nonce() -> str:
     return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class Admin:
+    """The signed-in platform administrator of one admin page request."""
+
+    principal: Principal
+    session_id: UUID
+    email: str
+    csrf: str

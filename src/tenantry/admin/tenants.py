@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tenantry.admin.auth import Admin, AdminDep, AdminPost
+from tenantry.admin.auth import AdminDep, AdminPost
 from tenantry.admin.rendering import PAGE, back, parse_value, render
+from tenantry.admin.session import Admin
 from tenantry.kit.errors import NotFound, TenantryError
 from tenantry.services import Services, ServicesDep
 from tenantry.settings import registry
