@@ -147,11 +147,13 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
     return statements
 
 
-_RUNTIME_COMMANDS = {
-    "read_write": ("SELECT", "INSERT", "UPDATE", "DELETE"),
-    "append_only": ("SELECT", "INSERT"),
-    "read_only": ("SELECT",),
-    "none": (),
+# What each declared runtime access lets the runtime role run: its grants, its policies, and
+# what `tenantry audit-db` holds the live grants to.
+RUNTIME_COMMANDS: dict[RuntimeAccess, tuple[str, ...]] = {
+    RuntimeAccess.READ_WRITE: ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    RuntimeAccess.APPEND_ONLY: ("SELECT", "INSERT"),
+    RuntimeAccess.READ_ONLY: ("SELECT",),
+    RuntimeAccess.NONE: (),
 }
 
 
@@ -175,7 +177,7 @@ def rls_sql(table: ScopedTable, roles: Roles) -> list[str]:
         "UPDATE": ("runtime_update", write, write),
         "DELETE": ("runtime_delete", write, None),
     }
-    for command in _RUNTIME_COMMANDS[table.runtime_access]:
+    for command in RUNTIME_COMMANDS[table.runtime_access]:
         name, using, check = shapes[command]
         statements.append(_policy(table, name, command, roles.runtime, using, check))
     return statements
@@ -306,20 +308,13 @@ def _columns(spec: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in spec.split(","))
 
 
-_RUNTIME_GRANTS = {
-    RuntimeAccess.READ_WRITE: "SELECT, INSERT, UPDATE, DELETE",
-    RuntimeAccess.APPEND_ONLY: "SELECT, INSERT",
-    RuntimeAccess.READ_ONLY: "SELECT",
-}
-
-
 def _grants(table: ScopedTable, roles: Roles) -> list[str]:
     statements = [
         f"REVOKE ALL ON {table.qualified} FROM PUBLIC",
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table.qualified} TO "{roles.platform}"',
     ]
-    if table.runtime_access is not RuntimeAccess.NONE:
-        grants = _RUNTIME_GRANTS[table.runtime_access]
+    if commands := RUNTIME_COMMANDS[table.runtime_access]:
+        grants = ", ".join(commands)
         statements.append(f'GRANT {grants} ON {table.qualified} TO "{roles.runtime}"')
     return statements
 
