@@ -6,7 +6,9 @@ all transactional in PostgreSQL), so the shared test database stays clean.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 
 import psycopg
@@ -17,7 +19,7 @@ from tenantry.isolation import audit
 from tenantry.isolation.audit import run_checks
 from tenantry.isolation.ddl import RuntimeAccess, Scope, ScopedTable, scoped_table_sql
 from tenantry.isolation.roles import Roles
-from tests.conftest import ROLES
+from tests.support.database import ROLES
 
 RUNTIME = ROLES.runtime
 
@@ -233,6 +235,9 @@ def test_missing_roles_are_reported(owner) -> None:
 
 
 def test_every_check_has_a_violation_test() -> None:
-    source = inspect.getsource(audit)
+    source = "".join(
+        inspect.getsource(importlib.import_module(f"{audit.__name__}.{module.name}"))
+        for module in pkgutil.iter_modules(audit.__path__)
+    )
     emitted = set(re.findall(r'Finding\(\s*"([a-z_]+)"', source))
     assert emitted - {"role_missing"} == set(VIOLATIONS)
