@@ -17,18 +17,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
+from tenantry.identity.principal import Actor
+from tenantry.kit.config import Settings
 from tenantry.kit.db import Database
-from tenantry.settings.service import SettingsService
-from tenantry.tenants.lifecycle import ProvisionRequest, TenantService
+from tenantry.kit.metrics import Metrics
+from tenantry.services import build_services
+from tenantry.tenants.lifecycle import ProvisionRequest
 
 
 async def run(admin: str, count: int) -> dict[str, object]:
     async with Database(
         role_url(admin, ROLES.runtime), role_url(admin, ROLES.platform), min_size=2, max_size=4
     ) as db:
-        service = TenantService(
-            db, SettingsService(db), purge_grace_days=30, platform_tenant="platform"
-        )
+        service = build_services(
+            Settings(database_url=admin, role_prefix=ROLES.prefix), db, Metrics()
+        ).tenant_admin
         samples = []
         started = time.perf_counter()
         for n in range(count):
@@ -41,7 +44,9 @@ async def run(admin: str, count: int) -> dict[str, object]:
                 settings={"locale": "en-GB", "max_users": 50},
             )
             one = time.perf_counter()
-            await service.provision(request, actor="bench", idempotency_key=f"bench:{n}")
+            await service.provision(
+                request, by=Actor("benchmark", "provisioning"), idempotency_key=f"bench:{n}"
+            )
             samples.append((time.perf_counter() - one) * 1000)
         total = time.perf_counter() - started
     ordered = sorted(samples)

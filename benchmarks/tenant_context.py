@@ -24,16 +24,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
-from tenantry.identity import repository as users
-from tenantry.identity.principal import Credential, Principal, Scope
+from tenantry.identity.passwords import hash_password
+from tenantry.identity.principal import Actor
 from tenantry.kit.config import Settings
-from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.kit.metrics import Metrics
+from tenantry.security_events.service import Origin
 from tenantry.services import build_services
 from tenantry.tenants.lifecycle import ProvisionRequest
 
 REDIS = "redis://127.0.0.1:6379/0"
+BENCH = Actor("benchmark", "tenant_context")
+PASSWORD = "benchmark-password-not-secret-7"
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -71,22 +73,22 @@ async def run(admin: str, iterations: int) -> dict[str, object]:
                 apps=["thinktank"],
                 admin_email="a@bench.test",
             ),
-            actor="bench",
+            by=BENCH,
         )
         tenant = provisioned.tenant
         app = services.apps.by_slug("thinktank")
-        async with db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
-            user = await users.create(tx, tenant.id, app.id, "u@bench.test")
-        for n in range(20):
-            await services.flags.define(f"bench.flag{n}", "boolean", False, actor="b", reason="b")
-            await services.flags.set_override(
-                "bench", f"bench.flag{n}", True, actor="b", reason="b"
-            )
-        session = await _session(db, user)
-        principal = Principal(
-            tenant.id, app.id, app.slug, user.id, Credential.ACCESS_TOKEN, frozenset(Scope), session
+        await services.users.add(
+            tenant.id, app.id, "u@bench.test", password_hash=await hash_password(PASSWORD)
         )
-        checks = services.identity.credential_checks(principal, Scope.PROFILE)
+        for n in range(20):
+            await services.flags.define(f"bench.flag{n}", "boolean", False, by=BENCH, reason="b")
+            await services.flags.set_override("bench", f"bench.flag{n}", True, by=BENCH, reason="b")
+        await services.keys.ensure_keys([app.id])
+        tokens = await services.identity.login(
+            app, "bench", "u@bench.test", PASSWORD, Origin(), None
+        )
+        principal = await services.identity.authenticate(app, tokens.access_token, Origin(), None)
+        checks = services.identity.credential_checks(principal)
         context = services.context
         for _ in range(50):
             await context.load(principal, checks)
@@ -124,14 +126,6 @@ async def run(admin: str, iterations: int) -> dict[str, object]:
         }
 
 
-async def _session(db: Database, user: users.AppUser) -> object:
-    async with db.tenant_transaction(TenantContext(user.tenant_id, user.app_id)) as tx:
-        created = await users.create_session(
-            tx, user, auth_method="pwd", ttl_seconds=3600, ip=None, user_agent=None
-        )
-    return created.id
-
-
 async def invalidation_delay(
     settings: Settings, db: Database, slug: str, rounds: int
 ) -> dict[str, float]:
@@ -156,7 +150,7 @@ async def invalidation_delay(
             committed.clear()
             heard_at.clear()
             await writer.settings_admin.set(
-                slug, "timezone", f"Etc/GMT+{n % 12}", actor="b", reason="b"
+                slug, "timezone", f"Etc/GMT+{n % 12}", by=BENCH, reason="b"
             )
             deadline = time.perf_counter() + 5
             while not heard_at:
