@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.admin.conftest import ADMIN_EMAIL
-from tests.api.conftest import PASSWORD
+from tests.admin.stage import ADMIN_EMAIL
+from tests.support.wiring import PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin"
 CHROMIUM = "/usr/bin/chromium"

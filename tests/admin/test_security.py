@@ -9,24 +9,9 @@ import httpx
 import pyotp
 import pytest
 
-from tests.admin.conftest import ADMIN_EMAIL, PLATFORM, _cli
-from tests.api.conftest import PASSWORD, totp_next
-
-
-def signed_in_client(stage) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=stage.url, follow_redirects=False)
-    page = client.get("/admin/login")
-    nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    done = client.post(
-        "/admin/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": nonce}
-    )
-    assert done.status_code == 303, done.text
-    cookie = done.headers["set-cookie"]
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
-    dashboard = client.get("/admin")
-    token = re.search(r'name="csrf" value="([^"]+)"', dashboard.text).group(1)
-    return client, token
+from tests.admin.stage import ADMIN_EMAIL, PLATFORM, add_platform_admin, signed_in_client
+from tests.support.accounts import totp_next
+from tests.support.wiring import PASSWORD
 
 
 def test_state_changing_forms_need_the_csrf_token(stage) -> None:
@@ -100,7 +85,7 @@ def test_security_headers(stage) -> None:
 
 def test_admin_sign_in_with_mfa(stage, urls) -> None:
     email = "mfa-admin@example.com"
-    _cli(urls, "admins", "create", email, "--password-stdin", stdin=PASSWORD + "\n")
+    add_platform_admin(urls, email)
     with httpx.Client(base_url=stage.url, follow_redirects=False) as api:
         token = api.post(
             "/v1/apps/admin/auth/login",

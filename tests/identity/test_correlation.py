@@ -13,8 +13,8 @@ from tenantry.identity import outbox
 from tenantry.identity.directory import UserDirectory
 from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
-from tests.api.conftest import PASSWORD, make_tenant
-from tests.conftest import services_for
+from tests.support.accounts import make_tenant
+from tests.support.wiring import PASSWORD, services_for
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from tenantry.apps.models import App
     from tenantry.kit.context import ContextSigner
     from tenantry.kit.db import Database
-    from tests.api.conftest import Tenant
-    from tests.conftest import Urls
+    from tests.support.accounts import Tenant
+    from tests.support.database import Urls
 
 
 class Injected(Exception):

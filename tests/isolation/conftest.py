@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tenantry.kit.context import ContextSigner, TenantContext
 from tenantry.kit.ids import uuid7
-from tests.conftest import FIXTURES, services_for
+from tests.isolation.world import APPS, World
+from tests.support.wiring import FIXTURES, services_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from uuid import UUID
 
     from tenantry.kit.db import Database
-
-
-@dataclass(frozen=True)
-class World:
-    tenant_a: UUID
-    tenant_b: UUID
-    app_1: UUID  # thinktank
-    app_2: UUID  # launchboard
-    # (tenant, app) -> user ids and preference ids
-    users: dict[tuple[UUID, UUID], list[UUID]]
-
-    def context(self, tenant: UUID, app: UUID, **kwargs: object) -> TenantContext:
-        return TenantContext(tenant_id=tenant, app_id=app, **kwargs)  # type: ignore[arg-type]
-
-
-APPS = ("thinktank", "launchboard")
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +51,3 @@ def runtime(urls) -> Iterator[psycopg.Connection[dict]]:  # type: ignore[no-unty
     """A raw runtime-role connection, as any SQL running in a request would have."""
     with psycopg.connect(urls.runtime, row_factory=dict_row) as conn:
         yield conn
-
-
-def apply(conn: psycopg.Connection[dict], token: str) -> None:  # type: ignore[type-arg]
-    conn.execute("SELECT set_config('tenantry.context', %s, true)", [token])
-
-
-def signed(signer: ContextSigner, context: TenantContext) -> str:
-    return signer.sign_tenant(context)

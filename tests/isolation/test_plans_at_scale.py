@@ -31,7 +31,7 @@ from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.security_events import repository as events
 from tenantry.tenant_context.service import ContextService
-from tests.conftest import clone
+from tests.support.database import clone
 
 TENANTS = 1_000
 USERS_PER_APP = 500

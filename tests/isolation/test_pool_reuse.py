@@ -11,7 +11,7 @@ import pytest
 from tenantry.kit.db import Database
 
 if TYPE_CHECKING:
-    from tests.isolation.conftest import World
+    from tests.isolation.world import World
 
 
 async def test_interleaved_tenants_on_a_small_pool(urls, world: World) -> None:

@@ -16,7 +16,7 @@ from psycopg import errors, sql
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
-from tests.isolation.conftest import World, apply
+from tests.isolation.world import World, apply
 
 pytestmark = pytest.mark.usefixtures("world")
 

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
-from tests.isolation.conftest import World, apply
+from tests.isolation.world import World, apply
 
 CREDENTIALS = (
     "refresh_tokens",

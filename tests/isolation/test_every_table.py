@@ -1,0 +1,137 @@
+"""Every declared tenant table, filled with real rows for two tenants through the product's own
+flows, attacked as the runtime role: tenant A's context sees exactly A's rows, never B's."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import psycopg
+import pyotp
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from tenantry.flags.repository import record_deprecated_use
+from tenantry.identity.repository import users
+from tenantry.kit.context import TenantContext
+from tenantry.kit.ids import uuid7
+from tenantry.tenants.lifecycle import ProvisionRequest
+from tests.support.accounts import Tenant, signed_in, tenant_admin
+from tests.support.wiring import FIXTURES
+
+
+async def populate(client, control_app, slug: str) -> Tenant:
+    services = control_app.state.services
+    done = await services.tenant_admin.provision(
+        ProvisionRequest(
+            slug=slug,
+            name=slug,
+            plan="business",
+            apps=["thinktank"],
+            admin_email=f"boss@{slug}.test",
+        ),
+        by=FIXTURES,
+    )
+    tenant = Tenant(done.tenant.id, slug)
+    user = await signed_in(client, "thinktank", tenant, "everyone@example.com")
+    await client.post("/v1/apps/thinktank/api-tokens", headers=user.auth, json={"name": "t"})
+    await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
+    secret = (await client.post("/v1/apps/thinktank/mfa/totp", headers=user.auth)).json()["secret"]
+    await client.post(
+        "/v1/apps/thinktank/mfa/totp/confirm",
+        headers=user.auth,
+        json={"code": pyotp.TOTP(secret).now()},
+    )
+    await client.get("/v1/apps/launchboard/me", headers=user.auth)  # a security event
+    admin = await tenant_admin(client, control_app.state.services.db, tenant, f"root@{slug}.test")
+    await client.post(
+        "/v1/apps/admin/external-issuers",
+        headers=admin.auth,
+        json={
+            "app": "thinktank",
+            "issuer": f"https://{slug}.idp.example",
+            "audience": "a",
+            "jwks_uri": f"https://{slug}.idp.example/jwks",
+        },
+    )
+    await services.settings_admin.set(slug, "locale", "fr-FR", by=FIXTURES, reason="t")
+    flag = f"every.{slug}"
+    await services.flags.define(flag, "boolean", False, by=FIXTURES, reason="t")
+    await services.flags.set_override(slug, flag, True, by=FIXTURES, reason="t")
+    await services.domains.add(slug, f"{slug}.example", by=FIXTURES)
+    async with services.db.tenant_transaction(
+        TenantContext(tenant.id, services.apps.by_slug("thinktank").id)
+    ) as tx:
+        app_user = await users.get(
+            tx, tenant.id, services.apps.by_slug("thinktank").id, UUID(user.id)
+        )
+        assert app_user is not None
+        await users.set_preference(tx, app_user, "theme", "dark")
+        # No service links an identity without a token signed by a trusted external issuer;
+        # the row is all this test needs, written in the tenant's own context.
+        await tx.execute(
+            """INSERT INTO tenantry.user_identity_links (tenant_id, app_id, id, app_user_id, issuer, subject)
+               SELECT tenant_id, app_id, %s, id, 'https://idp.example', 'sub-1' FROM tenantry.app_users
+                WHERE tenant_id = %s LIMIT 1""",
+            [uuid7(), tenant.id],
+        )
+    async with services.db.platform_transaction() as tx:
+        await record_deprecated_use(tx, tenant.id, "flag", flag, "thinktank", 1)
+    return tenant
+
+
+async def test_each_table_shows_a_only_a(control_client, control_app, urls, signer) -> None:
+    a = await populate(control_client, control_app, f"ev-a-{uuid7().hex[-6:]}")
+    b = await populate(control_client, control_app, f"ev-b-{uuid7().hex[-6:]}")
+    thinktank = control_app.state.services.apps.by_slug("thinktank").id
+    with psycopg.connect(urls.runtime, row_factory=dict_row) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name, scope, runtime_access FROM tenantry.scoped_tables ORDER BY 2"
+        ).fetchall()
+        conn.rollback()
+        checked = []
+        for table in tables:
+            name = sql.Identifier(table["table_schema"], table["table_name"])
+            for mine, theirs in ((a, b), (b, a)):
+                context = TenantContext(
+                    mine.id, thinktank, cross_app=True
+                )  # the widest a tenant gets
+                conn.execute(
+                    "SELECT set_config('tenantry.context', %s, true)", [signer.sign_tenant(context)]
+                )
+                if table["runtime_access"] == "none":
+                    try:
+                        conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(name))
+                    except psycopg.errors.InsufficientPrivilege:
+                        conn.rollback()
+                        continue
+                    raise AssertionError(f"{table['table_name']} is readable by the runtime role")
+                own = conn.execute(
+                    sql.SQL("SELECT count(*) AS n FROM {} WHERE tenant_id = %s").format(name),
+                    [mine.id],
+                ).fetchone()["n"]
+                other = conn.execute(
+                    sql.SQL("SELECT count(*) AS n FROM {} WHERE tenant_id <> %s").format(name),
+                    [mine.id],
+                ).fetchone()["n"]
+                named = conn.execute(
+                    sql.SQL("SELECT count(*) AS n FROM {} WHERE tenant_id = %s").format(name),
+                    [theirs.id],
+                ).fetchone()["n"]
+                conn.rollback()
+                assert other == 0, table["table_name"]
+                assert named == 0, table["table_name"]
+                assert own > 0, f"{table['table_name']} has no rows for the test to attack"
+                checked.append(table["table_name"])
+    # Every readable table was attacked with data present for both tenants.
+    readable = {t["table_name"] for t in tables if t["runtime_access"] != "none"}
+    assert set(checked) == readable
+    # The platform-only tables hold rows for both tenants too (they were filled, just not readable).
+    async with control_app.state.services.db.platform_transaction() as tx:
+        for table in (t for t in tables if t["runtime_access"] == "none"):
+            name = sql.Identifier(table["table_schema"], table["table_name"])
+            for tenant in (a, b):
+                row = await tx.fetch_one(
+                    sql.SQL("SELECT count(*) AS n FROM {} WHERE tenant_id = %s").format(name),
+                    [tenant.id],
+                )
+                assert row["n"] > 0, (table["table_name"], tenant.slug)

@@ -1,0 +1,88 @@
+"""Test databases: one migrated template per run, one clone per xdist worker.
+
+Tests talk to a real PostgreSQL: the embedded server under `.tenantry/test-pgdata` by default,
+or any server given by `TENANTRY_TEST_DATABASE_URL` (a superuser URL; throw-away databases are
+created on it). Roles use the `tenantry_test` prefix so a developer's install is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import fasteners
+import psycopg
+from psycopg import sql
+
+from tenantry.isolation.roles import Roles
+from tenantry.kit import embedded, migrate
+from tenantry.kit.context import ContextSigner
+from tenantry.kit.dsn import as_role, with_database
+
+ROLES = Roles("tenantry_test")
+# Database names; set TENANTRY_TEST_RUN to run two suites side by side on one server.
+RUN = os.environ.get("TENANTRY_TEST_RUN", "tenantry_test")
+TEMPLATE = f"{RUN}_template"
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / ".tenantry" / "test-clone.lock"
+# Set by the controlling process for its xdist workers.
+SERVER_URL = "TENANTRY_TEST_SERVER_URL"
+
+
+def server_url() -> str:
+    url = os.environ.get("TENANTRY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return embedded.running_url(ROOT / ".tenantry" / "test-pgdata") or embedded.start(
+        ROOT / ".tenantry" / "test-pgdata"
+    )
+
+
+def recreate_database(server: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(create)
+    return with_database(server, name)
+
+
+def build_template() -> None:
+    """The migrated template every worker clones; built once per run."""
+    server = server_url()
+    os.environ[SERVER_URL] = server
+    LOCK.parent.mkdir(exist_ok=True)
+    with fasteners.InterProcessLock(str(LOCK)):
+        migrate.upgrade(recreate_database(server, TEMPLATE), ROLES)
+
+
+@dataclass(frozen=True)
+class Urls:
+    admin: str
+    runtime: str
+    platform: str
+
+
+def clone(name: str) -> Urls:
+    # Roles are cluster-wide: workers that alter them at once collide ("tuple concurrently
+    # updated"), so clones are prepared one at a time.
+    LOCK.parent.mkdir(exist_ok=True)
+    with fasteners.InterProcessLock(str(LOCK)):
+        admin = recreate_database(os.environ[SERVER_URL], name, TEMPLATE)
+        # Database-level grants and per-database role settings are not copied from a template.
+        migrate.upgrade(admin, ROLES)
+    return Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform))
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(os.environ[SERVER_URL], autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def signer_for(admin_url: str, ttl: int = 300) -> ContextSigner:
+    with psycopg.connect(admin_url) as conn:
+        return ContextSigner(migrate.read_signing_key(conn), ttl)
