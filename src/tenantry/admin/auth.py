@@ -15,9 +15,7 @@ from tenantry.admin.session import Admin
 from tenantry.http.auth import origin
 from tenantry.identity.principal import (
     ADMIN_APP,
-    Credential,
     Principal,
-    session_scopes,
 )
 from tenantry.kit.errors import Forbidden, MfaRequired, TenantryError
 from tenantry.services import Services, ServicesDep
@@ -41,14 +39,15 @@ async def _admin(request: Request, services: ServicesDep, console: ConsoleDep) -
     signed_in = await console.session(session_id) if session_id is not None else None
     if signed_in is None:
         raise LoginRequired
-    principal = Principal(
-        tenant_id=signed_in.tenant_id,
-        app_id=signed_in.app_id,
-        app_slug=ADMIN_APP,
-        app_user_id=signed_in.app_user_id,
-        credential=Credential.ACCESS_TOKEN,
-        scopes=session_scopes(ADMIN_APP, platform=True, recent=False),
-        session_id=signed_in.session_id,
+    # Only the operators' tenant signs in here; credential changes happen through the API.
+    principal = Principal.of_session(
+        signed_in.tenant_id,
+        signed_in.app_id,
+        ADMIN_APP,
+        signed_in.app_user_id,
+        signed_in.session_id,
+        platform=True,
+        recent=False,
     )
     csrf = session.csrf_token(services.db, signed_in.session_id)
     return Admin(principal, signed_in.session_id, signed_in.email, csrf)

@@ -81,18 +81,14 @@ class Authenticator:
             raise AppMismatch("this token was issued for another app")
         tenant = await self._tenants.require_serving(verified.tenant_id, app.id)
         signed_in_ago = time.time() - verified.auth_time
-        return Principal(
-            tenant_id=verified.tenant_id,
-            app_id=app.id,
-            app_slug=app.slug,
-            app_user_id=verified.app_user_id,
-            credential=Credential.ACCESS_TOKEN,
-            scopes=session_scopes(
-                app.slug,
-                platform=tenant.slug == self._settings.platform_tenant,
-                recent=signed_in_ago <= self._settings.reauthentication_max_age_seconds,
-            ),
-            session_id=verified.session_id,
+        return Principal.of_session(
+            verified.tenant_id,
+            app.id,
+            app.slug,
+            verified.app_user_id,
+            verified.session_id,
+            platform=tenant.slug == self._settings.platform_tenant,
+            recent=signed_in_ago <= self._settings.reauthentication_max_age_seconds,
         )
 
     async def _api_token(self, app: App, value: str) -> Principal:

@@ -70,6 +70,30 @@ class Principal:
     scopes: frozenset[Scope]
     session_id: UUID | None = None
 
+    @classmethod
+    def of_session(
+        cls,
+        tenant_id: UUID,
+        app_id: UUID,
+        app_slug: str,
+        app_user_id: UUID,
+        session_id: UUID,
+        *,
+        platform: bool,
+        recent: bool,
+    ) -> Principal:
+        """The principal of an interactive session (a bearer access token, or the admin UI's
+        cookie): its scopes follow from the app, the tenant and how recent the sign-in is."""
+        return cls(
+            tenant_id=tenant_id,
+            app_id=app_id,
+            app_slug=app_slug,
+            app_user_id=app_user_id,
+            credential=Credential.ACCESS_TOKEN,
+            scopes=session_scopes(app_slug, platform=platform, recent=recent),
+            session_id=session_id,
+        )
+
     @property
     def context(self) -> TenantContext:
         return TenantContext(self.tenant_id, self.app_id, self.app_user_id)
