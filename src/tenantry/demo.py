@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tenantry.identity.passwords import hash_password
-from tenantry.identity.principal import Actor
+from tenantry.kit.actor import Actor
 
 if TYPE_CHECKING:
     from tenantry.services import Services

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.identity.principal import Actor
+from tenantry.kit.actor import Actor
 from tenantry.kit.config import Settings
 from tests.support.database import ROLES
 

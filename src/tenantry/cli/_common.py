@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tenantry.identity.principal import Actor
 from tenantry.kit import dsn
+from tenantry.kit.actor import Actor
 from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.invalidation import Listener

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Transaction
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from tenantry.apps.service import AppDirectory
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.service import TenantDirectory
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenantry.kit.actor import Actor
 from tenantry.kit.context import TenantContext
 
 if TYPE_CHECKING:
@@ -39,25 +40,6 @@ HIDDEN_SCOPES = frozenset({Scope.ADMIN, Scope.PLATFORM})
 class Credential(enum.StrEnum):
     ACCESS_TOKEN = "access_token"
     API_TOKEN = "api_token"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who made a change, as every audit trail records it: a principal (`Principal.actor`) or
-    an operator at the terminal (`Actor.operator`). `on_behalf_of` names the user an
-    impersonating administrator acts for, so a trail always shows both."""
-
-    kind: str
-    name: str
-    on_behalf_of: str | None = None
-
-    @classmethod
-    def operator(cls, login: str) -> Actor:
-        return cls("cli", login)
-
-    def __str__(self) -> str:
-        label = f"{self.kind}:{self.name}"
-        return f"{label} for {self.on_behalf_of}" if self.on_behalf_of else label
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from tenantry.kit.ids import uuid7
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Transaction
 
 

@@ -10,7 +10,7 @@ from tenantry.settings import registry, repository
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.service import TenantDirectory
 

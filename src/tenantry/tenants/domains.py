@@ -23,7 +23,7 @@ from tenantry.tenants.repository import domains, tenants
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.security_events.service import SecurityEvents
 

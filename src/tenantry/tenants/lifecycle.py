@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.directory import UserDirectory
     from tenantry.identity.models import AppUser
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.models import TenantRecord
 

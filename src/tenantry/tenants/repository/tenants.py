@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from psycopg.rows import DictRow
 
-    from tenantry.identity.principal import Actor
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Transaction
 
 

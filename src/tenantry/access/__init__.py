@@ -1,0 +1,1 @@
+"""Access control: privileges, roles, assignments, departments and delegated administration."""
