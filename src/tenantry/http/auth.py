@@ -86,7 +86,11 @@ async def _authorize(
     missing = required - principal.scopes
     if missing & HIDDEN_SCOPES:
         raise NotFound("not found")
-    if Scope.ACCOUNT in missing and principal.credential is Credential.ACCESS_TOKEN:
+    if (
+        Scope.ACCOUNT in missing
+        and principal.credential is Credential.ACCESS_TOKEN
+        and principal.acting is None  # signing in again would not make it the user's own
+    ):
         max_age = services.settings.reauthentication_max_age_seconds
         raise ReauthenticationRequired(
             f"sign in again: this needs a sign-in within the last {max_age} seconds", max_age

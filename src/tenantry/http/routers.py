@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenantry.http import (
+    acting,
     context,
     discovery,
     domains,
@@ -15,6 +16,8 @@ from tenantry.http import (
 )
 
 ROUTERS = (
+    acting.admin_router,
+    acting.router,
     identity.router,
     security_events.router,
     context.router,

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import jwt
 
+from tenantry.identity.principal import Acting, ActingMode, Scope
 from tenantry.kit.errors import Unauthorized
 from tenantry.kit.ids import uuid7
 
@@ -33,6 +34,8 @@ REQUIRED_CLAIMS = (
 )
 ACCESS = "access"
 MFA_CHALLENGE = "mfa_challenge"
+# The `amr` of a session opened by a token exchange (RFC 8693): no credential of its own.
+EXCHANGE = "exchange"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,34 @@ class VerifiedToken:
     amr: tuple[str, ...]
     # When the user last signed in interactively (OIDC `auth_time`); refreshes keep it.
     auth_time: int
+    # Someone acting for the user (RFC 8693 `act`): `session_id` is then the grant's id.
+    acting: Acting | None = None
+    # The scopes of an acting token, fixed when it was issued.
+    scopes: frozenset[Scope] = frozenset()
+
+
+def _act_claim(acting: Acting) -> dict[str, Any]:
+    return {
+        "sub": str(acting.actor_user_id),
+        "tenant_id": str(acting.actor_tenant_id),
+        "mode": acting.mode.value,
+        "ro": acting.read_only,
+    }
+
+
+def _acting_from(claims: dict[str, Any]) -> Acting | None:
+    act = claims.get("act")
+    if act is None:
+        return None
+    if not isinstance(act, dict):
+        raise TypeError("act must be an object")
+    return Acting(
+        mode=ActingMode(act["mode"]),
+        actor_user_id=UUID(act["sub"]),
+        actor_tenant_id=UUID(act["tenant_id"]),
+        grant_id=UUID(claims["sid"]),
+        read_only=bool(act["ro"]),
+    )
 
 
 def issuer(public_url: str, app_slug: str) -> str:
@@ -70,6 +101,8 @@ class TokenService:
         auth_time: int | None = None,
         use: str = ACCESS,
         ttl_seconds: int | None = None,
+        acting: Acting | None = None,
+        scopes: frozenset[Scope] = frozenset(),
     ) -> tuple[str, int]:
         key = self._keys.signing_key(app_id)
         now = int(time.time())
@@ -89,6 +122,9 @@ class TokenService:
             "exp": now + ttl,
             "jti": str(uuid7()),
         }
+        if acting is not None:
+            claims["act"] = _act_claim(acting)
+            claims["scope"] = " ".join(sorted(scopes))
         token = jwt.encode(
             claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
         )
@@ -147,8 +183,10 @@ class TokenService:
                 session_id=UUID(claims["sid"]),
                 amr=tuple(claims.get("amr") or ()),
                 auth_time=int(claims["auth_time"]),
+                acting=_acting_from(claims),
+                scopes=frozenset(Scope(s) for s in str(claims.get("scope", "")).split()),
             )
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise Unauthorized("invalid token claims") from exc
         if verified.app_id != key.app_id:
             raise Unauthorized("token app does not match its signing key")

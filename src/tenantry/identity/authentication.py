@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from tenantry.identity.principal import (
+    ACTING_GRANTABLE,
     TOKEN_GRANTABLE,
     Credential,
     Principal,
     Scope,
     session_scopes,
 )
-from tenantry.identity.repository import credentials, sessions
+from tenantry.identity.repository import acting, credentials, sessions
 from tenantry.identity.tokens import TokenKind, parse_token
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import AppMismatch, TenantMismatch, Unauthorized
@@ -80,6 +81,19 @@ class Authenticator:
             )
             raise AppMismatch("this token was issued for another app")
         tenant = await self._tenants.require_serving(verified.tenant_id, app.id)
+        if verified.acting is not None:
+            # An acting token carries the scopes it was issued with; its grant is re-checked
+            # with every request (`credential_checks`).
+            return Principal(
+                tenant_id=verified.tenant_id,
+                app_id=app.id,
+                app_slug=app.slug,
+                app_user_id=verified.app_user_id,
+                credential=Credential.ACCESS_TOKEN,
+                scopes=verified.scopes & ACTING_GRANTABLE,
+                session_id=verified.session_id,
+                acting=verified.acting,
+            )
         signed_in_ago = time.time() - verified.auth_time
         return Principal.of_session(
             verified.tenant_id,
@@ -131,6 +145,17 @@ class Authenticator:
     def credential_checks(self, principal: Principal) -> list[Requirement]:
         if principal.session_id is None:
             return []
+        if principal.acting is not None:
+            return [
+                acting.live_grant_check(
+                    principal.acting.mode,
+                    principal.tenant_id,
+                    principal.app_id,
+                    principal.acting.grant_id,
+                    principal.app_user_id,
+                    Unauthorized("the acting grant has ended"),
+                )
+            ]
         return [
             sessions.active_session_check(
                 principal.tenant_id,

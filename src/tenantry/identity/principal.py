@@ -33,6 +33,9 @@ class Scope(enum.StrEnum):
 
 
 TOKEN_GRANTABLE = frozenset({Scope.PROFILE, Scope.ADMIN, Scope.PLATFORM})
+# Someone acting for a user may at most read their profile and, if delegated an administrator's
+# rights, administer; never sessions, tokens, credentials or the platform.
+ACTING_GRANTABLE = frozenset({Scope.PROFILE, Scope.ADMIN})
 # Missing one of these is answered as if the resource did not exist.
 HIDDEN_SCOPES = frozenset({Scope.ADMIN, Scope.PLATFORM})
 
@@ -40,6 +43,25 @@ HIDDEN_SCOPES = frozenset({Scope.ADMIN, Scope.PLATFORM})
 class Credential(enum.StrEnum):
     ACCESS_TOKEN = "access_token"
     API_TOKEN = "api_token"
+
+
+class ActingMode(enum.StrEnum):
+    IMPERSONATION = "impersonation"
+    DELEGATION = "delegation"
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """Someone else acts as the principal's user: an administrator impersonating them, or a
+    delegate they granted a right to act for them. Tokens carry it as the RFC 8693 `act` claim,
+    the signed database context as its actor."""
+
+    mode: ActingMode
+    actor_user_id: UUID
+    actor_tenant_id: UUID
+    # The impersonation session or delegation the credential hangs on; ending it ends them.
+    grant_id: UUID
+    read_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +73,7 @@ class Principal:
     credential: Credential
     scopes: frozenset[Scope]
     session_id: UUID | None = None
+    acting: Acting | None = None
 
     @classmethod
     def of_session(
@@ -78,7 +101,15 @@ class Principal:
 
     @property
     def context(self) -> TenantContext:
-        return TenantContext(self.tenant_id, self.app_id, self.app_user_id)
+        if self.acting is None:
+            return TenantContext(self.tenant_id, self.app_id, self.app_user_id)
+        return TenantContext(
+            self.tenant_id,
+            self.app_id,
+            self.app_user_id,
+            actor_id=self.acting.actor_user_id,
+            read_only=self.acting.read_only,
+        )
 
     @property
     def is_tenant_admin(self) -> bool:
@@ -86,6 +117,9 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
+        if self.acting is not None:
+            acting = self.acting
+            return Actor(acting.mode.value, str(acting.actor_user_id), str(self.app_user_id))
         kind = "platform-admin" if Scope.PLATFORM in self.scopes else f"{self.app_slug}-user"
         return Actor(kind, str(self.app_user_id))
 

@@ -99,19 +99,21 @@ CREATE OR REPLACE VIEW tenantry.current_scope WITH (security_barrier) AS
 SELECT nullif(t.p[3], '')::uuid AS tenant_id,
        nullif(t.p[4], '')::uuid AS app_id,
        nullif(t.p[5], '')::uuid AS app_user_id,
-       strpos(t.p[6], 'a') > 0 AS all_apps,
-       strpos(t.p[6], 'p') > 0 AS platform,
+       strpos(split_part(t.p[6], '~', 1), 'a') > 0 AS all_apps,
+       strpos(split_part(t.p[6], '~', 1), 'p') > 0 AS platform,
        -- The scope keys this context may read: tenant-wide rows, plus its app's rows, or
        -- every app's for a cross-app reader.
        CASE
-           WHEN strpos(t.p[6], 'a') > 0 THEN
+           WHEN strpos(split_part(t.p[6], '~', 1), 'a') > 0 THEN
                ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")}
                        FROM tenantry.apps a)
                || {scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}
            WHEN t.p[4] = '' THEN ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}]
            ELSE ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "t.p[4]::uuid")},
                       {scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}]
-       END AS readable_scope_keys
+       END AS readable_scope_keys,
+       -- Who really acts when the user is impersonated or delegated (flags `…~<actor>`).
+       nullif(split_part(t.p[6], '~', 2), '')::uuid AS actor_id
   FROM (SELECT s.token, string_to_array(s.token, '.') AS p
           FROM (SELECT current_setting('tenantry.context', true) AS token) s
         OFFSET 0) t
@@ -129,6 +131,15 @@ SELECT nullif(t.p[3], '')::uuid AS tenant_id,
                END
            ELSE false
        END
+"""
+
+# The acting user, for triggers and ad-hoc SQL (not part of `context_scope`, whose shape older
+# revisions restore).
+CURRENT_ACTOR = """
+CREATE OR REPLACE FUNCTION tenantry.current_actor_id() RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT s.actor_id FROM tenantry.current_scope s $fn$
 """
 
 # For ad-hoc SQL and code that wants the claims as one row; policies read the view directly.

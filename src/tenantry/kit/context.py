@@ -27,13 +27,17 @@ class TenantContext:
     """What a tenant-scoped transaction may see: one tenant, optionally one app and one user.
 
     `cross_app` lets a tenant administrator read (never write) every app's rows of the tenant;
-    it only has meaning once signed, so SQL can never switch it on.
+    it only has meaning once signed, so SQL can never switch it on. `actor_id` is the user who
+    really acts when `app_user_id` is impersonated or delegated (the database sees both, in
+    `tenantry.current_scope`); `read_only` makes the whole transaction READ ONLY.
     """
 
     tenant_id: UUID
     app_id: UUID | None = None
     app_user_id: UUID | None = None
     cross_app: bool = False
+    actor_id: UUID | None = None
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,11 @@ class ContextSigner:
         return self._key.secret
 
     def sign_tenant(self, context: TenantContext) -> str:
-        flags = "a" if context.cross_app else ""
+        # Flags are letters (`a` cross-app, `r` read-only), then `~<actor>` when someone acts
+        # for the user; the verifier reads letters only before the `~`.
+        flags = ("a" if context.cross_app else "") + ("r" if context.read_only else "")
+        if context.actor_id is not None:
+            flags += f"~{context.actor_id}"
         return self._sign(
             str(context.tenant_id),
             _uuid_or_empty(context.app_id),

@@ -63,9 +63,10 @@ def conflict(exc: psycopg.errors.IntegrityError) -> Conflict:
 class Transaction:
     """One database transaction with a signed context applied before any statement runs."""
 
-    def __init__(self, connection: Connection, token: str) -> None:
+    def __init__(self, connection: Connection, token: str, *, read_only: bool = False) -> None:
         self._connection = connection
         self._pending_token: str | None = token
+        self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
         self._requirements: list[Requirement] = []
         self.invalidated: list[str] = []
 
@@ -102,7 +103,7 @@ class Transaction:
         # Pool connections are in autocommit mode: the transaction starts here, in the same
         # round trip as the context and the first statement.
         async with self._connection.pipeline():
-            await self._connection.execute(b"BEGIN")
+            await self._connection.execute(self._begin)
             await self._connection.execute(SET_CONTEXT, [token])
             for check_query, check_params, error in self._requirements:
                 checks.append((await self._connection.execute(check_query, check_params), error))
@@ -202,7 +203,9 @@ class Database:
     @asynccontextmanager
     async def tenant_transaction(self, context: TenantContext) -> AsyncIterator[Transaction]:
         token = self.signer.sign_tenant(context)
-        async with self._transaction(self.runtime_pool, token) as transaction:
+        async with self._transaction(
+            self.runtime_pool, token, read_only=context.read_only
+        ) as transaction:
             yield transaction
 
     async def check(self, context: TenantContext, require: Sequence[Requirement]) -> None:
@@ -253,10 +256,10 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(
-        self, pool: AsyncConnectionPool[Any], token: str
+        self, pool: AsyncConnectionPool[Any], token: str, *, read_only: bool = False
     ) -> AsyncIterator[Transaction]:
         async with pool.connection() as conn:
-            transaction = Transaction(conn, token)
+            transaction = Transaction(conn, token, read_only=read_only)
             try:
                 yield transaction
             except BaseException:
