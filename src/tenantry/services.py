@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from tenantry.apps.service import AppDirectory
+from tenantry.audit_log.service import AuditLog
 from tenantry.flags.deprecation import DeprecationRecorder
 from tenantry.flags.service import FlagService
 from tenantry.identity.access_tokens import TokenService
@@ -55,6 +56,7 @@ class Services:
     context: ContextService
     listener: Listener
     deprecations: DeprecationRecorder
+    audit: AuditLog
 
 
 async def _services(request: Request) -> Services:
@@ -71,11 +73,12 @@ def build_services(
     settings: Settings, db: Database, metrics: Metrics, resolver: TxtResolver | None = None
 ) -> Services:
     apps = AppDirectory(db)
+    audit = AuditLog(db, platform_tenant=settings.platform_tenant)
     tenants = TenantDirectory(db)
     keys = KeyRing(db)
     events = SecurityEvents(db, metrics)
     domains = DomainService(
-        db, events, resolver or DnsTxtResolver(settings.dns_nameservers or None)
+        db, events, resolver or DnsTxtResolver(settings.dns_nameservers or None), audit
     )
     jwks = JwksCache(allow_private=settings.external_issuers_allow_private)
     tokens = TokenService(
@@ -114,7 +117,7 @@ def build_services(
 
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
-    settings_admin = SettingsService(db, tenants)
+    settings_admin = SettingsService(db, tenants, audit)
     users = UserDirectory(db)
     return Services(
         settings,
@@ -132,13 +135,15 @@ def build_services(
             settings_admin,
             apps,
             users,
+            audit,
             purge_grace_days=settings.purge_grace_days,
             platform_tenant=settings.platform_tenant,
         ),
         settings_admin=settings_admin,
-        flags=FlagService(db, apps, tenants),
+        flags=FlagService(db, apps, tenants, audit),
         domains=domains,
         context=context,
         listener=listener,
         deprecations=deprecations,
+        audit=audit,
     )

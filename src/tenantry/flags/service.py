@@ -15,14 +15,18 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from tenantry.apps.service import AppDirectory
+    from tenantry.audit_log.service import AuditLog
     from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.service import TenantDirectory
 
 
 class FlagService:
-    def __init__(self, db: Database, apps: AppDirectory, tenants: TenantDirectory) -> None:
+    def __init__(
+        self, db: Database, apps: AppDirectory, tenants: TenantDirectory, audit: AuditLog
+    ) -> None:
         self._db = db
+        self._audit = audit
         self._apps = apps
         self._tenants = tenants
 
@@ -47,6 +51,14 @@ class FlagService:
                 raise Conflict(f"flag {key!r} already exists")
             flag = Flag(key, flag_type, default, description, owner, "active", 1, datetime.now(UTC))
             saved = await repository.save_flag(tx, flag, by=by, reason=reason, created=True)
+            await self._audit.record_platform_in(
+                tx,
+                action="flag.define",
+                object_type="flag",
+                object_id=key,
+                by=by,
+                metadata={"type": flag_type, "default": default, "reason": reason},
+            )
             await notify_in(tx, EVERYTHING)
         return saved
 
@@ -61,6 +73,14 @@ class FlagService:
                 raise InvalidInput("status must be active or deprecated")
             saved = await repository.save_flag(
                 tx, replace(flag, **changes), by=by, reason=reason, created=False
+            )
+            await self._audit.record_platform_in(
+                tx,
+                action="flag.update",
+                object_type="flag",
+                object_id=key,
+                by=by,
+                metadata={"changes": changes, "reason": reason},
             )
             await notify_in(tx, EVERYTHING)
         return saved
@@ -105,7 +125,7 @@ class FlagService:
             if await repository.current_override(tx, tenant_id, key, app_id) is None:
                 raise NotFound("no such override")
             return await self._write_version(
-                tx, tenant_id, key, app_id, (None, None, True), by, reason
+                tx, tenant_id, key, app_id, (None, None, True), by, reason, "flag.override_remove"
             )
 
     async def versions(
@@ -136,11 +156,18 @@ class FlagService:
                 raise NotFound(f"no version {version} of this override")
             state = (target.value, target.rollout_percent, target.removed)
             return await self._write_version(
-                tx, tenant_id, key, app_id, state, by, f"rollback to v{version}: {reason}"
+                tx,
+                tenant_id,
+                key,
+                app_id,
+                state,
+                by,
+                f"rollback to v{version}: {reason}",
+                "flag.rollback",
             )
 
-    @staticmethod
     async def _write_version(
+        self,
         tx: Transaction,
         tenant_id: UUID,
         key: str,
@@ -148,8 +175,10 @@ class FlagService:
         state: tuple[Any, int | None, bool],
         by: Actor,
         reason: str,
+        action: str = "flag.override",
     ) -> int:
-        """Record the override's next version: (value, rollout percent, removed)."""
+        """Record the override's next version: (value, rollout percent, removed), and the change
+        in the tenant's audit log."""
         value, rollout_percent, removed = state
         version = await repository.next_override_version(tx, tenant_id, key, app_id)
         await repository.write_override(
@@ -163,6 +192,22 @@ class FlagService:
             version=version,
             by=by,
             reason=reason,
+        )
+        await self._audit.record_in(
+            tx,
+            tenant_id=tenant_id,
+            action=action,
+            object_type="flag",
+            object_id=key,
+            by=by,
+            app_id=app_id,
+            metadata={
+                "version": version,
+                "value": value,
+                "rollout_percent": rollout_percent,
+                "removed": removed,
+                "reason": reason,
+            },
         )
         await notify_in(tx, str(tenant_id))
         return version

@@ -95,6 +95,13 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             "Monthly spending cap for AI workloads.",
             {"business": 1000.0, "enterprise": 50_000.0},
         ),
+        SettingDefinition(
+            "audit_retention_days",
+            Annotated[int, Field(ge=1, le=3650)],
+            90,
+            "How long the tenant's audit log is kept (`tenantry audit prune`).",
+            {"business": 365, "enterprise": 2555, "internal": 3650},
+        ),
     )
 }
 

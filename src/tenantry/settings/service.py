@@ -10,6 +10,7 @@ from tenantry.settings import registry, repository
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.audit_log.service import AuditLog
     from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.tenants.service import TenantDirectory
@@ -23,16 +24,17 @@ def effective(plan: str, stored: dict[str, Any]) -> dict[str, Any]:
 
 
 class SettingsService:
-    def __init__(self, db: Database, tenants: TenantDirectory) -> None:
+    def __init__(self, db: Database, tenants: TenantDirectory, audit: AuditLog) -> None:
         self._db = db
         self._tenants = tenants
+        self._audit = audit
 
     @staticmethod
     def validate(key: str, value: Any) -> Any:  # noqa: ANN401 - JSON values
         return registry.definition(key).validate(value)
 
-    @staticmethod
     async def write_in(
+        self,
         tx: Transaction,
         tenant_id: UUID,
         key: str,
@@ -41,9 +43,19 @@ class SettingsService:
         by: Actor,
         reason: str,
     ) -> Any:  # noqa: ANN401 - JSON values
-        """Validate and write a setting inside the caller's transaction (also provisioning's)."""
+        """Validate and write a setting inside the caller's transaction (also provisioning's),
+        recorded in the tenant's audit log in that same transaction."""
         clean = SettingsService.validate(key, value)
         await repository.write(tx, tenant_id, key, clean, by=by, reason=reason)
+        await self._audit.record_in(
+            tx,
+            tenant_id=tenant_id,
+            action="setting.change",
+            object_type="setting",
+            object_id=key,
+            by=by,
+            metadata={"value": clean, "reason": reason},
+        )
         await notify_in(tx, str(tenant_id))
         return clean
 
@@ -62,3 +74,8 @@ class SettingsService:
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, slug)
             return await repository.history(tx, tenant.id, key)
+
+    async def audit_retention_days(self, slug: str) -> int:
+        """How long this tenant keeps its audit log: its own setting or its plan's default."""
+        days: int = (await self.effective(slug))["audit_retention_days"]
+        return days

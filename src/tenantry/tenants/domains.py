@@ -23,6 +23,7 @@ from tenantry.tenants.repository import domains, tenants
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.audit_log.service import AuditLog
     from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.security_events.service import SecurityEvents
@@ -73,12 +74,23 @@ def normalise(domain: str) -> str:
     return clean
 
 
+AUDIT_ACTIONS = {
+    "domain_added": "domain.add",
+    "domain_verified": "domain.verify",
+    "domain_made_primary": "domain.make_primary",
+    "domain_removed": "domain.remove",
+}
+
+
 class DomainService:
     """Every change is recorded as a security event with its actor: domain claims decide which
     tenant logins by email domain go to."""
 
-    def __init__(self, db: Database, events: SecurityEvents, resolver: TxtResolver) -> None:
+    def __init__(
+        self, db: Database, events: SecurityEvents, resolver: TxtResolver, audit: AuditLog
+    ) -> None:
         self._db = db
+        self._audit = audit
         self._events = events
         self._resolver = resolver
 
@@ -92,6 +104,14 @@ class DomainService:
             origin=Origin(),
             severity="info",
             detail={"domain": domain, "actor": str(by)},
+        )
+        await self._audit.record_in(
+            tx,
+            tenant_id=tenant_id,
+            action=AUDIT_ACTIONS[kind],
+            object_type="domain",
+            object_id=domain,
+            by=by,
         )
 
     async def add(self, slug: str, domain: str, *, by: Actor) -> dict[str, str]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from tenantry.apps.models import App
     from tenantry.apps.service import AppDirectory
+    from tenantry.audit_log.service import AuditLog
     from tenantry.identity.directory import UserDirectory
     from tenantry.identity.models import AppUser
     from tenantry.kit.actor import Actor
@@ -105,11 +106,13 @@ class TenantService:
         settings: InitialSettings,
         apps: AppDirectory,
         users: UserDirectory,
+        audit: AuditLog,
         *,
         purge_grace_days: int,
         platform_tenant: str,
     ) -> None:
         self._db = db
+        self._audit = audit
         self._settings = settings
         self._apps = apps
         self._users = users
@@ -138,6 +141,7 @@ class TenantService:
                 )
             await repository.set_status(tx, tenant.id, target, grace_days=self._grace_days)
             await repository.add_lifecycle_event(tx, tenant.id, tenant.status, target, reason, by)
+            await self._record(tx, tenant.id, f"tenant.{action}", by, reason=reason)
             await notify_in(tx, str(tenant.id))
             updated = await repository.get_record(tx, slug)
         assert updated is not None
@@ -224,6 +228,16 @@ class TenantService:
         on_step("activate")
         await repository.set_status(tx, tenant.id, "active")
         await repository.add_lifecycle_event(tx, tenant.id, "pending", "active", "provisioned", by)
+        await self._record(
+            tx,
+            tenant.id,
+            "tenant.provision",
+            by,
+            plan=request.plan,
+            apps=sorted(apps),
+            admin_email=request.admin_email,
+            settings=sorted(request.settings),
+        )
         await notify_in(tx, str(tenant.id))
         on_step("commit")
         record = await repository.get_record(tx, request.slug)
@@ -255,6 +269,7 @@ class TenantService:
                     tx, slug=slug, name=name, status="active", plan=plan
                 )
                 await repository.add_lifecycle_event(tx, tenant.id, None, "active", "created", by)
+                await self._record(tx, tenant.id, "tenant.create", by, plan=plan)
             enabled = await self._enable_apps(tx, tenant.id, apps)
             await notify_in(tx, str(tenant.id))
         return tenant, enabled
@@ -310,8 +325,29 @@ class TenantService:
             await repository.add_lifecycle_event(
                 tx, tenant.id, "deprovisioned", "purged", reason, by
             )
+            # The audit log is kept after a purge (the evidence of what happened, pruned by
+            # retention like any other), so the purge is its last entry.
+            await self._record(tx, tenant.id, "tenant.purge", by, reason=reason, **report.deleted)
             await notify_in(tx, str(tenant.id))
         return report
+
+    async def _record(
+        self,
+        tx: Transaction,
+        tenant_id: UUID,
+        action: str,
+        by: Actor,
+        **metadata: Any,  # noqa: ANN401 - JSON values
+    ) -> None:
+        await self._audit.record_in(
+            tx,
+            tenant_id=tenant_id,
+            action=action,
+            object_type="tenant",
+            object_id=tenant_id,
+            by=by,
+            metadata=metadata,
+        )
 
     async def detail(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
