@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command("sql")(sql_cli.sql_command)
 app.command("audit-db")(audit.audit_db)
+app.add_typer(audit.app, name="audit")
 app.command("serve")(serve.serve)
 app.add_typer(mail.app, name="mail")
 app.add_typer(tenants.app, name="tenants")

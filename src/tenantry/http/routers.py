@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tenantry.http import (
     acting,
+    audit_log,
     context,
     discovery,
     domains,
@@ -20,6 +21,8 @@ ROUTERS = (
     acting.router,
     identity.router,
     security_events.router,
+    audit_log.router,
+    audit_log.platform,
     context.router,
     tenants.router,
     settings.router,
