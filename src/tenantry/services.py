@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from tenantry.access.catalog import PrivilegeCatalog
+from tenantry.access.departments import DepartmentService
+from tenantry.access.service import AccessService
 from tenantry.apps.service import AppDirectory
 from tenantry.audit_log.service import AuditLog
 from tenantry.flags.deprecation import DeprecationRecorder
@@ -56,6 +59,9 @@ class Services:
     context: ContextService
     listener: Listener
     deprecations: DeprecationRecorder
+    access: AccessService
+    departments: DepartmentService
+    privileges: PrivilegeCatalog
     audit: AuditLog
 
 
@@ -145,5 +151,8 @@ def build_services(
         context=context,
         listener=listener,
         deprecations=deprecations,
+        access=AccessService(db),
+        departments=DepartmentService(db),
+        privileges=PrivilegeCatalog(db),
         audit=audit,
     )

@@ -96,8 +96,10 @@ def operations(document: dict[str, Any]) -> list[Operation]:
     for path, methods in document["paths"].items():
         for method, op in methods.items():
             security = op.get("security")
+            # Privileges (dotted) ride beside the scopes; every credential below that passes
+            # the scopes holds them (an administrator never assigned a role is the owner).
             scopes = (
-                frozenset(s for req in security for s in req.get("HTTPBearer", []))
+                frozenset(s for req in security for s in req.get("HTTPBearer", []) if "." not in s)
                 if security
                 else None
             )

@@ -1,6 +1,7 @@
 """Authorization of API requests: one dependency, with each route's scopes in its signature.
 
     principal: Annotated[Principal, Requires(Scope.PROFILE)]
+    principal: Annotated[Principal, RequiresPrivilege("roles.manage")]
 
 `Requires` authenticates the Bearer credential for the route's app (the `{app}` path segment, or
 the admin app on `/v1/platform/…`), then checks the declared scopes:
@@ -25,6 +26,7 @@ from tenantry.apps.models import App
 from tenantry.identity.principal import ADMIN_APP, HIDDEN_SCOPES, Credential, Principal, Scope
 from tenantry.kit.errors import (
     AppMismatch,
+    InsufficientPrivilege,
     InsufficientScope,
     NotFound,
     ReauthenticationRequired,
@@ -82,7 +84,8 @@ async def _authorize(
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
-    required = frozenset(Scope(s) for s in security_scopes.scopes)
+    # Privileges (dotted names, see `RequiresPrivilege`) ride in the same security scopes.
+    required = frozenset(Scope(s) for s in security_scopes.scopes if "." not in s)
     missing = required - principal.scopes
     if missing & HIDDEN_SCOPES:
         raise NotFound("not found")
@@ -106,6 +109,30 @@ async def _authorize(
 def Requires(*scopes: Scope) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one
     """The route needs an authenticated principal holding every scope in `scopes`."""
     return Security(_authorize, scopes=[scope.value for scope in scopes])
+
+
+async def _privileged(
+    security_scopes: SecurityScopes,
+    request: Request,
+    principal: Annotated[Principal, Security(_authorize)],
+) -> Principal:
+    services = _services(request)
+    checks = services.identity.credential_checks(principal)
+    for privilege in (s for s in security_scopes.scopes if "." in s):
+        if await services.context.holds(principal, checks, privilege):
+            continue
+        # A route that names an object may be asked about another tenant's: never confirm it.
+        if set(request.path_params) - {"app"}:
+            raise NotFound("not found")
+        raise InsufficientPrivilege(f"this needs the privilege {privilege}")
+    return principal
+
+
+def RequiresPrivilege(privilege: str, scope: Scope = Scope.ADMIN) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one
+    """The route needs `scope` (as `Requires`) and a role giving `privilege` somewhere in the
+    tenant (deny by default); the service then decides for the object at hand. The privilege is
+    listed in the route's OpenAPI security requirement beside the scope."""
+    return Security(_privileged, scopes=[scope.value, privilege])
 
 
 async def require_live_session(services: Services, principal: Principal) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenantry.http import (
+    access,
     acting,
     audit_log,
     context,
@@ -17,6 +18,9 @@ from tenantry.http import (
 )
 
 ROUTERS = (
+    access.router,
+    access.me_router,
+    access.catalog_router,
     acting.admin_router,
     acting.router,
     identity.router,

@@ -73,6 +73,12 @@ class InsufficientScope(Forbidden):
     code = "insufficient_scope"
 
 
+class InsufficientPrivilege(Forbidden):
+    """The caller's roles do not give the privilege this needs (see `access`)."""
+
+    code = "insufficient_privilege"
+
+
 class AppMismatch(Forbidden):
     code = "app_mismatch"
 

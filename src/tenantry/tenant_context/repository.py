@@ -1,4 +1,4 @@
-"""The tenant context's one statement: user, tenant, settings, apps and flags."""
+"""The tenant context's one statement: user, tenant, settings, apps, flags and privileges."""
 
 from __future__ import annotations
 
@@ -29,17 +29,21 @@ SELECT
                             FROM tenantry.feature_flag_overrides o
                            WHERE o.tenant_id = %s AND o.flag_key = f.key
                              AND (o.app_id IS NULL OR o.app_id = %s)))), '[]')
-     FROM tenantry.feature_flags f) AS flags
+     FROM tenantry.feature_flags f) AS flags,
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(e.privilege_key, e.scope_department_id)
+                             ORDER BY e.privilege_key), '[]')
+     FROM tenantry.effective_privileges(%s, %s, %s) e) AS privileges
 """
 
 
 async def load(db: Database, context: TenantContext, checks: list[Requirement]) -> DictRow:
     """One round trip as the runtime role in the caller's signed context."""
     tenant, app = context.tenant_id, context.app_id
+    privileges = (tenant, app, context.app_user_id)
     rows = await db.read(
         context,
         CONTEXT_SQL,
-        [tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app],
+        [tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app, *privileges],
         require=checks,
     )
     return rows[0]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+from tenantry.access.models import Holdings
 from tenantry.flags import evaluation
 from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import EVERYTHING
@@ -12,8 +14,6 @@ from tenantry.settings.service import effective as effective_settings
 from tenantry.tenant_context import repository
 
 if TYPE_CHECKING:
-    from uuid import UUID
-
     from tenantry.flags.deprecation import DeprecationRecorder
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database, Requirement
@@ -44,6 +44,19 @@ class ContextService:
             self._cache.pop(key, None)
 
     async def load(self, principal: Principal, checks: list[Requirement]) -> dict[str, Any]:
+        cached = await self._cached(principal, checks)
+        self._count_deprecated(principal, cached)
+        return cached.body
+
+    async def holds(self, principal: Principal, checks: list[Requirement], privilege: str) -> bool:
+        """Whether the principal holds `privilege` anywhere (tenant-wide or in a department),
+        from the cached context: routes check this before their service decides per object."""
+        body = (await self._cached(principal, checks)).body
+        return privilege in body["privileges"] or any(
+            privilege in held for held in body["department_privileges"].values()
+        )
+
+    async def _cached(self, principal: Principal, checks: list[Requirement]) -> CachedContext:
         key = (principal.tenant_id, principal.app_id, principal.app_user_id)
         cached = self._cache.get(key)
         if cached is not None:
@@ -56,8 +69,7 @@ class ContextService:
             cached = await self._load(principal, checks)
             if generation == self._generation:
                 self._cache[key] = cached
-        self._count_deprecated(principal, cached)
-        return cached.body
+        return cached
 
     async def _load(self, principal: Principal, checks: list[Requirement]) -> CachedContext:
         row = await repository.load(self._db, principal.context, checks)
@@ -77,6 +89,7 @@ class ContextService:
             "settings": effective_settings(tenant_row["plan"], row["settings"]),
             "apps": row["apps"],
             "flags": flags,
+            **Holdings.of((p, UUID(d) if d else None) for p, d in row["privileges"]).as_context(),
         }
         deprecated = tuple(f["key"] for f in row["flags"] if f["status"] == "deprecated")
         return CachedContext(body, deprecated)

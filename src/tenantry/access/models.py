@@ -1,0 +1,118 @@
+"""Access control's domain types: what a user holds, and the objects that give it to them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from uuid import UUID
+
+OWNER = "owner"
+
+
+class SubjectKind(enum.StrEnum):
+    USER = "user"
+    DEPARTMENT = "department"
+    # Resolved once group memberships exist; assignments to groups are stored already.
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One privilege, tenant-wide (`department_id` None) or within a department's subtree."""
+
+    privilege: str
+    department_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """Everything a user holds in one app of one tenant."""
+
+    grants: frozenset[Grant]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, UUID | None]]) -> Holdings:
+        return cls(frozenset(Grant(p, d) for p, d in rows))
+
+    @property
+    def tenant_wide(self) -> frozenset[str]:
+        return frozenset(g.privilege for g in self.grants if g.department_id is None)
+
+    def anywhere(self, privilege: str) -> bool:
+        return any(g.privilege == privilege for g in self.grants)
+
+    def covers(self, privilege: str, paths: Iterable[Iterable[UUID]] | None) -> bool:
+        """Held tenant-wide, or within a subtree containing one of `paths` (a department's
+        ancestors and itself). `paths` None: the target is the whole tenant."""
+        if privilege in self.tenant_wide:
+            return True
+        if paths is None:
+            return False
+        scopes = {g.department_id for g in self.grants if g.privilege == privilege}
+        return any(scopes.intersection(path) for path in paths)
+
+    def subtrees(self, privilege: str) -> frozenset[UUID]:
+        return frozenset(
+            g.department_id
+            for g in self.grants
+            if g.privilege == privilege and g.department_id is not None
+        )
+
+    def as_context(self) -> dict[str, object]:
+        departments: dict[str, list[str]] = {}
+        for g in self.grants:
+            if g.department_id is not None:
+                departments.setdefault(str(g.department_id), []).append(g.privilege)
+        return {
+            "privileges": sorted(self.tenant_wide),
+            "department_privileges": {k: sorted(v) for k, v in sorted(departments.items())},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Privilege:
+    key: str
+    description: str
+    owner_app_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: UUID
+    key: str
+    name: str
+    template_key: str | None
+    privileges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: UUID
+    parent_id: UUID | None
+    name: str
+    path: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    kind: SubjectKind
+    id: UUID
+    # A user's app (a user is an identity of one app).
+    app_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    id: UUID
+    role_key: str
+    subject: Subject
+    only_app_id: UUID | None
+    scope_department_id: UUID | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    granted_by: str
