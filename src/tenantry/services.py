@@ -19,11 +19,14 @@ from tenantry.audit_log.service import AuditLog
 from tenantry.flags.deprecation import DeprecationRecorder
 from tenantry.flags.service import FlagService
 from tenantry.identity.access_tokens import TokenService
+from tenantry.identity.acting import ActingService
 from tenantry.identity.directory import UserDirectory
 from tenantry.identity.external import JwksCache
 from tenantry.identity.keys import KeyRing
 from tenantry.identity.service import IdentityService
 from tenantry.identity.throttle import LoginThrottle, ThrottlePolicy
+from tenantry.invitations.deactivation import UserAdministration
+from tenantry.invitations.service import Invitations
 from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.security_events.service import SecurityEvents
@@ -50,6 +53,7 @@ class Services:
     keys: KeyRing
     events: SecurityEvents
     identity: IdentityService
+    acting: ActingService
     users: UserDirectory
     jwks: JwksCache
     tenant_admin: TenantService
@@ -62,6 +66,8 @@ class Services:
     access: AccessService
     departments: DepartmentService
     privileges: PrivilegeCatalog
+    invitations: Invitations
+    user_admin: UserAdministration
     audit: AuditLog
 
 
@@ -99,6 +105,7 @@ def build_services(
             lockout_seconds=settings.login_lockout_seconds,
         ),
     )
+    settings_admin = SettingsService(db, tenants, audit)
     identity = IdentityService(
         db=db,
         settings=settings,
@@ -109,6 +116,16 @@ def build_services(
         events=events,
         jwks=jwks,
         tenant_by_domain=domains.tenant_slug_for,
+        tenant_settings=settings_admin,
+    )
+    acting = ActingService(
+        db,
+        identity.authenticator,
+        tenants,
+        settings_admin,
+        tokens,
+        events,
+        settings.access_token_ttl_seconds,
     )
     listener = Listener(dsn.platform_url(settings), settings.redis_url)
     deprecations = DeprecationRecorder(db)
@@ -123,7 +140,6 @@ def build_services(
 
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
-    settings_admin = SettingsService(db, tenants, audit)
     users = UserDirectory(db)
     return Services(
         settings,
@@ -134,6 +150,7 @@ def build_services(
         keys,
         events,
         identity,
+        acting,
         users,
         jwks,
         tenant_admin=TenantService(
@@ -155,4 +172,6 @@ def build_services(
         departments=DepartmentService(db),
         privileges=PrivilegeCatalog(db),
         audit=audit,
+        invitations=Invitations(db, apps, tenants, users, audit=audit),
+        user_admin=UserAdministration(db, apps, tenants, users, audit),
     )

@@ -37,6 +37,8 @@ PUBLIC = {
     ("POST", "/v1/apps/{app}/auth/password-reset"),
     ("POST", "/v1/apps/{app}/auth/password-reset/confirm"),
     ("POST", "/v1/apps/{app}/auth/external"),
+    ("POST", "/v1/apps/{app}/auth/token-exchange"),
+    ("POST", "/v1/apps/{app}/invitations/accept"),
     ("GET", "/v1/apps/{app}/.well-known/jwks.json"),
     ("GET", "/v1/apps/{app}/.well-known/openid-configuration"),
     ("GET", "/healthz"),

@@ -53,7 +53,66 @@ async def populate(client, control_app, slug: str) -> Tenant:
             "jwks_uri": f"https://{slug}.idp.example/jwks",
         },
     )
+    # Access control: a department tree with a member, a role with a privilege, a template
+    # override and assignments (a user's, limited to a subtree, and a department's).
+    top = await client.post("/v1/apps/admin/departments", headers=admin.auth, json={"name": "Top"})
+    assert top.status_code == 201, top.text
+    sub = await client.post(
+        "/v1/apps/admin/departments",
+        headers=admin.auth,
+        json={"name": "Sub", "parent_id": top.json()["id"]},
+    )
+    assert sub.status_code == 201, sub.text
+    joined = await client.post(
+        f"/v1/apps/admin/departments/{sub.json()['id']}/members",
+        headers=admin.auth,
+        json={"app": "thinktank", "user_id": user.id},
+    )
+    assert joined.status_code == 204, joined.text
+    role = await client.post(
+        "/v1/apps/admin/roles",
+        headers=admin.auth,
+        json={"key": "readers", "name": "Readers", "privileges": ["settings.read"]},
+    )
+    assert role.status_code == 201, role.text
+    override = await client.put(
+        "/v1/apps/admin/role-templates/viewer/privileges/settings.read",
+        headers=admin.auth,
+        json={"effect": "grant"},
+    )
+    assert override.status_code == 204, override.text
+    for body in (
+        {"role": "readers", "subject": {"kind": "department", "id": top.json()["id"]}},
+        {
+            "role": "readers",
+            "subject": {"kind": "user", "id": user.id, "app": "thinktank"},
+            "scope_department_id": sub.json()["id"],
+        },
+    ):
+        assigned = await client.post("/v1/apps/admin/assignments", headers=admin.auth, json=body)
+        assert assigned.status_code == 201, assigned.text
+    invited = await client.post(
+        "/v1/apps/admin/apps/thinktank/invitations",
+        headers=admin.auth,
+        json={"email": f"guest@{slug}.test", "roles": ["member"]},
+    )
+    assert invited.status_code == 201, invited.text
     await services.settings_admin.set(slug, "locale", "fr-FR", by=FIXTURES, reason="t")
+    # Someone acting for the user: an administrator's impersonation and a colleague's delegation.
+    await services.settings_admin.set(slug, "impersonation_enabled", True, by=FIXTURES, reason="t")
+    impersonated = await client.post(
+        "/v1/apps/admin/impersonations",
+        headers=admin.auth,
+        json={"app": "thinktank", "email": user.email, "reason": "t"},
+    )
+    assert impersonated.status_code == 201, impersonated.text
+    colleague = await signed_in(client, "thinktank", tenant, "colleague@example.com")
+    delegated = await client.post(
+        "/v1/apps/thinktank/delegations",
+        headers=user.auth,
+        json={"email": colleague.email, "reason": "t", "minutes": 60},
+    )
+    assert delegated.status_code == 201, delegated.text
     flag = f"every.{slug}"
     await services.flags.define(flag, "boolean", False, by=FIXTURES, reason="t")
     await services.flags.set_override(slug, flag, True, by=FIXTURES, reason="t")

@@ -298,6 +298,7 @@ NOT_READS = {
     "set_password",
     "mark_login",
     "mark_email_verified",
+    "set_status",
     "set_mfa",
     "use_totp_step",
     "set_preference",

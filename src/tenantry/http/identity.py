@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from tenantry.http.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
@@ -28,6 +28,9 @@ from tenantry.identity.schemas import (
     RefreshRequest,
     SessionOut,
     SignupRequest,
+    TenantIdentityOut,
+    TokenExchangeRequest,
+    TokenExchangeResponse,
     TokenRequest,
     TokenResponse,
     TotpConfirm,
@@ -156,6 +159,41 @@ async def external_login(
         app, body.tenant, body.id_token, origin(request), user_agent
     )
     return _tokens(pair)
+
+
+@router.post("/auth/token-exchange", response_model=TokenExchangeResponse)
+async def token_exchange(
+    body: Annotated[TokenExchangeRequest, Form()],
+    app: RouteApp,
+    services: ServicesDep,
+    request: Request,
+    user_agent: UserAgent = None,
+) -> TokenExchangeResponse:
+    """Switch the active tenant (RFC 8693): the current access token (`subject_token`) for a
+    session of the same person's identity in `tenant`, without credentials. The person must
+    hold a proven identity there; a second factor of that identity answers 401
+    `mfa_required` (complete it at `/auth/mfa`). The new token is scoped to that tenant only."""
+    pair, tenant_id = await services.identity.exchange_token(
+        app, body.subject_token, body.tenant, origin(request), user_agent
+    )
+    return TokenExchangeResponse(**_tokens(pair).model_dump(), tenant_id=tenant_id)
+
+
+@router.get("/me/tenants", response_model=list[TenantIdentityOut])
+async def my_tenants(principal: Profile, services: ServicesDep) -> list[TenantIdentityOut]:
+    """The caller's identities in the tenants of this app that a token exchange can switch
+    to (the current one included, marked `current`)."""
+    return [
+        TenantIdentityOut(
+            tenant_id=i.tenant_id,
+            tenant_slug=i.tenant_slug,
+            tenant_name=i.tenant_name,
+            app_user_id=i.app_user_id,
+            mfa_enabled=i.mfa_enabled,
+            current=i.tenant_id == principal.tenant_id,
+        )
+        for i in await services.identity.my_tenants(principal)
+    ]
 
 
 # The two hottest reads serialise their (already validated) models directly, skipping

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.identity.repository import correlation, credentials, mail, users
+from tenantry.identity.repository import correlation, credentials, mail, sessions, users
 from tenantry.identity.tokens import TokenKind, new_token
 from tenantry.kit.context import TenantContext
-from tenantry.kit.errors import Conflict
+from tenantry.kit.errors import Conflict, InvalidInput, NotFound
+from tenantry.kit.invalidation import notify_in
 
 if TYPE_CHECKING:
     from uuid import UUID
 
     from tenantry.identity.models import AppUser
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
 
 INVITATION_TTL = 7 * 24 * 3600
@@ -82,4 +84,80 @@ class UserDirectory:
         await mail.queue_mail(
             tx, tenant_id, app_id, email, subject, body.format(code=invitation.value)
         )
+        return user
+
+    # Invitations and deactivation (the invitations feature), in the caller's transaction ------
+
+    @staticmethod
+    async def find_in(tx: Transaction, tenant_id: UUID, app_id: UUID, email: str) -> AppUser | None:
+        return await users.get_by_email(tx, tenant_id, app_id, email)
+
+    @staticmethod
+    async def queue_mail_in(
+        tx: Transaction, tenant_id: UUID, app_id: UUID, to: str, subject: str, body: str
+    ) -> None:
+        """A mail in the outbox, committed (or not) with the caller's change."""
+        await mail.queue_mail(tx, tenant_id, app_id, to, subject, body)
+
+    @staticmethod
+    async def accept_invitation_in(
+        tx: Transaction,
+        tenant_id: UUID,
+        app_id: UUID,
+        email: str,
+        display_name: str | None,
+        *,
+        password_hash: str | None,
+    ) -> tuple[AppUser, bool]:
+        """The invited address's identity, created (with the chosen password) or reused, its
+        address verified and proven by the accepted invitation; (user, created).
+
+        Reusing an identity with a new password is a password reset by the same proof (the
+        mailed token), so it ends that identity's sessions and API tokens the same way."""
+        user = await users.get_by_email(tx, tenant_id, app_id, email)
+        created = user is None
+        if user is None:
+            if password_hash is None:
+                raise InvalidInput("choose a password to accept the invitation")
+            user = await users.create(
+                tx, tenant_id, app_id, email, display_name, password_hash=password_hash
+            )
+            await correlation.correlate_user(tx, user.id)
+        elif user.status != "active":
+            raise Conflict("this account is deactivated; ask an administrator to reactivate it")
+        elif password_hash is not None:
+            await users.set_password(tx, user, password_hash)
+            await sessions.revoke_user_sessions(tx, user, "password_reset")
+            await credentials.revoke_user_api_tokens(tx, user)
+        elif user.password_hash is None:
+            raise InvalidInput("choose a password to accept the invitation")
+        await users.mark_email_verified(tx, user.id, tenant_id, app_id)
+        await notify_in(tx, str(tenant_id))
+        return user, created
+
+    @staticmethod
+    async def set_active_in(
+        tx: Transaction,
+        tenant_id: UUID,
+        app_id: UUID,
+        user_id: UUID,
+        *,
+        active: bool,
+        by: Actor,
+        reason: str | None = None,
+    ) -> AppUser:
+        """Deactivate a user (recording who and why) or reactivate one. Deactivation ends every
+        session and revokes every API token in the same transaction, so they stop at once;
+        reactivation lets the user sign in again, it does not bring the old ones back."""
+        user = await users.set_status(
+            tx, tenant_id, app_id, user_id, active=active, by=str(by), reason=reason
+        )
+        if user is None:
+            if await users.get(tx, tenant_id, app_id, user_id) is None:
+                raise NotFound("no such user")
+            raise Conflict("the user is already " + ("active" if active else "deactivated"))
+        if not active:
+            await sessions.revoke_user_sessions(tx, user, "deactivated")
+            await credentials.revoke_user_api_tokens(tx, user)
+        await notify_in(tx, str(tenant_id))
         return user

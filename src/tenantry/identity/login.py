@@ -11,11 +11,12 @@ Login's writes are as few transactions as correctness allows:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tenantry.identity import passwords, totp
-from tenantry.identity.access_tokens import MFA_CHALLENGE
+from tenantry.identity.access_tokens import EXCHANGE, MFA_CHALLENGE
 from tenantry.identity.models import TokenPair
 from tenantry.identity.repository import credentials, sessions, users
 from tenantry.identity.throttle import throttle_key
@@ -25,11 +26,10 @@ from tenantry.kit.errors import InvalidCredentials, InvalidInput, MfaRequired, U
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from datetime import datetime
 
     from tenantry.apps.models import App
     from tenantry.apps.service import AppDirectory
-    from tenantry.identity.access_tokens import TokenService
+    from tenantry.identity.access_tokens import TokenService, VerifiedToken
     from tenantry.identity.authentication import Authenticator
     from tenantry.identity.models import AppUser
     from tenantry.identity.principal import Principal
@@ -57,7 +57,14 @@ class SessionStarter:
         amr: tuple[str, ...],
         origin: Origin,
         user_agent: str | None,
+        *,
+        signed_in_at: datetime | None = None,
     ) -> TokenPair:
+        """`signed_in_at`: when the person last proved who they are, if not just now (a token
+        exchange carries its subject session's sign-in, so it never looks recent)."""
+        # First, so a deactivation that commits meanwhile is waited for and wins.
+        if not await users.mark_login(tx, user):
+            raise InvalidCredentials("invalid email or password")
         refresh = new_token(TokenKind.REFRESH, user.tenant_id)
         session = await sessions.create_session(
             tx,
@@ -66,10 +73,18 @@ class SessionStarter:
             ttl_seconds=self._ttl,
             ip=origin.ip,
             user_agent=user_agent,
+            signed_in_at=signed_in_at,
         )
         await sessions.add_refresh_token(tx, user.tenant_id, app.id, session.id, refresh.hash)
-        await users.mark_login(tx, user)
-        return self.pair(app, user.tenant_id, user.id, session.id, amr, session.created_at, refresh)
+        return self.pair(
+            app,
+            user.tenant_id,
+            user.id,
+            session.id,
+            amr,
+            signed_in_at or session.created_at,
+            refresh,
+        )
 
     def pair(
         self,
@@ -194,12 +209,20 @@ class Login:
         # The code is used up in the transaction that opens the session: both or neither.
         async with self._db.tenant_transaction(TenantContext(verified.tenant_id, app.id)) as tx:
             user = await users.get(tx, verified.tenant_id, app.id, verified.app_user_id)
-            if user is None or not user.mfa_enabled or user.mfa_secret is None:
+            if (
+                user is None
+                or user.status != "active"
+                or not user.mfa_enabled
+                or user.mfa_secret is None
+            ):
                 raise Unauthorized("invalid challenge")
             method = await _use_second_factor(tx, user, user.mfa_secret, code)
             if method is not None:
-                amr = ("pwd", method, "mfa")
-                pair = await self._sessions.start_in(tx, app, user, amr, origin, user_agent)
+                # The first step's methods (a password, or a token exchange) and this one's.
+                amr = (*verified.amr, method, "mfa")
+                pair = await self._sessions.start_in(
+                    tx, app, user, amr, origin, user_agent, signed_in_at=_first_step(verified)
+                )
         if pair is None:
             await self._throttle.failed(account, ip)
             raise InvalidCredentials("invalid code")
@@ -260,6 +283,12 @@ class Login:
             await sessions.revoke_session(
                 tx, principal.tenant_id, principal.app_id, principal.session_id, "logout"
             )
+
+
+def _first_step(verified: VerifiedToken) -> datetime | None:
+    """A token exchange's challenge carries its subject session's sign-in, which the new
+    session keeps; a password's challenge is a sign-in of its own."""
+    return datetime.fromtimestamp(verified.auth_time, UTC) if EXCHANGE in verified.amr else None
 
 
 async def _use_second_factor(tx: Transaction, user: AppUser, secret: str, code: str) -> str | None:

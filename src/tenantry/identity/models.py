@@ -98,3 +98,73 @@ class TokenPair:
 class TotpEnrollment:
     secret: str
     uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class Impersonation:
+    id: UUID
+    tenant_id: UUID
+    app_id: UUID
+    target_user_id: UUID
+    actor_user_id: UUID
+    actor_tenant_id: UUID
+    actor: str
+    reason: str
+    read_only: bool
+    started_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    id: UUID
+    tenant_id: UUID
+    app_id: UUID
+    grantor_id: UUID
+    delegate_id: UUID
+    scopes: list[str]
+    privileges: list[str]
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+    revoked_at: datetime | None
+    live: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActingToken:
+    """An access token under which someone acts for a user (no refresh token: it ends with its
+    grant, and a new one is asked for explicitly)."""
+
+    access_token: str
+    expires_in: int
+    grant_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class TenantIdentity:
+    """One of a person's identities in the tenants of one app (`GET /me/tenants`)."""
+
+    tenant_id: UUID
+    tenant_slug: str
+    tenant_name: str
+    app_user_id: UUID
+    email: str
+    mfa_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActorImpersonation:
+    """An impersonation as the administrator who started it sees it."""
+
+    id: UUID
+    tenant_slug: str
+    app_slug: str
+    target_email: str
+    reason: str
+    read_only: bool
+    started_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    active: bool

@@ -47,6 +47,8 @@ class Recovery:
                 raise InvalidInput("invalid or expired code")
             passwords.check_policy(password, [user.email, user.display_name or "", app.slug])
             await users.set_password(tx, user, await passwords.hash_password(password))
+            # The code reached the address and came back: the address is proven.
+            await users.mark_email_verified(tx, user.id, user.tenant_id, app.id)
             # "Reset my password" locks everyone out: every session and every API token.
             await sessions.revoke_user_sessions(tx, user, "password_reset")
             await credentials.revoke_user_api_tokens(tx, user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -91,6 +91,35 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str
     session_id: UUID
+
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+class TokenExchangeRequest(Body):
+    """RFC 8693 token exchange, form-encoded: the current access token for one of the same
+    person's identities in another tenant of this app."""
+
+    grant_type: Literal["urn:ietf:params:oauth:grant-type:token-exchange"]
+    subject_token: Annotated[str, StringConstraints(min_length=10, max_length=8192)]
+    subject_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"]
+    requested_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"] | None = None
+    tenant: Slug = Field(description="The tenant to switch to (its slug).")
+
+
+class TokenExchangeResponse(TokenResponse):
+    issued_token_type: str = ACCESS_TOKEN_TYPE
+    tenant_id: UUID
+
+
+class TenantIdentityOut(BaseModel):
+    tenant_id: UUID
+    tenant_slug: str
+    tenant_name: str
+    app_user_id: UUID
+    mfa_enabled: bool
+    current: bool
 
 
 class UserOut(BaseModel):

@@ -17,6 +17,7 @@ from tenantry.identity.account import Account
 from tenantry.identity.authentication import Authenticator
 from tenantry.identity.federation import Federation
 from tenantry.identity.login import Login, SessionStarter
+from tenantry.identity.people import People
 from tenantry.identity.recovery import Recovery
 from tenantry.identity.signup import SignUp
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.access_tokens import TokenService
     from tenantry.identity.external import JwksCache
+    from tenantry.identity.people import TenantSettings
     from tenantry.identity.tenancy import TenantGate
     from tenantry.identity.throttle import LoginThrottle
     from tenantry.kit.config import Settings
@@ -46,6 +48,7 @@ class IdentityService:
         events: SecurityEvents,
         jwks: JwksCache,
         tenant_by_domain: Callable[[str], Awaitable[str | None]],
+        tenant_settings: TenantSettings,
     ) -> None:
         auth = Authenticator(db, settings, apps, tenants, tokens, events)
         starter = SessionStarter(tokens, settings.session_ttl_seconds)
@@ -54,7 +57,9 @@ class IdentityService:
         account = Account(db, auth)
         recovery = Recovery(db, tenants)
         federation = Federation(db, tenants, jwks, starter, settings.clock_skew_seconds)
+        people = People(db, apps, tenants, tokens, throttle, events, starter, auth, tenant_settings)
         # Requests
+        self.authenticator = auth
         self.authenticate = auth.authenticate
         self.transaction = auth.transaction
         self.credential_checks = auth.credential_checks
@@ -81,3 +86,6 @@ class IdentityService:
         self.external_login = federation.external_login
         self.trust_issuer = federation.trust_issuer
         self.identities = federation.identities
+        # One person in several tenants of an app
+        self.my_tenants = people.tenants
+        self.exchange_token = people.exchange

@@ -1,1 +1,1 @@
-"""Invitations into an app with roles, user deactivation, and one person in several tenants."""
+"""Invitations into an app with roles, and tenant administrators' deactivation of users."""

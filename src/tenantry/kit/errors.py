@@ -69,6 +69,12 @@ class Forbidden(TenantryError):
     status = 403
 
 
+class MfaEnrollmentRequired(Forbidden):
+    """The tenant requires a second factor and the identity has none enrolled."""
+
+    code = "mfa_enrollment_required"
+
+
 class InsufficientScope(Forbidden):
     code = "insufficient_scope"
 

@@ -65,6 +65,7 @@ async def use_recovery_code(tx: Transaction, user: AppUser, code_hash: bytes) ->
 
 
 _API_TOKEN = "id, app_user_id, name, display_prefix, scopes, created_at, expires_at, last_used_at"
+_API_TOKEN_OF_T = ", ".join(f"t.{column.strip()}" for column in _API_TOKEN.split(","))
 
 
 async def create_api_token(
@@ -137,10 +138,15 @@ async def find_api_token(
     tx: Transaction, tenant_id: UUID, app_id: UUID, token_hash: bytes
 ) -> ApiToken | None:
     """A usable token by hash; touches last_used_at at most once a minute."""
+    # The owner must be active too: a token minted while its owner was being deactivated
+    # (after the deactivation's revocation ran) still stops at once.
     row = await tx.fetch_one(
-        f"""SELECT {_API_TOKEN} FROM tenantry.api_tokens
-             WHERE tenant_id = %s AND app_id = %s AND token_hash = %s
-               AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        f"""SELECT {_API_TOKEN_OF_T} FROM tenantry.api_tokens t
+             WHERE t.tenant_id = %s AND t.app_id = %s AND t.token_hash = %s
+               AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+               AND EXISTS (SELECT FROM tenantry.app_users u
+                            WHERE u.tenant_id = t.tenant_id AND u.app_id = t.app_id
+                              AND u.id = t.app_user_id AND u.status = 'active')""",
         [tenant_id, app_id, token_hash],
     )
     if row is None:

@@ -9,6 +9,7 @@ from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
     from uuid import UUID
 
     from tenantry.identity.models import AppUser
@@ -28,11 +29,15 @@ async def create_session(
     ttl_seconds: int,
     ip: str | None,
     user_agent: str | None,
+    signed_in_at: datetime | None = None,
 ) -> Session:
+    """`signed_in_at`: the interactive sign-in the session descends from, if not this one
+    (a token exchange keeps its subject's)."""
     row = await tx.fetch_one(
         f"""INSERT INTO tenantry.sessions
-                (tenant_id, app_id, id, app_user_id, auth_method, expires_at, ip, user_agent)
-            VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s, %s)
+                (tenant_id, app_id, id, app_user_id, auth_method, expires_at, ip, user_agent,
+                 signed_in_at)
+            VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s, %s, %s)
             RETURNING {_SESSION}""",
         [
             user.tenant_id,
@@ -43,6 +48,7 @@ async def create_session(
             ttl_seconds,
             ip,
             (user_agent or "")[:500] or None,
+            signed_in_at,
         ],
     )
     assert row is not None
@@ -128,7 +134,7 @@ async def take_refresh_token(
         """SELECT r.id AS token_id, r.session_id, s.app_user_id, r.used_at IS NOT NULL AS used,
                   (s.revoked_at IS NULL AND s.expires_at > now() AND r.expires_at > now())
                       AS session_active,
-                  s.created_at AS signed_in_at
+                  coalesce(s.signed_in_at, s.created_at) AS signed_in_at
              FROM tenantry.refresh_tokens r
              JOIN tenantry.sessions s
                ON s.tenant_id = r.tenant_id AND s.app_id = r.app_id AND s.id = r.session_id

@@ -94,22 +94,62 @@ async def set_password(tx: Transaction, user: AppUser, password_hash: str) -> No
     )
 
 
-async def mark_login(tx: Transaction, user: AppUser) -> None:
-    await tx.execute(
+async def mark_login(tx: Transaction, user: AppUser) -> bool:
+    """Record a sign-in; False if the user is not active (any more). The row lock this takes
+    orders a sign-in after a concurrent deactivation, which then wins."""
+    cur = await tx.execute(
         """UPDATE tenantry.app_users SET last_login_at = now()
-            WHERE tenant_id = %s AND app_id = %s AND id = %s""",
+            WHERE tenant_id = %s AND app_id = %s AND id = %s AND status = 'active'""",
         [user.tenant_id, user.app_id, user.id],
     )
+    return cur.rowcount == 1
 
 
 async def mark_email_verified(
     tx: Transaction, user_id: UUID, tenant_id: UUID, app_id: UUID
 ) -> None:
+    """The address received a code Tenantry mailed and the code came back: verified, and
+    proven by Tenantry itself (what makes identities in several tenants one person)."""
     await tx.execute(
-        """UPDATE tenantry.app_users SET email_verified = true, updated_at = now()
+        """UPDATE tenantry.app_users
+              SET email_verified = true, email_proven_at = now(), updated_at = now()
             WHERE tenant_id = %s AND app_id = %s AND id = %s""",
         [tenant_id, app_id, user_id],
     )
+
+
+async def set_status(
+    tx: Transaction,
+    tenant_id: UUID,
+    app_id: UUID,
+    user_id: UUID,
+    *,
+    active: bool,
+    by: str,
+    reason: str | None,
+) -> AppUser | None:
+    """Deactivate (recording who and why) or reactivate a user; None if there is no such user
+    or it already has that status."""
+    row = await tx.fetch_one(
+        f"""UPDATE tenantry.app_users
+               SET status = CASE WHEN %(active)s THEN 'active' ELSE 'inactive' END,
+                   deactivated_at = CASE WHEN %(active)s THEN NULL ELSE now() END,
+                   deactivated_by = CASE WHEN %(active)s THEN NULL ELSE %(by)s END,
+                   deactivation_reason = CASE WHEN %(active)s THEN NULL ELSE %(reason)s END,
+                   updated_at = now()
+             WHERE tenant_id = %(tenant)s AND app_id = %(app)s AND id = %(user)s
+               AND status <> CASE WHEN %(active)s THEN 'active' ELSE 'inactive' END
+            RETURNING {_USER}""",
+        {
+            "active": active,
+            "by": by,
+            "reason": reason,
+            "tenant": tenant_id,
+            "app": app_id,
+            "user": user_id,
+        },
+    )
+    return AppUser(**row) if row else None
 
 
 async def set_mfa(tx: Transaction, user: AppUser, secret: str | None, *, enabled: bool) -> None:
