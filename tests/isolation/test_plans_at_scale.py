@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tenantry.access.repository import effective as access_effective
 from tenantry.identity.principal import Credential, Principal
 from tenantry.identity.repository import credentials, external, mail, sessions, users
 from tenantry.kit.context import TenantContext
@@ -94,6 +95,31 @@ SELECT t.id, gen_random_uuid(), 'scale.flag' || g, a.app_id, 'true', 1
        (SELECT NULL::uuid AS app_id UNION ALL SELECT id FROM tenantry.apps
          WHERE slug = 'thinktank') a
  WHERE t.slug LIKE 'scale-%';
+-- Access control: two roles and ten departments per tenant, every fifth user in a department,
+-- a role on every department and on every tenth user.
+INSERT INTO tenantry.roles (tenant_id, id, key, name, template_key)
+SELECT t.id, gen_random_uuid(), k, k, CASE k WHEN 'members' THEN 'member' END
+  FROM tenantry.tenants t, unnest(ARRAY['members', 'readers']) k WHERE t.slug LIKE 'scale-%';
+INSERT INTO tenantry.role_privileges (tenant_id, id, role_id, privilege_key)
+SELECT tenant_id, gen_random_uuid(), id, 'audit.read' FROM tenantry.roles WHERE key = 'readers';
+INSERT INTO tenantry.departments (tenant_id, id, name, path)
+SELECT t.id, gen_random_uuid(), 'dept ' || g, '{{}}'
+  FROM tenantry.tenants t, generate_series(1, 10) g WHERE t.slug LIKE 'scale-%';
+INSERT INTO tenantry.department_members (tenant_id, id, department_id, user_app_id, app_user_id)
+SELECT u.tenant_id, gen_random_uuid(),
+       (SELECT d.id FROM tenantry.departments d WHERE d.tenant_id = u.tenant_id
+         ORDER BY d.id LIMIT 1), u.app_id, u.id
+  FROM some_users u;
+INSERT INTO tenantry.role_assignments
+       (tenant_id, id, role_id, subject_kind, subject_id, granted_by)
+SELECT d.tenant_id, gen_random_uuid(), r.id, 'department', d.id, 'seed'
+  FROM tenantry.departments d JOIN tenantry.roles r ON r.tenant_id = d.tenant_id
+ WHERE r.key = 'readers';
+INSERT INTO tenantry.role_assignments
+       (tenant_id, id, role_id, subject_kind, subject_id, subject_app_id, granted_by)
+SELECT u.tenant_id, gen_random_uuid(), r.id, 'user', u.id, u.app_id, 'seed'
+  FROM tenantry.app_users u JOIN tenantry.roles r ON r.tenant_id = u.tenant_id
+ WHERE r.key = 'members' AND u.email ~ '^user[0-9]*0@';
 """
 
 
@@ -230,6 +256,10 @@ def problems(plan: dict[str, Any], *, point: bool) -> list[str]:
 # Each repository read: (point lookup?, how to call it with the sample).
 Call = Callable[[Any, Sample], Awaitable[object]]
 READS: dict[str, tuple[bool, Call]] = {
+    "access.effective": (
+        False,
+        lambda tx, s: access_effective(tx, s.tenant_id, s.app_id, s.user_id),
+    ),
     "identity.get_by_email": (
         True,
         lambda tx, s: users.get_by_email(tx, s.tenant_id, s.app_id, s.email),
