@@ -281,3 +281,32 @@ async def test_prune_follows_each_plans_retention(db) -> None:
     )
     assert [p.rows for p in gone] == [3]
     assert (await status(db, tenant)).ok
+
+
+async def test_many_entries_in_one_statement_chain_in_order(db, urls, signer) -> None:
+    tenant = await make_tenant(db, "thinktank")
+    audit = services_for(db).audit
+    entries = [
+        {"action": "test.bulk", "object_type": "thing", "object_id": n, "metadata": {"n": n}}
+        for n in range(50)
+    ]
+    async with db.tenant_transaction(TenantContext(tenant.id)) as tx:
+        receipts = await audit.record_many_in(tx, tenant_id=tenant.id, by=FIXTURES, entries=entries)
+    assert [r.seq for r in receipts] == list(range(2, 52))
+    # A set-based insert in the tenant's own context goes through the same trigger.
+    with psycopg.connect(urls.runtime) as conn:
+        conn.execute(
+            "SELECT set_config('tenantry.context', %s, true)",
+            [signer.sign_tenant(TenantContext(tenant.id))],
+        )
+        conn.execute(
+            """INSERT INTO tenantry.audit_log (tenant_id, actor, action, object_type, object_id)
+               SELECT %s, 'user:x', 'test.series', 'thing', g::text
+                 FROM generate_series(1, 300) g""",
+            [tenant.id],
+        )
+    found = await status(db, tenant)
+    assert found.ok, found.problem
+    assert found.head_seq == 351
+    newest = await audit.search(tenant.id, action="test.bulk", limit=1)
+    assert newest[0].object_id == "49"

@@ -51,6 +51,28 @@ async def append(tx: Transaction, tenant_id: UUID, entry: dict[str, Any]) -> Dic
     return row
 
 
+_FROM_ITEMS: LiteralString = (
+    "e.item->>'actor', e.item->>'effective_user', (e.item->>'delegated')::boolean, "
+    "(e.item->>'impersonated')::boolean, e.item->>'action', e.item->>'object_type', "
+    "e.item->>'object_id', (e.item->>'app_id')::uuid, e.item->'metadata', e.item->>'request_id'"
+)
+
+
+async def append_many(
+    tx: Transaction, tenant_id: UUID, entries: list[dict[str, Any]]
+) -> list[DictRow]:
+    """Many entries in one statement, chained in the order given."""
+    items = [{**e, "app_id": str(e["app_id"]) if e["app_id"] else None} for e in entries]
+    return await tx.fetch_all(
+        f"""INSERT INTO tenantry.audit_log (tenant_id, {_INSERTED})
+            SELECT %s, {_FROM_ITEMS}
+              FROM jsonb_array_elements(%s) WITH ORDINALITY AS e(item, n)
+             ORDER BY e.n
+         RETURNING seq, hash""",
+        [tenant_id, Jsonb(items)],
+    )
+
+
 async def append_for_slug(tx: Transaction, slug: str, entry: dict[str, Any]) -> DictRow | None:
     """An entry in the log of the tenant named `slug` (platform-wide changes go to the operators'
     tenant); nothing when no such tenant exists yet."""

@@ -88,6 +88,31 @@ class AuditLog:
         row = await repository.append(tx, tenant_id, entry)
         return AuditReceipt(row["seq"], bytes(row["hash"]))
 
+    @staticmethod
+    async def record_many_in(
+        tx: Transaction, *, tenant_id: UUID, by: Actor, entries: list[Mapping[str, Any]]
+    ) -> list[AuditReceipt]:
+        """Many entries of one tenant in one statement (imports, bulk changes), chained in
+        order. Each entry holds `action`, `object_type`, `object_id` and optionally the other
+        fields of `record_in`."""
+        rows = [
+            _entry(
+                action=e["action"],
+                object_type=e["object_type"],
+                object_id=e.get("object_id"),
+                by=by,
+                effective_user=e.get("effective_user"),
+                app_id=e.get("app_id"),
+                metadata=e.get("metadata"),
+                request_id=e.get("request_id"),
+                delegated=e.get("delegated", False),
+                impersonated=e.get("impersonated", False),
+            )
+            for e in entries
+        ]
+        appended = await repository.append_many(tx, tenant_id, rows)
+        return [AuditReceipt(r["seq"], bytes(r["hash"])) for r in appended]
+
     async def record_platform_in(
         self,
         tx: Transaction,

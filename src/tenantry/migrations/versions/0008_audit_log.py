@@ -5,13 +5,14 @@ read its tenant's rows and append, the platform role may read and append; nobody
 DELETE or TRUNCATE it, the owner included (`tenantry_private.audit_log_guard`).
 
 The chain is computed by the database. A BEFORE INSERT trigger, running with the owner's rights,
-takes the tenant's head in `tenantry_private.audit_chain_heads` (one `UPDATE … RETURNING` that
-locks the tenant's head row until the transaction ends: writers of one tenant queue, writers of
-different tenants never meet), and overwrites whatever the caller sent for `seq`, `prev_hash`,
-`hash` and `created_at`:
+locks the tenant's head in `tenantry_private.audit_chain_heads` (`SELECT … FOR UPDATE`, held until
+the transaction ends: writers of one tenant queue, writers of different tenants never meet),
+chains to the newest of that head and the rows its own statement appended before, and overwrites
+whatever the caller sent for `seq`, `prev_hash`, `hash` and `created_at`; an AFTER INSERT
+statement trigger moves the head once per statement:
 
-    seq       = head.seq + 1
-    prev_hash = head.hash            (32 zero bytes before the first row)
+    seq       = previous.seq + 1
+    prev_hash = previous.hash        (32 zero bytes before the first row)
     hash      = sha256(prev_hash || canonical row bytes)
 
 The canonical row bytes (version 1, mirrored by `tenantry.audit_log.models.canonical_bytes`) are
@@ -39,7 +40,14 @@ from typing import TYPE_CHECKING
 
 from alembic import op
 
-from tenantry.isolation.ddl import PLATFORM, RuntimeAccess, Scope, ScopedTable, scoped_table_sql
+from tenantry.isolation.ddl import (
+    OWN_TENANT,
+    PLATFORM,
+    RuntimeAccess,
+    Scope,
+    ScopedTable,
+    scoped_table_sql,
+)
 
 if TYPE_CHECKING:
     from tenantry.isolation.roles import Roles
@@ -77,33 +85,39 @@ AUDIT_LOG = ScopedTable(
     indexes=("created_at", "action, seq", "object_type, object_id, seq", "actor, seq"),
 )
 
-CANONICAL = r"""
+FIELD = """
+CREATE FUNCTION tenantry_private.audit_field(v text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN v IS NULL THEN '~' ELSE octet_length(v)::text || ':' || v END
+"""
+
+CANONICAL = """
 CREATE FUNCTION tenantry_private.audit_row_bytes(r tenantry.audit_log) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-SELECT convert_to('tenantry.audit.v1' || string_agg(
-           CASE WHEN f.v IS NULL THEN '~' ELSE octet_length(f.v)::text || ':' || f.v END,
-           '' ORDER BY f.n), 'UTF8')
-  FROM unnest(ARRAY[
-           r.tenant_id::text,
-           r.seq::text,
-           (extract(epoch FROM r.created_at) * 1000000)::bigint::text,
-           r.actor,
-           r.effective_user,
-           CASE WHEN r.delegated THEN 't' ELSE 'f' END,
-           CASE WHEN r.impersonated THEN 't' ELSE 'f' END,
-           r.action,
-           r.object_type,
-           r.object_id,
-           r.target_app_id::text,
-           r.metadata::text,
-           r.request_id
-       ]) WITH ORDINALITY AS f(v, n)
-$fn$
+RETURN convert_to('tenantry.audit.v1'
+    || tenantry_private.audit_field(r.tenant_id::text)
+    || tenantry_private.audit_field(r.seq::text)
+    || tenantry_private.audit_field(
+           (extract(epoch FROM r.created_at) * 1000000)::bigint::text)
+    || tenantry_private.audit_field(r.actor)
+    || tenantry_private.audit_field(r.effective_user)
+    || tenantry_private.audit_field(CASE WHEN r.delegated THEN 't' ELSE 'f' END)
+    || tenantry_private.audit_field(CASE WHEN r.impersonated THEN 't' ELSE 'f' END)
+    || tenantry_private.audit_field(r.action)
+    || tenantry_private.audit_field(r.object_type)
+    || tenantry_private.audit_field(r.object_id)
+    || tenantry_private.audit_field(r.target_app_id::text)
+    || tenantry_private.audit_field(r.metadata::text)
+    || tenantry_private.audit_field(r.request_id), 'UTF8')
 """
 
-APPEND = r"""
+# Per row: lock the tenant's head (a row lock; taking it again in the same transaction writes
+# nothing), then chain to the newest of the head and the rows this statement already appended
+# (a BEFORE ROW trigger sees the rows of its statement processed before). The head row is
+# rewritten once per statement, not once per row, so a 50,000-row INSERT … SELECT costs one
+# head update, not a 50,000-version chain of them.
+APPEND = """
 CREATE FUNCTION tenantry_private.audit_log_append() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -111,26 +125,44 @@ AS $fn$
 DECLARE
     v_seq bigint;
     v_prev bytea;
+    v_latest_seq bigint;
+    v_latest bytea;
 BEGIN
-    -- Takes the tenant's head row lock until commit: one writer per tenant at a time.
-    UPDATE tenantry_private.audit_chain_heads h SET seq = h.seq + 1
-     WHERE h.tenant_id = NEW.tenant_id
-    RETURNING h.seq, h.hash INTO v_seq, v_prev;
+    SELECT h.seq, h.hash INTO v_seq, v_prev FROM tenantry_private.audit_chain_heads h
+     WHERE h.tenant_id = NEW.tenant_id FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO tenantry_private.audit_chain_heads (tenant_id, seq, hash)
         VALUES (NEW.tenant_id, 0, decode(repeat('00', 32), 'hex'))
         ON CONFLICT (tenant_id) DO NOTHING;
-        UPDATE tenantry_private.audit_chain_heads h SET seq = h.seq + 1
-         WHERE h.tenant_id = NEW.tenant_id
-        RETURNING h.seq, h.hash INTO v_seq, v_prev;
+        SELECT h.seq, h.hash INTO v_seq, v_prev FROM tenantry_private.audit_chain_heads h
+         WHERE h.tenant_id = NEW.tenant_id FOR UPDATE;
     END IF;
-    NEW.seq := v_seq;
+    SELECT a.seq, a.hash INTO v_latest_seq, v_latest FROM tenantry.audit_log a
+     WHERE a.tenant_id = NEW.tenant_id AND a.seq > v_seq ORDER BY a.seq DESC LIMIT 1;
+    IF FOUND THEN
+        v_seq := v_latest_seq;
+        v_prev := v_latest;
+    END IF;
+    NEW.seq := v_seq + 1;
     NEW.created_at := now();
     NEW.prev_hash := v_prev;
     NEW.hash := sha256(v_prev || tenantry_private.audit_row_bytes(NEW));
-    UPDATE tenantry_private.audit_chain_heads SET hash = NEW.hash
-     WHERE tenant_id = NEW.tenant_id;
     RETURN NEW;
+END
+$fn$
+"""
+
+ADVANCE = """
+CREATE FUNCTION tenantry_private.audit_log_advance() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE tenantry_private.audit_chain_heads h SET seq = l.seq, hash = l.hash
+      FROM (SELECT DISTINCT ON (a.tenant_id) a.tenant_id, a.seq, a.hash FROM appended a
+             ORDER BY a.tenant_id, a.seq DESC) l
+     WHERE h.tenant_id = l.tenant_id AND l.seq > h.seq;
+    RETURN NULL;
 END
 $fn$
 """
@@ -230,10 +262,12 @@ $fn$
 
 FUNCTIONS = (
     "tenantry.audit_chain_state(uuid)",
+    "tenantry_private.audit_log_advance()",
     "tenantry_private.prune_audit_log(uuid, timestamptz)",
     "tenantry_private.audit_log_guard()",
     "tenantry_private.audit_log_append()",
     "tenantry_private.audit_row_bytes(tenantry.audit_log)",
+    "tenantry_private.audit_field(text)",
 )
 
 
@@ -262,13 +296,20 @@ def upgrade() -> None:
             PRIMARY KEY (tenant_id, seq)
         )
         """,
-        # The owner's functions (pruning) read and delete in a verified platform context only.
+        # The owner's functions read and delete only in a verified context: the chain trigger
+        # reads the newest rows of the context's tenant, pruning runs in a platform context.
         (
             "CREATE POLICY audit_pruner ON tenantry.audit_log AS PERMISSIVE FOR ALL "
             f'TO "{roles.owner}" USING ({PLATFORM})'
         ),
+        (
+            "CREATE POLICY audit_chain ON tenantry.audit_log AS PERMISSIVE FOR SELECT "
+            f'TO "{roles.owner}" USING ({OWN_TENANT})'
+        ),
+        FIELD,
         CANONICAL,
         APPEND,
+        ADVANCE,
         GUARD,
         PRUNE,
         STATE,
@@ -286,6 +327,11 @@ def upgrade() -> None:
         FOR EACH ROW EXECUTE FUNCTION tenantry_private.audit_log_append()
         """,
         """
+        CREATE TRIGGER audit_log_advance AFTER INSERT ON tenantry.audit_log
+        REFERENCING NEW TABLE AS appended
+        FOR EACH STATEMENT EXECUTE FUNCTION tenantry_private.audit_log_advance()
+        """,
+        """
         CREATE TRIGGER audit_log_guard BEFORE UPDATE OR DELETE ON tenantry.audit_log
         FOR EACH ROW EXECUTE FUNCTION tenantry_private.audit_log_guard()
         """,
@@ -301,7 +347,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in (
         "DROP TABLE tenantry.audit_log CASCADE",
-        *(f"DROP FUNCTION {fn}" for fn in FUNCTIONS[:4]),
+        *(f"DROP FUNCTION {fn}" for fn in FUNCTIONS[:5]),
+        f"DROP FUNCTION {FUNCTIONS[-1]}",
         "DROP TABLE tenantry_private.audit_checkpoints",
         "DROP TABLE tenantry_private.audit_chain_heads",
         "DELETE FROM tenantry.scoped_tables WHERE table_name = 'audit_log'",
