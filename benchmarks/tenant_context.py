@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, machine, role_url, with_fresh_database
 from tenantry.identity.passwords import hash_password
-from tenantry.identity.principal import Actor
+from tenantry.kit.actor import Actor
 from tenantry.kit.config import Settings
 from tenantry.kit.db import Database
 from tenantry.kit.metrics import Metrics

@@ -63,7 +63,7 @@ async def test_an_administrator_acts_as_a_user_read_only_and_everyone_can_tell(
         ("GET", "/v1/apps/thinktank/sessions"),
         ("GET", "/v1/apps/thinktank/api-tokens"),
         ("POST", "/v1/apps/thinktank/password"),
-            ("POST", "/v1/apps/thinktank/mfa/totp"),
+        ("POST", "/v1/apps/thinktank/mfa/totp"),
     ):
         answer = await client.request(method, path, headers=bearer(token), json={})
         assert answer.status_code == 403, (path, answer.text)

@@ -91,44 +91,6 @@ async def populate(client, control_app, slug: str) -> Tenant:
     ):
         assigned = await client.post("/v1/apps/admin/assignments", headers=admin.auth, json=body)
         assert assigned.status_code == 201, assigned.text
-    # Access control: a department tree with a member, a role with a privilege, a template
-    # override and assignments (a user's, limited to a subtree, and a department's).
-    top = await client.post("/v1/apps/admin/departments", headers=admin.auth, json={"name": "Top"})
-    assert top.status_code == 201, top.text
-    sub = await client.post(
-        "/v1/apps/admin/departments",
-        headers=admin.auth,
-        json={"name": "Sub", "parent_id": top.json()["id"]},
-    )
-    assert sub.status_code == 201, sub.text
-    joined = await client.post(
-        f"/v1/apps/admin/departments/{sub.json()['id']}/members",
-        headers=admin.auth,
-        json={"app": "thinktank", "user_id": user.id},
-    )
-    assert joined.status_code == 204, joined.text
-    role = await client.post(
-        "/v1/apps/admin/roles",
-        headers=admin.auth,
-        json={"key": "readers", "name": "Readers", "privileges": ["settings.read"]},
-    )
-    assert role.status_code == 201, role.text
-    override = await client.put(
-        "/v1/apps/admin/role-templates/viewer/privileges/settings.read",
-        headers=admin.auth,
-        json={"effect": "grant"},
-    )
-    assert override.status_code == 204, override.text
-    for body in (
-        {"role": "readers", "subject": {"kind": "department", "id": top.json()["id"]}},
-        {
-            "role": "readers",
-            "subject": {"kind": "user", "id": user.id, "app": "thinktank"},
-            "scope_department_id": sub.json()["id"],
-        },
-    ):
-        assigned = await client.post("/v1/apps/admin/assignments", headers=admin.auth, json=body)
-        assert assigned.status_code == 201, assigned.text
     invited = await client.post(
         "/v1/apps/admin/apps/thinktank/invitations",
         headers=admin.auth,

@@ -50,7 +50,8 @@ async def _admin(request: Request, services: ServicesDep, console: ConsoleDep) -
         recent=False,
     )
     csrf = session.csrf_token(services.db, signed_in.session_id)
-    return Admin(principal, signed_in.session_id, signed_in.email, csrf)
+    running = tuple(i for i in await services.acting.started_by(principal) if i.active)
+    return Admin(principal, signed_in.session_id, signed_in.email, csrf, running)
 
 
 AdminDep = Annotated[Admin, Depends(_admin)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tenantry.admin import auth, catalog, dashboard, people, security, tenants
+from tenantry.admin import acting, auth, catalog, dashboard, people, security, tenants
 from tenantry.admin.auth import LoginRequired
 
 __all__ = ["LoginRequired", "router"]
 
 router = APIRouter(include_in_schema=False)
-for area in (auth, dashboard, tenants, catalog, security, people):
+for area in (auth, dashboard, tenants, catalog, security, people, acting):
     router.include_router(area.router, prefix="/admin")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 if TYPE_CHECKING:
+    from tenantry.identity.models import ActorImpersonation
     from tenantry.identity.principal import Principal
     from tenantry.kit.db import Database
 
@@ -77,3 +78,5 @@ class Admin:
     session_id: UUID
     email: str
     csrf: str
+    # What the administrator started and is still running, for the banner on every page.
+    impersonating: tuple[ActorImpersonation, ...] = ()

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tenantry.apps.models import App
     from tenantry.identity.access_tokens import TokenService
     from tenantry.identity.authentication import Authenticator
-    from tenantry.identity.models import Delegation, Impersonation
+    from tenantry.identity.models import ActorImpersonation, Delegation, Impersonation
     from tenantry.identity.principal import Principal
     from tenantry.identity.tenancy import TenantGate
     from tenantry.kit.db import Database
@@ -193,6 +193,12 @@ class ActingService:
             raise NotFound("not found")
         async with self._db.platform_transaction() as tx:
             return await grants.impersonations(tx, principal.tenant_id, limit)
+
+    async def started_by(self, principal: Principal, limit: int = 20) -> list[ActorImpersonation]:
+        """The impersonations this administrator started, newest first (the admin UI's
+        banner shows the running ones)."""
+        async with self._db.platform_transaction() as tx:
+            return await grants.started_by(tx, principal.tenant_id, principal.app_user_id, limit)
 
     # Delegation -------------------------------------------------------------------------
 

@@ -89,6 +89,18 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             "Where the tenant's data is kept.",
         ),
         SettingDefinition(
+            "impersonation_enabled",
+            bool,
+            False,  # noqa: FBT003 - the default value, not a flag argument
+            "Let tenant and platform administrators impersonate this tenant's users (audited).",
+        ),
+        SettingDefinition(
+            "impersonation_max_minutes",
+            Annotated[int, Field(ge=5, le=8 * 60)],
+            30,
+            "The longest an impersonation may last.",
+        ),
+        SettingDefinition(
             "ai_monthly_budget_usd",
             Annotated[float, Field(ge=0, le=10_000_000)],
             50.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.identity.models import Delegation, Impersonation
+from tenantry.identity.models import ActorImpersonation, Delegation, Impersonation
 from tenantry.identity.principal import ActingMode
 from tenantry.kit.ids import uuid7
 
@@ -164,3 +164,23 @@ async def revoke_delegation(
         [tenant_id, app_id, grant_id, user_id, user_id],
     )
     return cur.rowcount == 1
+
+
+async def started_by(
+    tx: Transaction, actor_tenant_id: UUID, actor_user_id: UUID, limit: int
+) -> list[ActorImpersonation]:
+    """The impersonations one administrator started, in any tenant (platform path)."""
+    rows = await tx.fetch_all(
+        """SELECT i.id, t.slug AS tenant_slug, a.slug AS app_slug, u.email AS target_email,
+                  i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at,
+                  (i.ended_at IS NULL AND i.expires_at > now()) AS active
+             FROM tenantry.impersonation_sessions i
+             JOIN tenantry.tenants t ON t.id = i.tenant_id
+             JOIN tenantry.apps a ON a.id = i.app_id
+             JOIN tenantry.app_users u
+               ON u.tenant_id = i.tenant_id AND u.app_id = i.app_id AND u.id = i.target_user_id
+            WHERE i.actor_tenant_id = %s AND i.actor_user_id = %s
+            ORDER BY i.started_at DESC LIMIT %s""",
+        [actor_tenant_id, actor_user_id, limit],
+    )
+    return [ActorImpersonation(**row) for row in rows]
