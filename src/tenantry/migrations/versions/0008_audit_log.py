@@ -41,8 +41,6 @@ from typing import TYPE_CHECKING
 from alembic import op
 
 from tenantry.isolation.ddl import (
-    OWN_TENANT,
-    PLATFORM,
     RuntimeAccess,
     Scope,
     ScopedTable,
@@ -298,13 +296,12 @@ def upgrade() -> None:
         """,
         # The owner's functions read and delete only in a verified context: the chain trigger
         # reads the newest rows of the context's tenant, pruning runs in a platform context.
+        # (One policy per command: the context is verified per row here, which only the
+        # trigger's one-row lookups and pruning pay.)
         (
-            "CREATE POLICY audit_pruner ON tenantry.audit_log AS PERMISSIVE FOR ALL "
-            f'TO "{roles.owner}" USING ({PLATFORM})'
-        ),
-        (
-            "CREATE POLICY audit_chain ON tenantry.audit_log AS PERMISSIVE FOR SELECT "
-            f'TO "{roles.owner}" USING ({OWN_TENANT})'
+            "CREATE POLICY audit_chain ON tenantry.audit_log AS PERMISSIVE FOR ALL "
+            f'TO "{roles.owner}" USING (EXISTS (SELECT FROM tenantry.current_scope s '
+            "WHERE s.platform OR s.tenant_id = audit_log.tenant_id))"
         ),
         FIELD,
         CANONICAL,
