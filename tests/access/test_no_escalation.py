@@ -27,6 +27,26 @@ def _under(paths: dict[int, tuple[int, ...]], node: int, root: int) -> bool:
     return root in paths[node]
 
 
+async def _check_holdings(services, people, ids, paths, roots) -> None:
+    for someone, where in people:
+        held = await services.access.my_privileges(someone)
+        assert not held.tenant_wide, "only the owner hands out tenant-wide privileges here"
+        for grant in held.grants:
+            node = ids.index(grant.department_id)
+            assert grant.privilege in ADMIN_TEMPLATE
+            assert any(_under(paths, node, r) for r in roots)
+        if not any(_under(paths, where, r) for r in roots):
+            assert not held.grants, "a user outside every subtree was given something"
+
+
+def _spread(authority, admins, paths, target, target_node, scope, to_department) -> None:
+    """An accepted admin grant gives the administrators it reaches authority over `scope`."""
+    for admin, where in admins:
+        reached = _under(paths, where, target_node) if to_department else target == subject(admin)
+        if reached:
+            authority[admin.app_user_id].add(scope)
+
+
 @settings(
     max_examples=12,
     deadline=None,
@@ -74,9 +94,13 @@ async def test_no_grant_escapes_its_grantors_subtree(db, data) -> None:
         await services.access.delegate(owner, subject(admin), ids[root], by=FIXTURES)
         admins.append((admin, root))
     people = users + admins
+    # Where each administrator may act: their delegated subtree, plus the subtrees of admin
+    # roles other administrators legitimately granted them on the way (directly, or through a
+    # department that contains theirs).
+    authority = {admin.app_user_id: {root} for admin, root in admins}
     # Random attempts by the delegated administrators.
     for n in range(data.draw(st.integers(1, 10), label="attempts")):
-        actor, root = data.draw(st.sampled_from(admins), label=f"actor {n}")
+        actor, _ = data.draw(st.sampled_from(admins), label=f"actor {n}")
         role = data.draw(st.sampled_from(["admin", "auditors", "managers"]), label=f"role {n}")
         scope = data.draw(st.one_of(st.none(), st.integers(0, size - 1)), label=f"scope {n}")
         to_department = data.draw(st.booleans(), label=f"to a department {n}")
@@ -98,20 +122,14 @@ async def test_no_grant_escapes_its_grantors_subtree(db, data) -> None:
             )
         except TenantryError:
             continue
-        # Accepted: the subject and the grant's reach lie inside the actor's subtree, and the
-        # role hands out nothing the actor lacked.
-        assert any(_under(paths, node, root) for node in target_nodes)
+        # Accepted: the subject and the grant's reach lie inside a subtree the actor holds, and
+        # the role hands out nothing the actor lacked.
+        held = authority[actor.app_user_id]
+        assert any(_under(paths, node, r) for node in target_nodes for r in held)
         assert scope is not None
-        assert _under(paths, scope, root)
+        assert any(_under(paths, scope, r) for r in held)
         assert role != "managers"
+        if role == "admin":
+            _spread(authority, admins, paths, target, target_nodes[0], scope, to_department)
     # Every grant anyone holds traces back to a delegation the owner made.
-    roots = {root for _, root in admins}
-    for someone, where in people:
-        held = await services.access.my_privileges(someone)
-        assert not held.tenant_wide, "only the owner hands out tenant-wide privileges here"
-        for grant in held.grants:
-            node = ids.index(grant.department_id)
-            assert grant.privilege in ADMIN_TEMPLATE
-            assert any(_under(paths, node, r) for r in roots)
-        if not any(_under(paths, where, r) for r in roots):
-            assert not held.grants, "a user outside every subtree was given something"
+    await _check_holdings(services, people, ids, paths, {root for _, root in admins})

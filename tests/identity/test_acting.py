@@ -138,8 +138,10 @@ async def test_nobody_impersonates_across_tenants_administrators_or_themselves(
             json={"app": "admin", "email": email, "reason": "escalate"},
         )
         assert answer.status_code == 422
-    # An app user's token is no administrator: the route does not exist for it.
-    assert (await impersonate(client, stranger, stranger.email)).status_code == 404
+    # An app user's token is no administrator's: it is refused as another app's token.
+    refused = await impersonate(client, stranger, stranger.email)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "app_mismatch"
 
 
 async def test_an_impersonation_cannot_start_another_or_delegate(client, db, tenant, admin) -> None:

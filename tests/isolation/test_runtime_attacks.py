@@ -413,6 +413,7 @@ def test_verifier_view_shows_claims_never_keys(runtime, signer, world: World) ->
         "all_apps",
         "platform",
         "readable_scope_keys",
+        "actor_id",
     }
     runtime.rollback()
     assert runtime.execute("SELECT count(*) AS n FROM tenantry.current_scope").fetchone()["n"] == 0

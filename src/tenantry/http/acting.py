@@ -17,12 +17,10 @@ from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 
-admin_router = APIRouter(
-    prefix="/v1/apps/admin", tags=["impersonation"], responses=PROBLEM_RESPONSES
-)
+# Impersonation is served as /v1/apps/admin/…: the admin scope belongs to admin-app users only.
 router = APIRouter(
     prefix="/v1/apps/{app}",
-    tags=["delegation"],
+    tags=["acting for others"],
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(resolve_route_app)],
 )
@@ -109,7 +107,7 @@ def _delegation(grant: Delegation) -> DelegationOut:
     return DelegationOut.model_validate(grant, from_attributes=True)
 
 
-@admin_router.post(
+@router.post(
     "/impersonations", response_model=ImpersonationStarted, status_code=status.HTTP_201_CREATED
 )
 async def start_impersonation(
@@ -129,14 +127,14 @@ async def start_impersonation(
     return ImpersonationStarted(token=_token(token), impersonation=_impersonation(grant))
 
 
-@admin_router.get("/impersonations", response_model=list[ImpersonationOut])
+@router.get("/impersonations", response_model=list[ImpersonationOut])
 async def list_impersonations(
     principal: TenantAdmin, services: ServicesDep
 ) -> list[ImpersonationOut]:
     return [_impersonation(g) for g in await services.acting.impersonations(principal)]
 
 
-@admin_router.post("/impersonations/{grant_id}/end", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/impersonations/{grant_id}/end", status_code=status.HTTP_204_NO_CONTENT)
 async def end_impersonation(
     grant_id: UUID,
     body: ImpersonationEnd,

@@ -22,7 +22,6 @@ ROUTERS = (
     access.router,
     access.me_router,
     access.catalog_router,
-    acting.admin_router,
     acting.router,
     identity.router,
     invitations.router,
