@@ -1,0 +1,1 @@
+"""Alerts: rules over security events that tell administrators about probing and abuse."""
