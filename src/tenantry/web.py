@@ -20,6 +20,7 @@ from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
+from tenantry.kit.requests import bind_request_id
 from tenantry.services import build_services
 from tenantry.tenants.domains import TxtResolver
 
@@ -125,6 +126,7 @@ class RequestMiddleware:
         supplied = _header(scope, b"x-request-id")
         request_id = supplied if supplied and len(supplied) <= 64 else uuid7().hex  # noqa: PLR2004 - longest request id kept
         scope.setdefault("state", {})["request_id"] = request_id
+        bind_request_id(request_id)
         started = time.perf_counter()
         status = 500
 

@@ -11,6 +11,7 @@ from tenantry.audit_log.models import AuditEntry, AuditReceipt, ChainStatus, Pru
 from tenantry.audit_log.verify import BATCH, verify_chain
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import InvalidInput, NotFound
+from tenantry.kit.requests import current_request_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -37,14 +38,15 @@ def _entry(
     return {
         "actor": str(by),
         "effective_user": str(effective) if effective is not None else None,
-        "delegated": delegated,
-        "impersonated": impersonated,
+        # A principal acting for someone says how (`Principal.actor`).
+        "delegated": delegated or by.kind == "delegation",
+        "impersonated": impersonated or by.kind == "impersonation",
         "action": action,
         "object_type": object_type,
         "object_id": str(object_id) if object_id is not None else None,
         "app_id": app_id,
         "metadata": dict(metadata or {}),
-        "request_id": request_id,
+        "request_id": request_id or current_request_id(),
     }
 
 
