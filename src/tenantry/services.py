@@ -13,7 +13,9 @@ from fastapi import Depends, Request
 
 from tenantry.access.catalog import PrivilegeCatalog
 from tenantry.access.departments import DepartmentService
+from tenantry.access.groups import GroupService
 from tenantry.access.service import AccessService
+from tenantry.alerts.service import AlertService
 from tenantry.apps.service import AppDirectory
 from tenantry.audit_log.service import AuditLog
 from tenantry.flags.deprecation import DeprecationRecorder
@@ -69,6 +71,8 @@ class Services:
     invitations: Invitations
     user_admin: UserAdministration
     audit: AuditLog
+    groups: GroupService
+    alerts: AlertService
 
 
 async def _services(request: Request) -> Services:
@@ -89,6 +93,8 @@ def build_services(
     tenants = TenantDirectory(db)
     keys = KeyRing(db)
     events = SecurityEvents(db, metrics)
+    alerts = AlertService(db)
+    events.observe(alerts.on_event)
     domains = DomainService(
         db, events, resolver or DnsTxtResolver(settings.dns_nameservers or None), audit
     )
@@ -174,4 +180,6 @@ def build_services(
         audit=audit,
         invitations=Invitations(db, apps, tenants, users, audit=audit),
         user_admin=UserAdministration(db, apps, tenants, users, audit),
+        groups=GroupService(db),
+        alerts=alerts,
     )

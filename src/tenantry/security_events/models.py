@@ -24,3 +24,14 @@ class SecurityEvent:
     request_id: str | None
     detail: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event just written, as observers of `SecurityEvents` see it (inside its transaction)."""
+
+    tenant_id: UUID
+    app_id: UUID | None
+    kind: str
+    severity: str
+    ip: str | None

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from tenantry.kit.context import TenantContext
 from tenantry.security_events import repository
+from tenantry.security_events.models import RecordedEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
     from uuid import UUID
 
@@ -34,6 +36,12 @@ class SecurityEvents:
     def __init__(self, db: Database, metrics: Metrics) -> None:
         self._db = db
         self._metrics = metrics
+        self._observers: list[Callable[[Transaction, RecordedEvent], Awaitable[None]]] = []
+
+    def observe(self, observer: Callable[[Transaction, RecordedEvent], Awaitable[None]]) -> None:
+        """Call `observer` for every event recorded from now on, inside the event's transaction
+        after its row is written: what it writes commits with the event, or not at all."""
+        self._observers.append(observer)
 
     async def record(
         self,
@@ -89,6 +97,9 @@ class SecurityEvents:
             request_id=origin.request_id,
             detail=detail or {},
         )
+        recorded = RecordedEvent(tenant_id, app_id, kind, severity, origin.ip)
+        for observer in self._observers:
+            await observer(tx, recorded)
 
     async def search(
         self,

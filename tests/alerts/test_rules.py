@@ -1,0 +1,95 @@
+"""Rules over security events: one alert per (rule, tenant, source, window) however many events
+and writers, none for a rolled-back event, and each tenant reads and acknowledges only its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tenantry.kit.context import TenantContext
+from tenantry.kit.errors import NotFound
+from tenantry.security_events.service import Origin
+from tests.support.accounts import make_tenant
+from tests.support.wiring import FIXTURES, services_for
+
+
+async def _probe(services, tenant, ip: str, n: int) -> None:
+    for _ in range(n):
+        await services.events.record("app_mismatch", tenant_id=tenant.id, origin=Origin(ip=ip))
+
+
+async def test_a_burst_raises_one_alert_per_window(db) -> None:
+    services = services_for(db)
+    tenant = await make_tenant(db)
+    await _probe(services, tenant, "203.0.113.7", 4)
+    assert await services.alerts.search(tenant.id) == []  # below the threshold: no alert
+    await _probe(services, tenant, "203.0.113.7", 8)
+    alerts = await services.alerts.search(tenant.id)
+    # Twelve events in fixed ten-minute windows: one alert, or two if the burst straddled a
+    # window boundary (then each window counted its own).
+    assert 1 <= len(alerts) <= 2
+    assert len({a.window_start for a in alerts}) == len(alerts)
+    assert {(a.rule, a.source, a.severity, a.status) for a in alerts} == {
+        ("cross_scope_probing", "203.0.113.7", "critical", "open")
+    }
+    assert alerts[-1].occurrences >= 5
+    # Another source counts on its own.
+    await _probe(services, tenant, "198.51.100.9", 2)
+    assert len(await services.alerts.search(tenant.id)) == len(alerts)
+
+
+async def test_concurrent_writers_raise_exactly_one_alert(db) -> None:
+    services = services_for(db)
+    tenant = await make_tenant(db)
+    await asyncio.gather(
+        *(
+            services.events.record(
+                "tenant_mismatch", tenant_id=tenant.id, origin=Origin(ip="192.0.2.44")
+            )
+            for _ in range(16)
+        )
+    )
+    alerts = await services.alerts.search(tenant.id)
+    assert 1 <= len(alerts) <= 2
+    assert sum(a.occurrences for a in alerts) == 16 or len(alerts) == 2
+
+
+async def test_a_rolled_back_event_raises_nothing(db) -> None:
+    services = services_for(db)
+    tenant = await make_tenant(db)
+    with pytest.raises(RuntimeError):
+        async with db.tenant_transaction(TenantContext(tenant.id)) as tx:
+            await services.events.record_in(
+                tx, "refresh_token_reuse", tenant_id=tenant.id, origin=Origin(ip="192.0.2.1")
+            )
+            raise RuntimeError("the change fails")
+    assert await services.alerts.search(tenant.id) == []
+    await services.events.record(
+        "refresh_token_reuse", tenant_id=tenant.id, origin=Origin(ip="192.0.2.1")
+    )
+    [alert] = await services.alerts.search(tenant.id)
+    assert (alert.rule, alert.occurrences, alert.threshold) == ("refresh_token_reuse", 1, 1)
+
+
+async def test_each_tenant_reads_and_acknowledges_only_its_own(db) -> None:
+    services = services_for(db)
+    a, b = await make_tenant(db), await make_tenant(db)
+    for tenant in (a, b):
+        await services.events.record(
+            "refresh_token_reuse", tenant_id=tenant.id, origin=Origin(ip="192.0.2.2")
+        )
+    [alert_a] = await services.alerts.search(a.id)
+    [alert_b] = await services.alerts.search(b.id)
+    assert alert_a.tenant_id == a.id
+    assert alert_b.tenant_id == b.id
+    with pytest.raises(NotFound):
+        await services.alerts.acknowledge(b.id, alert_a.id, by=FIXTURES)
+    assert (await services.alerts.search(a.id))[0].status == "open"
+    await services.alerts.acknowledge(a.id, alert_a.id, by=FIXTURES)
+    [seen] = await services.alerts.search(a.id, status="acknowledged")
+    assert (seen.acknowledged_by, seen.acknowledged_at is not None) == (str(FIXTURES), True)
+    assert await services.alerts.search(a.id, status="open") == []
+    assert await services.alerts.open_count(a.id) == 0
+    every = await services.alerts.search_every_tenant(rule="refresh_token_reuse", limit=500)
+    assert {alert_a.id, alert_b.id} <= {x.id for x in every}
