@@ -13,7 +13,6 @@ from fastapi import Depends, Request
 
 from tenantry.access.catalog import PrivilegeCatalog
 from tenantry.access.departments import DepartmentService
-from tenantry.access.groups import GroupService
 from tenantry.access.service import AccessService
 from tenantry.alerts.service import AlertService
 from tenantry.apps.service import AppDirectory
@@ -71,7 +70,6 @@ class Services:
     invitations: Invitations
     user_admin: UserAdministration
     audit: AuditLog
-    groups: GroupService
     alerts: AlertService
 
 
@@ -180,6 +178,5 @@ def build_services(
         audit=audit,
         invitations=Invitations(db, apps, tenants, users, audit=audit),
         user_admin=UserAdministration(db, apps, tenants, users, audit),
-        groups=GroupService(db),
         alerts=alerts,
     )
