@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenantry.identity.principal import Principal, Scope
+from tenantry.kit.context import TenantContext
+from tenantry.kit.errors import InsufficientPrivilege
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
@@ -116,3 +120,30 @@ class Assignment:
     expires_at: datetime | None
     revoked_at: datetime | None
     granted_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformAuthority(Principal):
+    """A platform administrator working on one tenant (the admin UI) with the authority of that
+    tenant's owner: every privilege, tenant-wide. Its transactions run in the tenant's context
+    without a user, so the database's grant guard leaves the decision to the service (which
+    checks against the owner's holdings); `app_user_id` stays the administrator's own id, kept
+    on grants as who granted them, and the actor records the platform administrator."""
+
+    @classmethod
+    def of(cls, admin: Principal, tenant_id: UUID, admin_app_id: UUID) -> PlatformAuthority:
+        if Scope.PLATFORM not in admin.scopes or admin.acting is not None:
+            raise InsufficientPrivilege("only a platform administrator acts on another tenant")
+        return cls(
+            tenant_id=tenant_id,
+            app_id=admin_app_id,
+            app_slug=admin.app_slug,
+            app_user_id=admin.app_user_id,
+            credential=admin.credential,
+            scopes=admin.scopes,
+            session_id=admin.session_id,
+        )
+
+    @property
+    def context(self) -> TenantContext:
+        return TenantContext(self.tenant_id, self.app_id)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from tenantry.access import repository
 from tenantry.access.audit import record
-from tenantry.access.models import OWNER, Holdings, Subject, SubjectKind
+from tenantry.access.models import OWNER, Holdings, PlatformAuthority, Subject, SubjectKind
 from tenantry.access.repository import assignments, roles, tree
 from tenantry.access.repository import catalog as catalog_sql
 from tenantry.kit.errors import Conflict, InsufficientPrivilege, InvalidInput, NotFound
@@ -47,7 +47,10 @@ DELEGATE = "delegation.grant"
 async def holdings_in(
     tx: Transaction, principal: Principal, app_id: UUID | None = None
 ) -> Holdings:
-    """What the principal holds now, for `app_id` (None: what holds in every app)."""
+    """What the principal holds now, for `app_id` (None: what holds in every app); a platform
+    administrator on a tenant holds what its owner does: every privilege, tenant-wide."""
+    if isinstance(principal, PlatformAuthority):
+        return Holdings.of((p.key, None) for p in await catalog_sql.list_privileges(tx))
     rows = await repository.effective(tx, principal.tenant_id, app_id, principal.app_user_id)
     return Holdings.of(rows)
 

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tenantry.admin import acting, auth, catalog, dashboard, people, security, tenants
+from tenantry.admin import (
+    access,
+    acting,
+    audit_log,
+    auth,
+    catalog,
+    dashboard,
+    people,
+    security,
+    tenants,
+)
 from tenantry.admin.auth import LoginRequired
 
 __all__ = ["LoginRequired", "router"]
 
 router = APIRouter(include_in_schema=False)
-for area in (auth, dashboard, tenants, catalog, security, people, acting):
+for area in (
+    auth,
+    dashboard,
+    tenants,
+    catalog,
+    security,
+    people,
+    acting,
+    audit_log,
+    access,
+):
     router.include_router(area.router, prefix="/admin")
