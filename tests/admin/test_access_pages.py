@@ -144,3 +144,45 @@ def test_chain_status_turns_broken_when_a_row_is_tampered_with(stage, urls, admi
     broken = client.get(f"/admin/tenants/{slug}/audit-log")
     assert 'data-chain="broken"' in broken.text
     assert re.search(r"Chain broken</strong>: .*seq 1", broken.text), broken.text
+
+
+def test_departments_members_and_delegated_administrators(stage, admin) -> None:
+    client, csrf = admin
+    base = f"/admin/tenants/{stage.tenant}"
+    assert client.get(f"{base}/departments").status_code == 200
+    assert client.post(f"{base}/departments", data={"name": "Research"}).status_code == 403
+    for name in ("Research", "Lab"):
+        made = client.post(f"{base}/departments", data={"name": name, "csrf": csrf})
+        assert made.status_code == 303, made.text
+    page = client.get(f"{base}/departments").text
+    ids = dict(re.findall(r'department=([0-9a-f-]{36})">(\w+)</a>', page))
+    research, lab = (next(i for i, n in ids.items() if n == want) for want in ("Research", "Lab"))
+
+    # Move Lab under Research; Research under Lab would be a cycle.
+    move = {"name": "Lab", "parent_id": research}
+    assert client.post(f"{base}/departments/{lab}", data=move).status_code == 403
+    assert client.post(f"{base}/departments/{lab}", data={**move, "csrf": csrf}).status_code == 303
+    cycle = {"name": "Research", "parent_id": lab, "csrf": csrf}
+    refused = client.post(f"{base}/departments/{research}", data=cycle)
+    assert refused.status_code in {409, 422}, refused.text
+    chosen = client.get(f"{base}/departments", params={"department": lab}).text
+    assert "Path: Research / Lab" in chosen
+
+    person = _person_id(stage)
+    member = {"app": "thinktank", "user_id": person}
+    assert client.post(f"{base}/departments/{lab}/members", data=member).status_code == 403
+    added = client.post(f"{base}/departments/{lab}/members", data={**member, "csrf": csrf})
+    assert added.status_code == 303, added.text
+    chosen = client.get(f"{base}/departments", params={"department": lab}).text
+    assert f"<td>{person}</td><td>thinktank</td>" in chosen
+    removal = f"{base}/departments/{lab}/members/{person}/remove"
+    assert client.post(removal).status_code == 403
+    assert client.post(removal, data={"csrf": csrf}).status_code == 303
+    assert "No members." in client.get(f"{base}/departments", params={"department": lab}).text
+
+    delegation = {"user_app": "thinktank", "user_id": person, "department_id": research}
+    assert client.post(f"{base}/delegated-admins", data=delegation).status_code == 403
+    made = client.post(f"{base}/delegated-admins", data={**delegation, "csrf": csrf})
+    assert made.status_code == 303, made.text
+    page = client.get(f"{base}/departments").text
+    assert f"<td>{person}</td><td>admin</td><td>Research</td><td>never</td>" in page

@@ -152,7 +152,7 @@ async def assign(
     try:
         user_app_id = services.apps.by_slug(user_app).id if user_app else None
         only_app_id = services.apps.by_slug(only_app).id if only_app else None
-        expires_at = _expiry(expires)
+        expires_at = expiry(expires)
     except TenantryError as exc:
         return await _page(request, services, admin, slug, exc.status, error=exc.message)
     change = services.access.assign(
@@ -175,7 +175,7 @@ async def end_assignment(
     return await _changed(request, services, admin, slug, change, "assignment ended")
 
 
-def _expiry(raw: str) -> datetime | None:
+def expiry(raw: str) -> datetime | None:
     """A `datetime-local` field, read as UTC; blank: never."""
     if not raw:
         return None

@@ -11,6 +11,7 @@ from tenantry.admin import (
     auth,
     catalog,
     dashboard,
+    departments,
     people,
     security,
     tenants,
@@ -30,5 +31,6 @@ for area in (
     acting,
     audit_log,
     access,
+    departments,
 ):
     router.include_router(area.router, prefix="/admin")
