@@ -85,9 +85,13 @@ class AlertService:
         async with self._db.tenant_transaction(TenantContext(tenant_id, cross_app=True)) as tx:
             return await repository.count_open(tx, tenant_id)
 
-    async def acknowledge(self, tenant_id: UUID, alert_id: UUID, *, by: Actor) -> None:
-        """Mark an alert seen, with who and when; another tenant's alert does not exist."""
-        async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
+    async def acknowledge(
+        self, tenant_id: UUID, alert_id: UUID, *, by: Actor, read_only: bool = False
+    ) -> None:
+        """Mark an alert seen, with who and when; another tenant's alert does not exist.
+        `read_only`: the caller acts for someone with read-only rights (the database refuses)."""
+        context = TenantContext(tenant_id, read_only=read_only)
+        async with self._db.tenant_transaction(context) as tx:
             if not await repository.acknowledge(tx, tenant_id, alert_id, str(by)):
                 raise NotFound("no such alert")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tenantry.http import (
     access,
     acting,
+    alerts,
     audit_log,
     context,
     discovery,
@@ -28,6 +29,8 @@ ROUTERS = (
     security_events.router,
     audit_log.router,
     audit_log.platform,
+    alerts.router,
+    alerts.platform,
     context.router,
     tenants.router,
     settings.router,
