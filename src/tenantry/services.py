@@ -13,7 +13,9 @@ from fastapi import Depends, Request
 
 from tenantry.access.catalog import PrivilegeCatalog
 from tenantry.access.departments import DepartmentService
+from tenantry.access.groups import GroupService
 from tenantry.access.service import AccessService
+from tenantry.alerts.delivery import MailNotifier
 from tenantry.alerts.service import AlertService
 from tenantry.apps.service import AppDirectory
 from tenantry.audit_log.service import AuditLog
@@ -70,6 +72,7 @@ class Services:
     invitations: Invitations
     user_admin: UserAdministration
     audit: AuditLog
+    groups: GroupService
     alerts: AlertService
 
 
@@ -145,6 +148,9 @@ def build_services(
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
     users = UserDirectory(db)
+    alerts.add_notifier(
+        MailNotifier(db, apps, tenants, users, platform_tenant=settings.platform_tenant)
+    )
     return Services(
         settings,
         db,
@@ -178,5 +184,6 @@ def build_services(
         audit=audit,
         invitations=Invitations(db, apps, tenants, users, audit=audit),
         user_admin=UserAdministration(db, apps, tenants, users, audit),
+        groups=GroupService(db),
         alerts=alerts,
     )

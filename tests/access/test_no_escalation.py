@@ -20,6 +20,7 @@ ADMIN_TEMPLATE = {
     "delegation.grant",
     "audit.read",
     "settings.read",
+    "groups.manage",
 }
 
 

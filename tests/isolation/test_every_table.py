@@ -91,6 +91,14 @@ async def populate(client, control_app, slug: str) -> Tenant:
     ):
         assigned = await client.post("/v1/apps/admin/assignments", headers=admin.auth, json=body)
         assert assigned.status_code == 201, assigned.text
+    group = await client.post("/v1/apps/admin/groups", headers=admin.auth, json={"name": "G"})
+    assert group.status_code == 201, group.text
+    joined = await client.post(
+        f"/v1/apps/admin/groups/{group.json()['id']}/members",
+        headers=admin.auth,
+        json={"app": "thinktank", "user_id": user.id},
+    )
+    assert joined.status_code == 204, joined.text
     invited = await client.post(
         "/v1/apps/admin/apps/thinktank/invitations",
         headers=admin.auth,

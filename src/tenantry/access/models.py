@@ -21,7 +21,7 @@ OWNER = "owner"
 class SubjectKind(enum.StrEnum):
     USER = "user"
     DEPARTMENT = "department"
-    # Resolved once group memberships exist; assignments to groups are stored already.
+    # A group's members (users of any of the tenant's apps) hold what it is assigned.
     GROUP = "group"
 
 
@@ -120,6 +120,13 @@ class Assignment:
     expires_at: datetime | None
     revoked_at: datetime | None
     granted_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: UUID
+    name: str
+    description: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from tenantry.access import repository
 from tenantry.access.audit import record
 from tenantry.access.models import OWNER, Holdings, PlatformAuthority, Subject, SubjectKind
-from tenantry.access.repository import assignments, roles, tree
+from tenantry.access.repository import assignments, groups, roles, tree
 from tenantry.access.repository import catalog as catalog_sql
 from tenantry.kit.errors import Conflict, InsufficientPrivilege, InvalidInput, NotFound
 from tenantry.kit.invalidation import notify_in
@@ -300,6 +300,8 @@ class AccessService:
             if department is None:
                 raise NotFound("no such department")
             return [department.path]
+        if await groups.get_group(tx, principal.tenant_id, subject.id) is None:
+            raise NotFound("no such group")
         return None
 
     async def _require_tenant_wide(

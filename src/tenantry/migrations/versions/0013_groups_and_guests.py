@@ -1,5 +1,9 @@
 """Groups, tenant policies and guests from other tenants.
 
+Tenant tables: `groups` and `group_memberships` (users of any of the tenant's apps). Role
+assignments to a group (stored since 0009) now reach its members: `effective_privileges` is
+replaced by a definition that also follows group memberships, still one statement.
+
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-26
@@ -7,15 +11,148 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
+from alembic import op
+
+from tenantry.isolation.ddl import Reference, Scope, ScopedTable, scoped_table_sql
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
 
+PRIVILEGES = (("groups.manage", "Create and edit groups and their members"),)
+# The owner holds every privilege; administrators manage groups too.
+TEMPLATES = {"groups.manage": ("owner", "admin")}
+
+GROUPS = ScopedTable(
+    name="groups",
+    scope=Scope.TENANT,
+    columns=(
+        "name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200)",
+        "description text NOT NULL DEFAULT '' CHECK (length(description) <= 500)",
+        "created_at timestamptz NOT NULL DEFAULT now()",
+    ),
+    unique=("name",),
+)
+GROUP_MEMBERSHIPS = ScopedTable(
+    name="group_memberships",
+    scope=Scope.TENANT,
+    columns=(
+        "group_id uuid NOT NULL",
+        "user_app_id uuid NOT NULL",
+        "app_user_id uuid NOT NULL",
+        "created_at timestamptz NOT NULL DEFAULT now()",
+    ),
+    references=(
+        Reference(("group_id",), "groups", on_delete="CASCADE"),
+        Reference(("user_app_id", "app_user_id"), "app_users", ("app_id", "id"), "CASCADE"),
+    ),
+    unique=("group_id, app_user_id",),
+    indexes=("app_user_id",),
+)
+TABLES = (GROUPS, GROUP_MEMBERSHIPS)
+
+EFFECTIVE = """
+CREATE OR REPLACE FUNCTION tenantry.effective_privileges(p_tenant uuid, p_app uuid, p_user uuid)
+RETURNS TABLE (privilege_key text, scope_department_id uuid)
+LANGUAGE sql STABLE SECURITY INVOKER AS $fn$
+WITH my_departments AS (
+    SELECT DISTINCT unnest(d.path) AS id
+      FROM tenantry.department_members m
+      JOIN tenantry.departments d ON d.tenant_id = m.tenant_id AND d.id = m.department_id
+     WHERE m.tenant_id = p_tenant AND m.app_user_id = p_user
+), assigned AS (
+    SELECT a.role_id, a.scope_department_id FROM tenantry.role_assignments a
+     WHERE a.tenant_id = p_tenant AND a.subject_kind = 'user' AND a.subject_id = p_user
+       AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
+       AND (a.only_app_id IS NULL OR a.only_app_id = p_app)
+    UNION ALL
+    SELECT a.role_id, a.scope_department_id FROM tenantry.role_assignments a
+     WHERE a.tenant_id = p_tenant AND a.subject_kind = 'department'
+       AND a.subject_id IN (SELECT id FROM my_departments)
+       AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
+       AND (a.only_app_id IS NULL OR a.only_app_id = p_app)
+    UNION ALL
+    SELECT a.role_id, a.scope_department_id FROM tenantry.role_assignments a
+     WHERE a.tenant_id = p_tenant AND a.subject_kind = 'group'
+       AND a.subject_id IN (SELECT g.group_id FROM tenantry.group_memberships g
+                             WHERE g.tenant_id = p_tenant AND g.app_user_id = p_user)
+       AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
+       AND (a.only_app_id IS NULL OR a.only_app_id = p_app)
+), held AS (
+    SELECT s.role_id, r.template_key, s.scope_department_id
+      FROM assigned s JOIN tenantry.roles r ON r.tenant_id = p_tenant AND r.id = s.role_id
+    UNION ALL
+    -- A user of the admin app who was never assigned a role holds the tenant's owner role.
+    SELECT NULL::uuid, 'owner', NULL::uuid
+     WHERE EXISTS (SELECT 1 FROM tenantry.app_users u
+                    WHERE u.tenant_id = p_tenant AND u.id = p_user
+                      AND u.app_id = (SELECT id FROM tenantry.apps WHERE slug = 'admin'))
+       AND NOT EXISTS (SELECT 1 FROM tenantry.role_assignments x
+                        WHERE x.tenant_id = p_tenant AND x.subject_kind = 'user'
+                          AND x.subject_id = p_user)
+)
+SELECT DISTINCT p.privilege_key, h.scope_department_id
+  FROM held h
+ CROSS JOIN LATERAL (
+       SELECT rp.privilege_key FROM tenantry.role_privileges rp
+        WHERE rp.tenant_id = p_tenant AND rp.role_id = h.role_id
+       UNION
+       (SELECT tp.privilege_key FROM tenantry.role_template_privileges tp
+         WHERE tp.template_key = h.template_key
+        UNION
+        SELECT o.privilege_key FROM tenantry.role_template_overrides o
+         WHERE o.tenant_id = p_tenant AND o.template_key = h.template_key AND o.effect = 'grant'
+        EXCEPT
+        SELECT o.privilege_key FROM tenantry.role_template_overrides o
+         WHERE o.tenant_id = p_tenant AND o.template_key = h.template_key
+           AND o.effect = 'revoke')
+ ) p
+$fn$
+"""
+
+
+def _effective_of_0009() -> str:
+    """The definition this revision replaces, read from revision 0009 itself."""
+    path = Path(__file__).with_name("0009_access_control.py")
+    spec = importlib.util.spec_from_file_location("tenantry_revision_0009", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    definition: str = module.EFFECTIVE
+    return definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+
 
 def upgrade() -> None:
-    pass
+    config = op.get_context().config
+    assert config is not None
+    roles = config.attributes["roles"]
+    bind = op.get_bind()
+    for key, description in PRIVILEGES:
+        bind.exec_driver_sql(
+            "INSERT INTO tenantry.privileges (key, description) VALUES (%s, %s)", (key, description)
+        )
+        for template in TEMPLATES[key]:
+            bind.exec_driver_sql(
+                "INSERT INTO tenantry.role_template_privileges VALUES (%s, %s)", (template, key)
+            )
+    for table in TABLES:
+        for statement in scoped_table_sql(table, roles):
+            op.execute(statement)
+    op.execute(EFFECTIVE)
 
 
 def downgrade() -> None:
-    pass
+    op.execute(_effective_of_0009())
+    for table in reversed(TABLES):
+        op.execute(f"DROP TABLE {table.qualified}")
+        op.execute(
+            "DELETE FROM tenantry.scoped_tables "
+            f"WHERE table_schema = '{table.schema}' AND table_name = '{table.name}'"
+        )
+    for key, _ in PRIVILEGES:
+        op.execute(f"DELETE FROM tenantry.privileges WHERE key = '{key}'")
