@@ -38,7 +38,7 @@ def _person_id(stage) -> str:
 def test_pages_render_and_links_lead_there(stage, admin) -> None:
     client, _ = admin
     tenant_page = client.get(f"/admin/tenants/{stage.tenant}")
-    for area in ("audit-log", "access"):
+    for area in ("audit-log", "access", "departments", "delegations"):
         assert f'href="/admin/tenants/{stage.tenant}/{area}"' in tenant_page.text
         page = client.get(f"/admin/tenants/{stage.tenant}/{area}")
         assert page.status_code == 200, page.text
@@ -186,3 +186,26 @@ def test_departments_members_and_delegated_administrators(stage, admin) -> None:
     assert made.status_code == 303, made.text
     page = client.get(f"{base}/departments").text
     assert f"<td>{person}</td><td>admin</td><td>Research</td><td>never</td>" in page
+
+
+def test_delegations_are_listed_and_revoked(stage, admin) -> None:
+    client, csrf = admin
+    base = f"/admin/tenants/{stage.tenant}"
+    delegate = f"drew-{uuid7().hex[-6:]}@example.com"
+    with httpx.Client(base_url=stage.url) as api:
+        body = {"tenant": stage.tenant, "email": delegate, "password": PASSWORD}
+        assert api.post("/v1/apps/thinktank/auth/signup", json=body).status_code == 202
+        auth = _api_login(api, stage.tenant, "thinktank", stage.person)
+        grant = {"email": delegate, "reason": "holiday cover", "minutes": 60}
+        made = api.post("/v1/apps/thinktank/delegations", headers=auth, json=grant)
+        assert made.status_code == 201, made.text
+        grant_id = made.json()["id"]
+    page = client.get(f"{base}/delegations")
+    assert page.status_code == 200
+    assert "<td>holiday cover</td>" in page.text
+    revoke = f"{base}/delegations/{grant_id}/revoke"
+    assert client.post(revoke).status_code == 403
+    assert client.post(revoke, data={"csrf": csrf}).status_code == 303
+    assert ">revoked<" in client.get(f"{base}/delegations").text
+    assert client.post(revoke, data={"csrf": csrf}).status_code == 404
+    assert client.get("/admin/tenants/no-such-tenant/delegations").status_code == 404

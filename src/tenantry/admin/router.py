@@ -11,6 +11,7 @@ from tenantry.admin import (
     auth,
     catalog,
     dashboard,
+    delegations,
     departments,
     people,
     security,
@@ -32,5 +33,6 @@ for area in (
     audit_log,
     access,
     departments,
+    delegations,
 ):
     router.include_router(area.router, prefix="/admin")

@@ -254,6 +254,43 @@ class ActingService:
         if not revoked:
             raise NotFound("no such delegation")
 
+    async def tenant_delegations(
+        self, principal: Principal, tenant_slug: str, limit: int = 100
+    ) -> list[Delegation]:
+        """Every delegation of a tenant's users, for platform administrators."""
+        tenant_id = await self._platform_reach(principal, tenant_slug)
+        async with self._db.platform_transaction() as tx:
+            return await grants.tenant_delegations(tx, tenant_id, limit)
+
+    async def revoke_tenant_delegation(
+        self, principal: Principal, tenant_slug: str, grant_id: UUID, origin: Origin
+    ) -> None:
+        """A platform administrator revokes one of a tenant's delegations; the tenant's
+        security events record who did."""
+        tenant_id = await self._platform_reach(principal, tenant_slug)
+        async with self._db.platform_transaction() as tx:
+            revoked = await grants.revoke_tenant_delegation(tx, tenant_id, grant_id)
+            if revoked is None:
+                raise NotFound("no such delegation")
+            await self._events.record_in(
+                tx,
+                "delegation_revoked",
+                tenant_id=tenant_id,
+                origin=origin,
+                app_id=revoked.app_id,
+                app_user_id=revoked.grantor_id,
+                severity="info",
+                detail={"delegation_id": str(grant_id), "by": str(principal.actor)},
+            )
+
+    async def _platform_reach(self, principal: Principal, tenant_slug: str) -> UUID:
+        if Scope.PLATFORM not in principal.scopes or principal.acting is not None:
+            raise NotFound("not found")
+        tenant = await self._tenants.by_slug(tenant_slug)
+        if tenant is None:
+            raise NotFound("no such tenant")
+        return tenant.id
+
     async def act_for(self, principal: Principal, app: App, grant_id: UUID) -> ActingToken:
         """A token with which the delegate acts for the grantor, while the delegation runs."""
         if principal.acting is not None:

@@ -184,3 +184,26 @@ async def started_by(
         [actor_tenant_id, actor_user_id, limit],
     )
     return [ActorImpersonation(**row) for row in rows]
+
+
+async def tenant_delegations(tx: Transaction, tenant_id: UUID, limit: int) -> list[Delegation]:
+    """Every delegation of a tenant's users, newest first (platform administrators)."""
+    rows = await tx.fetch_all(
+        f"""SELECT {_DELEGATION} FROM tenantry.delegations
+             WHERE tenant_id = %s ORDER BY created_at DESC LIMIT %s""",
+        [tenant_id, limit],
+    )
+    return [Delegation(**row) for row in rows]
+
+
+async def revoke_tenant_delegation(
+    tx: Transaction, tenant_id: UUID, grant_id: UUID
+) -> Delegation | None:
+    """Revoke any of a tenant's delegations; None if there is none running by that id."""
+    row = await tx.fetch_one(
+        f"""UPDATE tenantry.delegations SET revoked_at = now()
+             WHERE tenant_id = %s AND id = %s AND revoked_at IS NULL
+             RETURNING {_DELEGATION}""",
+        [tenant_id, grant_id],
+    )
+    return Delegation(**row) if row else None
