@@ -99,6 +99,12 @@ async def populate(client, control_app, slug: str) -> Tenant:
         json={"app": "thinktank", "user_id": user.id},
     )
     assert joined.status_code == 204, joined.text
+    policy = await client.put(
+        "/v1/apps/admin/policy",
+        headers=admin.auth,
+        json={"guests_in": True, "guests_out": True, "guest_apps": ["thinktank"]},
+    )
+    assert policy.status_code == 200, policy.text
     invited = await client.post(
         "/v1/apps/admin/apps/thinktank/invitations",
         headers=admin.auth,

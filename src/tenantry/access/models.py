@@ -154,3 +154,19 @@ class PlatformAuthority(Principal):
     @property
     def context(self) -> TenantContext:
         return TenantContext(self.tenant_id, self.app_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPolicy:
+    """Whether guests come in from other tenants and go out to them; the defaults deny."""
+
+    guests_in: bool = False
+    guests_out: bool = False
+    guest_apps: frozenset[UUID] = frozenset()
+    guest_max_role: str = "viewer"
+
+    def admits(self, app_id: UUID) -> bool:
+        return self.guests_in and app_id in self.guest_apps
+
+    def lets_out(self, app_id: UUID) -> bool:
+        return self.guests_out and app_id in self.guest_apps

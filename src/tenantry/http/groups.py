@@ -1,7 +1,9 @@
-"""Groups of a tenant's users, managed by tenant administrators under `/v1/apps/admin/…`.
+"""Groups of a tenant's users and the tenant's policy towards guests, managed by tenant
+administrators under `/v1/apps/admin/…`.
 
 Roles are assigned to a group through the assignments routes (`subject.kind = "group"`); its
-members hold them while they belong to it.
+members hold them while they belong to it. The policy (`/policy`) is read and written by holders
+of `policies.manage` or `roles.manage` (the service decides; absent, it denies every guest).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.access.models import Group
-from tenantry.http.auth import RequiresPrivilege, resolve_route_app
+from tenantry.access.models import Group, TenantPolicy
+from tenantry.http.auth import RequiresPrivilege, TenantAdmin, resolve_route_app
 from tenantry.http.platform import AppSlug
 from tenantry.identity.principal import Principal
 from tenantry.kit.problems import PROBLEM_RESPONSES
-from tenantry.services import ServicesDep
+from tenantry.services import Services, ServicesDep
 
 router = APIRouter(
     prefix="/v1/apps/{app}",
@@ -98,3 +100,45 @@ async def remove_group_member(
     group_id: UUID, user_id: UUID, principal: ManageGroups, services: ServicesDep
 ) -> None:
     await services.groups.remove_member(principal, group_id, user_id, by=principal.actor)
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    guests_in: bool
+    guests_out: bool
+    guest_apps: list[AppSlug] = Field(default_factory=list, max_length=64)
+    guest_max_role: str = Field(default="viewer", pattern=r"^[a-z][a-z0-9_]{1,63}$")
+
+
+class PolicyOut(BaseModel):
+    guests_in: bool
+    guests_out: bool
+    guest_apps: list[str]
+    guest_max_role: str
+
+
+def _policy(services: Services, policy: TenantPolicy) -> PolicyOut:
+    return PolicyOut(
+        guests_in=policy.guests_in,
+        guests_out=policy.guests_out,
+        guest_apps=services.policies.slugs(policy.guest_apps),
+        guest_max_role=policy.guest_max_role,
+    )
+
+
+@router.get("/policy", response_model=PolicyOut)
+async def policy(principal: TenantAdmin, services: ServicesDep) -> PolicyOut:
+    return _policy(services, await services.policies.get(principal))
+
+
+@router.put("/policy", response_model=PolicyOut)
+async def set_policy(body: PolicyIn, principal: TenantAdmin, services: ServicesDep) -> PolicyOut:
+    changed = await services.policies.set(
+        principal,
+        guests_in=body.guests_in,
+        guests_out=body.guests_out,
+        guest_apps=body.guest_apps,
+        guest_max_role=body.guest_max_role,
+        by=principal.actor,
+    )
+    return _policy(services, changed)

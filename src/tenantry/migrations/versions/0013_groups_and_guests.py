@@ -1,6 +1,8 @@
 """Groups, tenant policies and guests from other tenants.
 
-Tenant tables: `groups` and `group_memberships` (users of any of the tenant's apps). Role
+Tenant tables: `groups` and `group_memberships` (users of any of the tenant's apps),
+`tenant_policies` (one row per tenant: guests in, guests out, for which apps, up to which role;
+no row denies). Role
 assignments to a group (stored since 0009) now reach its members: `effective_privileges` is
 replaced by a definition that also follows group memberships, still one statement.
 
@@ -23,9 +25,12 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-PRIVILEGES = (("groups.manage", "Create and edit groups and their members"),)
+PRIVILEGES = (
+    ("groups.manage", "Create and edit groups and their members"),
+    ("policies.manage", "Decide whether guests come in from, or go out to, other tenants"),
+)
 # The owner holds every privilege; administrators manage groups too.
-TEMPLATES = {"groups.manage": ("owner", "admin")}
+TEMPLATES = {"groups.manage": ("owner", "admin"), "policies.manage": ("owner",)}
 
 GROUPS = ScopedTable(
     name="groups",
@@ -53,7 +58,28 @@ GROUP_MEMBERSHIPS = ScopedTable(
     unique=("group_id, app_user_id",),
     indexes=("app_user_id",),
 )
-TABLES = (GROUPS, GROUP_MEMBERSHIPS)
+# One row per tenant (absent: the defaults, which deny). Written by the tenant's administrators.
+TENANT_POLICIES = ScopedTable(
+    name="tenant_policies",
+    scope=Scope.TENANT,
+    columns=(
+        "singleton boolean NOT NULL DEFAULT true CHECK (singleton)",
+        # Guests from other tenants may join this tenant's groups (in `guest_apps` only).
+        "guests_in boolean NOT NULL DEFAULT false",
+        # This tenant's users may be guests elsewhere (in `guest_apps` only).
+        "guests_out boolean NOT NULL DEFAULT false",
+        "guest_apps uuid[] NOT NULL DEFAULT '{}' CHECK (cardinality(guest_apps) <= 64)",
+        # The most a guest may hold here: a role template (never the owner's).
+        (
+            "guest_max_role text NOT NULL DEFAULT 'viewer' "
+            "REFERENCES tenantry.role_templates (key) CHECK (guest_max_role <> 'owner')"
+        ),
+        "updated_by text NOT NULL",
+        "updated_at timestamptz NOT NULL DEFAULT now()",
+    ),
+    primary_key=("singleton",),
+)
+TABLES = (GROUPS, GROUP_MEMBERSHIPS, TENANT_POLICIES)
 
 EFFECTIVE = """
 CREATE OR REPLACE FUNCTION tenantry.effective_privileges(p_tenant uuid, p_app uuid, p_user uuid)
