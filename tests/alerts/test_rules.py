@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from tenantry.identity.mail import newest
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import NotFound
 from tenantry.security_events.service import Origin
@@ -93,3 +94,40 @@ async def test_each_tenant_reads_and_acknowledges_only_its_own(db) -> None:
     assert await services.alerts.open_count(a.id) == 0
     every = await services.alerts.search_every_tenant(rule="refresh_token_reuse", limit=500)
     assert {alert_a.id, alert_b.id} <= {x.id for x in every}
+
+
+async def _alert_mail(db, subject_part: str, to: str) -> list:
+    return [
+        m for m in await newest(db, 2000) if subject_part in m["subject"] and m["to_address"] == to
+    ]
+
+
+async def test_a_raised_alert_is_mailed_once_to_admins_and_operators(
+    control_app, db, operator
+) -> None:
+    # The control app's services know the operators' tenant (the fixture operator's).
+    services = control_app.state.services
+    tenant = await make_tenant(db)
+    _, apps = await services.tenant_admin.ensure_tenant(
+        tenant.slug, tenant.slug, "free", ["admin"], by=FIXTURES
+    )
+    boss = f"boss-{tenant.slug}@example.com"
+    await services.users.add(tenant.id, apps["admin"].id, boss, "Boss", password_hash=None)
+    await asyncio.gather(
+        *(
+            services.events.record(
+                "app_mismatch", tenant_id=tenant.id, origin=Origin(ip="192.0.2.77")
+            )
+            for _ in range(12)
+        )
+    )
+    raised = len(await services.alerts.search(tenant.id))
+    assert len(await _alert_mail(db, "Repeated attempts", boss)) == raised
+    copies = await _alert_mail(db, f"({tenant.slug})", operator.email)
+    assert len(copies) == raised
+    # Not probing: the tenant's administrators only.
+    await services.events.record(
+        "refresh_token_reuse", tenant_id=tenant.id, origin=Origin(ip="192.0.2.77")
+    )
+    assert len(await _alert_mail(db, "refresh token", boss)) == 1
+    assert await _alert_mail(db, f"({tenant.slug})", operator.email) == copies

@@ -265,6 +265,11 @@ READS: dict[str, tuple[bool, Call]] = {
         lambda tx, s: users.get_by_email(tx, s.tenant_id, s.app_id, s.email),
     ),
     "identity.get": (True, lambda tx, s: users.get(tx, s.tenant_id, s.app_id, s.user_id)),
+    # An alert's recipients: the admin app's active users (here, the sample app's).
+    "identity.active_addresses": (
+        False,
+        lambda tx, s: users.active_addresses(tx, s.tenant_id, s.app_id, 20),
+    ),
     "identity.take_refresh_token": (
         True,
         lambda tx, s: sessions.take_refresh_token(tx, s.tenant_id, s.app_id, s.session_hash),

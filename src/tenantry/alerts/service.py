@@ -34,6 +34,10 @@ class AlertService:
         self._db = db
         self._notifiers = notifiers or []
 
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Deliver every alert raised from now on through `notifier` too."""
+        self._notifiers.append(notifier)
+
     async def on_event(self, tx: Transaction, event: RecordedEvent) -> None:
         """The `SecurityEvents` observer: count the event into every rule it matches."""
         for rule in rules_for(event.kind):

@@ -93,6 +93,13 @@ class UserDirectory:
         return await users.get_by_email(tx, tenant_id, app_id, email)
 
     @staticmethod
+    async def active_addresses_in(
+        tx: Transaction, tenant_id: UUID, app_id: UUID, limit: int = 50
+    ) -> list[str]:
+        """The active users' addresses in the transaction's context (it must be the app's)."""
+        return await users.active_addresses(tx, tenant_id, app_id, limit)
+
+    @staticmethod
     async def queue_mail_in(
         tx: Transaction, tenant_id: UUID, app_id: UUID, to: str, subject: str, body: str
     ) -> None:

@@ -65,6 +65,7 @@ class Transaction:
 
     def __init__(self, connection: Connection, token: str, *, read_only: bool = False) -> None:
         self._connection = connection
+        self._token = token
         self._pending_token: str | None = token
         self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
         self._requirements: list[Requirement] = []
@@ -118,6 +119,18 @@ class Transaction:
 
     async def fetch_all(self, query: Query, params: Params = None) -> list[DictRow]:
         return await (await self.execute(query, params)).fetchall()
+
+    @asynccontextmanager
+    async def switched(self, token: str) -> AsyncIterator[None]:
+        """Statements under another server-signed context, inside this transaction, then the
+        transaction's own context again: for what one change must write, atomically, in a
+        scope beside its own (an alert's mail in the admin app's outbox). If the block fails
+        the transaction is lost anyway, so its context is not restored."""
+        if self._pending_token is not None:
+            await self.execute("SELECT 1")
+        await self._connection.execute(SET_CONTEXT, [token])
+        yield
+        await self._connection.execute(SET_CONTEXT, [self._token])
 
     async def connection(self) -> Connection:
         """The raw connection, for COPY or multi-statement scripts; the context is applied first."""

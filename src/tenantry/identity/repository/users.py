@@ -40,6 +40,18 @@ async def get(tx: Transaction, tenant_id: UUID, app_id: UUID, user_id: UUID) -> 
     return AppUser(**row) if row else None
 
 
+async def active_addresses(tx: Transaction, tenant_id: UUID, app_id: UUID, limit: int) -> list[str]:
+    """The addresses of the app's active users, oldest account first (an app's administrators,
+    for the admin app)."""
+    rows = await tx.fetch_all(
+        """SELECT email FROM tenantry.app_users
+            WHERE tenant_id = %s AND app_id = %s AND status = 'active'
+            ORDER BY created_at LIMIT %s""",
+        [tenant_id, app_id, limit],
+    )
+    return [row["email"] for row in rows]
+
+
 async def read_user(
     db: Database, context: TenantContext, require: Sequence[Requirement]
 ) -> AppUser | None:
