@@ -13,6 +13,9 @@ from fastapi import Depends, Request
 
 from tenantry.access.catalog import PrivilegeCatalog
 from tenantry.access.departments import DepartmentService
+from tenantry.access.groups import GroupService
+from tenantry.access.guests import GuestService
+from tenantry.access.policies import PolicyService
 from tenantry.access.service import AccessService
 from tenantry.alerts.delivery import MailNotifier
 from tenantry.alerts.service import AlertService
@@ -71,6 +74,9 @@ class Services:
     invitations: Invitations
     user_admin: UserAdministration
     audit: AuditLog
+    groups: GroupService
+    policies: PolicyService
+    guests: GuestService
     alerts: AlertService
 
 
@@ -182,5 +188,8 @@ def build_services(
         audit=audit,
         invitations=Invitations(db, apps, tenants, users, audit=audit),
         user_admin=UserAdministration(db, apps, tenants, users, audit),
+        groups=GroupService(db),
+        policies=PolicyService(db, apps),
+        guests=GuestService(db, users),
         alerts=alerts,
     )

@@ -11,6 +11,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tenantry.flags.repository import record_deprecated_use
+from tenantry.identity.principal import Credential, Principal, Scope
 from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
@@ -105,6 +106,7 @@ async def populate(client, control_app, slug: str) -> Tenant:
         json={"guests_in": True, "guests_out": True, "guest_apps": ["thinktank"]},
     )
     assert policy.status_code == 200, policy.text
+    await _guest(client, control_app, admin, tenant, group.json()["id"])
     invited = await client.post(
         "/v1/apps/admin/apps/thinktank/invitations",
         headers=admin.auth,
@@ -152,6 +154,49 @@ async def populate(client, control_app, slug: str) -> Tenant:
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant
+
+
+async def _guest(client, control_app, admin, tenant: Tenant, group_id: str) -> None:
+    """A member of another tenant admitted into the group as a guest (both policies agree)."""
+    services = control_app.state.services
+    home_slug = f"{tenant.slug}-home"
+    done = await services.tenant_admin.provision(
+        ProvisionRequest(
+            slug=home_slug,
+            name=home_slug,
+            plan="business",
+            apps=["thinktank"],
+            admin_email=f"boss@{home_slug}.test",
+        ),
+        by=FIXTURES,
+    )
+    home = Tenant(done.tenant.id, home_slug)
+    home_admin = await tenant_admin(client, services.db, home, f"root@{home_slug}.test")
+    opened = await client.put(
+        "/v1/apps/admin/policy",
+        headers=home_admin.auth,
+        json={"guests_in": False, "guests_out": True, "guest_apps": ["thinktank"]},
+    )
+    assert opened.status_code == 200, opened.text
+    member = await signed_in(client, "thinktank", home, "partner@example.com")
+
+    def principal(user, app: str, scopes: set[Scope]) -> Principal:
+        return Principal(
+            tenant_id=user.tenant.id,
+            app_id=services.apps.by_slug(app).id,
+            app_slug=app,
+            app_user_id=UUID(user.id),
+            credential=Credential.ACCESS_TOKEN,
+            scopes=frozenset(scopes),
+        )
+
+    await services.guests.admit(
+        principal(admin, "admin", {Scope.ADMIN, Scope.PROFILE}),
+        UUID(group_id),
+        principal(member, "thinktank", {Scope.PROFILE}),
+        member.email,
+        by=FIXTURES,
+    )
 
 
 async def test_each_table_shows_a_only_a(control_client, control_app, urls, signer) -> None:

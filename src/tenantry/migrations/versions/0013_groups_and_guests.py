@@ -2,7 +2,9 @@
 
 Tenant tables: `groups` and `group_memberships` (users of any of the tenant's apps),
 `tenant_policies` (one row per tenant: guests in, guests out, for which apps, up to which role;
-no row denies). Role
+no row denies), `guests` (which of the host's identities are guests; read-only at runtime)
+and `guest_links` (the platform's record of each guest's home identity in another tenant).
+A guest's privileges are capped in `effective_privileges` by the host policy. Role
 assignments to a group (stored since 0009) now reach its members: `effective_privileges` is
 replaced by a definition that also follows group memberships, still one statement.
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from alembic import op
 
-from tenantry.isolation.ddl import Reference, Scope, ScopedTable, scoped_table_sql
+from tenantry.isolation.ddl import Reference, RuntimeAccess, Scope, ScopedTable, scoped_table_sql
 
 revision = "0013"
 down_revision = "0012"
@@ -79,7 +81,44 @@ TENANT_POLICIES = ScopedTable(
     ),
     primary_key=("singleton",),
 )
-TABLES = (GROUPS, GROUP_MEMBERSHIPS, TENANT_POLICIES)
+# A host tenant's identities that are guests (readable in the host's context, which caps what
+# they hold); written only on the platform path, when a guest is admitted.
+GUESTS = ScopedTable(
+    name="guests",
+    scope=Scope.TENANT,
+    runtime_access=RuntimeAccess.READ_ONLY,
+    columns=(
+        "guest_app_id uuid NOT NULL",
+        "app_user_id uuid NOT NULL",
+        "created_at timestamptz NOT NULL DEFAULT now()",
+    ),
+    references=(
+        Reference(("guest_app_id", "app_user_id"), "app_users", ("app_id", "id"), "CASCADE"),
+    ),
+    unique=("app_user_id",),
+)
+# Which home identity (another tenant's) a guest identity belongs to: the platform path only,
+# like the cross-app correlation; no runtime context reads it, so neither tenant learns the
+# other's identifiers.
+GUEST_LINKS = ScopedTable(
+    name="guest_links",
+    scope=Scope.TENANT,
+    runtime_access=RuntimeAccess.NONE,
+    columns=(
+        "guest_app_id uuid NOT NULL",
+        "app_user_id uuid NOT NULL",
+        "home_tenant_id uuid NOT NULL REFERENCES tenantry.tenants (id) ON DELETE CASCADE",
+        "home_app_user_id uuid NOT NULL",
+        "created_at timestamptz NOT NULL DEFAULT now()",
+    ),
+    references=(
+        Reference(("guest_app_id", "app_user_id"), "app_users", ("app_id", "id"), "CASCADE"),
+    ),
+    unique=("app_user_id",),
+    indexes=("home_tenant_id, home_app_user_id",),
+    checks=("home_tenant_id <> tenant_id",),
+)
+TABLES = (GROUPS, GROUP_MEMBERSHIPS, TENANT_POLICIES, GUESTS, GUEST_LINKS)
 
 EFFECTIVE = """
 CREATE OR REPLACE FUNCTION tenantry.effective_privileges(p_tenant uuid, p_app uuid, p_user uuid)
@@ -121,6 +160,13 @@ WITH my_departments AS (
                         WHERE x.tenant_id = p_tenant AND x.subject_kind = 'user'
                           AND x.subject_id = p_user)
 )
+-- A guest holds nothing beyond the host policy's guest_max_role, and nothing at all once the
+-- host stops admitting guests in this app.
+, guest_cap AS (
+    SELECT tp.privilege_key FROM tenantry.tenant_policies pol
+      JOIN tenantry.role_template_privileges tp ON tp.template_key = pol.guest_max_role
+     WHERE pol.tenant_id = p_tenant AND pol.guests_in AND p_app = ANY (pol.guest_apps)
+)
 SELECT DISTINCT p.privilege_key, h.scope_department_id
   FROM held h
  CROSS JOIN LATERAL (
@@ -137,6 +183,9 @@ SELECT DISTINCT p.privilege_key, h.scope_department_id
          WHERE o.tenant_id = p_tenant AND o.template_key = h.template_key
            AND o.effect = 'revoke')
  ) p
+ WHERE NOT EXISTS (SELECT 1 FROM tenantry.guests gu
+                    WHERE gu.tenant_id = p_tenant AND gu.app_user_id = p_user)
+    OR p.privilege_key IN (SELECT privilege_key FROM guest_cap)
 $fn$
 """
 
