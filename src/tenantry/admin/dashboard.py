@@ -19,6 +19,7 @@ async def dashboard(
 ) -> HTMLResponse:
     figures = await console.figures()
     recent = await services.events.search_every_tenant(limit=8)
+    open_alerts = await services.alerts.open_count_every_tenant()
     return render(
         request,
         "dashboard.html",
@@ -27,4 +28,5 @@ async def dashboard(
         per_day=figures.per_day,
         recent=recent,
         health=figures.health,
+        open_alerts=open_alerts,
     )

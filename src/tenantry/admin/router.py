@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from tenantry.admin import (
     access,
     acting,
+    alerts,
     audit_log,
     auth,
     catalog,
@@ -28,6 +29,7 @@ for area in (
     tenants,
     catalog,
     security,
+    alerts,
     people,
     acting,
     audit_log,

@@ -72,6 +72,7 @@ class AlertService:
     async def search_every_tenant(
         self,
         *,
+        tenant_id: UUID | None = None,
         status: str | None = None,
         rule: str | None = None,
         since: datetime | None = None,
@@ -82,12 +83,23 @@ class AlertService:
         _check_status(status)
         async with self._db.platform_transaction() as tx:
             return await repository.search(
-                tx, None, status=status, rule=rule, since=since, before_id=before_id, limit=limit
+                tx,
+                tenant_id,
+                status=status,
+                rule=rule,
+                since=since,
+                before_id=before_id,
+                limit=limit,
             )
 
     async def open_count(self, tenant_id: UUID) -> int:
         async with self._db.tenant_transaction(TenantContext(tenant_id, cross_app=True)) as tx:
             return await repository.count_open(tx, tenant_id)
+
+    async def open_count_every_tenant(self) -> int:
+        """Open alerts across tenants, for the operators' dashboard."""
+        async with self._db.platform_transaction() as tx:
+            return await repository.count_open(tx, None)
 
     async def acknowledge(
         self, tenant_id: UUID, alert_id: UUID, *, by: Actor, read_only: bool = False
