@@ -33,6 +33,9 @@ def api_settings(urls: Urls, **overrides: object) -> Settings:
         # The tests' OIDC issuer serves its keys over http on loopback.
         "external_issuers_allow_private": True,
         "metrics_token": METRICS_TOKEN,
+        # Session-scoped fixtures sign in once; the longest lifetime keeps their tokens valid
+        # through a whole run on a busy machine.
+        "access_token_ttl_seconds": 900,
         **overrides,
     }
     return Settings.model_validate(values)
