@@ -57,7 +57,6 @@ async def _page(
         privileges=await services.privileges.privileges(),
         assignments=await services.access.assignments(acting),
         apps={a.id: a.slug for a in services.apps.all()},
-        notice=request.query_params.get("notice", ""),
         **ctx,
     )
 

@@ -28,7 +28,6 @@ async def delegations(
         slug=slug,
         delegations=found,
         apps={a.id: a.slug for a in services.apps.all()},
-        notice=request.query_params.get("notice", ""),
     )
 
 

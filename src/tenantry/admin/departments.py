@@ -60,7 +60,6 @@ async def _page(
         members=members,
         delegated=delegated,
         apps={a.id: a.slug for a in services.apps.all()},
-        notice=request.query_params.get("notice", ""),
         **ctx,
     )
 

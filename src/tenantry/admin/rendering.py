@@ -29,7 +29,13 @@ def render(
     return templates.TemplateResponse(
         request,
         name,
-        {"admin": admin, "path": request.url.path, **context},
+        # `back()` carries a notice in the query; every page shows it.
+        {
+            "admin": admin,
+            "path": request.url.path,
+            "notice": request.query_params.get("notice", ""),
+            **context,
+        },
         status_code=status_code,
     )
 

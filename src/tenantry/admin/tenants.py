@@ -78,7 +78,6 @@ async def _tenant_page(
         history=history,
         history_flag=history_flag,
         actions=[a for a, (allowed, _) in TRANSITIONS.items() if tenant_status in allowed],
-        notice=request.query_params.get("notice", ""),
         **refusal,
     )
 
