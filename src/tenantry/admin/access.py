@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tenantry.access.models import PlatformAuthority, Subject, SubjectKind
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import back, render
+from tenantry.admin.rendering import changed, render
 from tenantry.admin.session import Admin
 from tenantry.identity.principal import ADMIN_APP
 from tenantry.kit.errors import InvalidInput, NotFound, TenantryError
@@ -69,11 +69,13 @@ async def _changed(
     change: Awaitable[object],
     notice: str,
 ) -> Response:
-    try:
-        await change
-    except TenantryError as exc:
-        return await _page(request, services, admin, slug, exc.status, error=exc.message)
-    return back(f"/admin/tenants/{slug}/access", notice)
+    """Back to this page with the notice, or the page again with the reason."""
+    return await changed(
+        change,
+        done_url=f"/admin/tenants/{slug}/access",
+        notice=notice,
+        on_error=lambda exc: _page(request, services, admin, slug, exc.status, error=exc.message),
+    )
 
 
 @router.get("/tenants/{slug}/access", response_class=HTMLResponse)

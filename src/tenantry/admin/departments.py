@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from tenantry.access.models import Subject, SubjectKind
 from tenantry.admin.access import Key, authority, expiry
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import back, render
+from tenantry.admin.rendering import changed, render
 from tenantry.kit.errors import TenantryError
 from tenantry.services import Services, ServicesDep
 
@@ -73,14 +73,17 @@ async def _changed(
     notice: str,
     department: UUID | None = None,
 ) -> Response:
-    try:
-        await change
-    except TenantryError as exc:
-        return await _page(
-            request, services, admin, slug, exc.status, department, error=exc.message
-        )
+    """Back to this page (on `department`) with the notice, or the page again with the reason."""
     query = {"department": str(department)} if department else {}
-    return back(f"/admin/tenants/{slug}/departments", notice, **query)
+    return await changed(
+        change,
+        done_url=f"/admin/tenants/{slug}/departments",
+        notice=notice,
+        on_error=lambda exc: _page(
+            request, services, admin, slug, exc.status, department, error=exc.message
+        ),
+        **query,
+    )
 
 
 @router.get("/tenants/{slug}/departments", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
-"""How admin pages answer: one template renderer, redirects that carry a notice, form values."""
+"""How admin pages answer: one template renderer, redirects that carry a notice, a change made
+or refused with its reason, form values."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from urllib.parse import urlencode
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from tenantry.kit.errors import TenantryError
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from fastapi import Request
+    from fastapi.responses import Response
 
     from tenantry.admin.session import Admin
 
@@ -44,6 +50,23 @@ def back(url: str, notice: str = "", **query: str) -> RedirectResponse:
     """Back to a page after a change (303: the browser follows with a GET), with a notice."""
     values = {**query, "notice": notice} if notice else query
     return RedirectResponse(f"{url}?{urlencode(values)}" if values else url, status_code=303)
+
+
+async def changed(
+    change: Awaitable[object],
+    *,
+    done_url: str,
+    notice: str,
+    on_error: Callable[[TenantryError], Awaitable[Response]],
+    **query: str,
+) -> Response:
+    """Make a change, then `back()` to `done_url` with the notice; a refused change answers
+    `on_error` instead (the page again, with the reason and the error's status)."""
+    try:
+        await change
+    except TenantryError as exc:
+        return await on_error(exc)
+    return back(done_url, notice, **query)
 
 
 def parse_value(raw: str) -> Any:  # noqa: ANN401 - form text to a JSON value

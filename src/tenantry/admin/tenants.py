@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import PAGE, back, parse_value, render
+from tenantry.admin.rendering import PAGE, back, changed, parse_value, render
 from tenantry.admin.session import Admin
 from tenantry.kit.errors import NotFound, TenantryError
 from tenantry.services import Services, ServicesDep
@@ -119,16 +119,18 @@ async def tenant_setting(
     value: Annotated[str, Form(max_length=10_000)],
     reason: Annotated[str, Form(max_length=1000)] = "changed in the admin UI",
 ) -> Response:
-    try:
-        await services.settings_admin.set(
-            slug,
-            key,
-            parse_value(value),
-            by=admin.principal.actor,
-            reason=reason or "changed in the admin UI",
-        )
-    except TenantryError as exc:
-        return await _tenant_page(
+    change = services.settings_admin.set(
+        slug,
+        key,
+        parse_value(value),
+        by=admin.principal.actor,
+        reason=reason or "changed in the admin UI",
+    )
+    return await changed(
+        change,
+        done_url=f"/admin/tenants/{slug}",
+        notice=f"{key} saved",
+        on_error=lambda exc: _tenant_page(
             request,
             services,
             admin,
@@ -136,8 +138,8 @@ async def tenant_setting(
             status=exc.status,
             setting_errors={key: exc.message},
             setting_input={key: value},
-        )
-    return back(f"/admin/tenants/{slug}", f"{key} saved")
+        ),
+    )
 
 
 @router.post("/tenants/{slug}/flags/{key}", response_model=None)
@@ -212,10 +214,11 @@ async def tenant_domain_action(
     }
     if action not in operations:
         raise NotFound("no such action")
-    try:
-        await operations[action](slug, domain, by=admin.principal.actor)
-    except TenantryError as exc:
-        return await _tenant_page(
+    return await changed(
+        operations[action](slug, domain, by=admin.principal.actor),
+        done_url=f"/admin/tenants/{slug}",
+        notice=f"{domain}: {action} done",
+        on_error=lambda exc: _tenant_page(
             request, services, admin, slug, status=exc.status, domain_error=exc.message
-        )
-    return back(f"/admin/tenants/{slug}", f"{domain}: {action} done")
+        ),
+    )
