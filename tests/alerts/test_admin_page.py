@@ -1,5 +1,5 @@
 """The admin console's Alerts page over HTTP: probing raises an alert that the page lists and
-the dashboard counts; acknowledging needs the form's CSRF token."""
+the dashboard counts; acknowledging and resolving need the form's CSRF token."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tests.admin.stage import ADMIN_EMAIL, PLATFORM, signed_in_client
 from tests.support.wiring import PASSWORD
 
 ACK = re.compile(r'action="/admin/alerts/([0-9a-f-]{36})/acknowledge"')
+RESOLVE = re.compile(r'action="/admin/alerts/([0-9a-f-]{36})/resolve"')
 
 
 def test_alerts_page_lists_and_acknowledges(stage) -> None:
@@ -48,6 +49,23 @@ def test_alerts_page_lists_and_acknowledges(stage) -> None:
         assert alert_id not in client.get("/admin/alerts", params={"status": "open"}).text
         seen = client.get("/admin/alerts", params={"tenant": PLATFORM, "status": "acknowledged"})
         assert "acknowledged by platform-admin:" in seen.text
+        # An acknowledged alert can still be resolved, with the form's CSRF token only.
+        assert alert_id in RESOLVE.findall(seen.text)
+        forged = client.post(
+            f"/admin/alerts/{alert_id}/resolve", data={"csrf": "forged", "tenant": PLATFORM}
+        )
+        assert forged.status_code in {400, 403}
+        resolved = client.post(
+            f"/admin/alerts/{alert_id}/resolve",
+            data={"csrf": token, "tenant": PLATFORM, "status": "acknowledged"},
+            follow_redirects=False,
+        )
+        assert resolved.status_code == 303
+        assert alert_id not in client.get("/admin/alerts", params={"status": "acknowledged"}).text
+        closed = client.get("/admin/alerts", params={"tenant": PLATFORM, "status": "resolved"})
+        # A resolved alert offers no button any more; who resolved it is shown.
+        assert "resolved by platform-admin:" in closed.text
+        assert RESOLVE.findall(closed.text) == []
         nothing = client.get("/admin/alerts", params={"tenant": "no-such-tenant", "status": ""})
         assert "No alerts." in nothing.text
     finally:

@@ -56,3 +56,32 @@ async def test_platform_admins_see_every_tenant(control_client, db, operator) ->
     )
     assert listed.status_code == 200, listed.text
     assert {a.slug, b.slug} <= {x["tenant"] for x in listed.json()["items"]}
+
+
+async def test_tenant_admins_resolve_only_their_alerts(client, db, tenant, admin) -> None:
+    events = services_for(db).events
+    other = await make_tenant(db, "admin")
+    for t in (tenant, other):
+        await events.record("refresh_token_reuse", tenant_id=t.id, origin=Origin(ip="192.0.2.10"))
+    [mine] = (await services_for(db).alerts.search(tenant.id, status="open"))[:1]
+    [theirs] = await services_for(db).alerts.search(other.id)
+    foreign = await client.post(f"/v1/apps/admin/alerts/{theirs.id}/resolve", headers=admin.auth)
+    assert foreign.status_code == 404
+    assert foreign.json()["code"] == "not_found"
+    for _ in range(2):  # resolving again is no error and changes nothing
+        done = await client.post(f"/v1/apps/admin/alerts/{mine.id}/resolve", headers=admin.auth)
+        assert done.status_code == 204
+    listed = await client.get(
+        "/v1/apps/admin/alerts", headers=admin.auth, params={"status": "resolved"}
+    )
+    [item] = [x for x in listed.json()["items"] if x["id"] == str(mine.id)]
+    assert item["resolved_by"]
+    assert item["resolved_at"]
+    assert item["acknowledged_by"] is None
+    assert (await services_for(db).alerts.search(other.id))[0].status == "open"
+    # Anonymous callers and unknown alerts: nothing is resolved.
+    assert (await client.post(f"/v1/apps/admin/alerts/{mine.id}/resolve")).status_code == 401
+    missing = await client.post(
+        "/v1/apps/admin/alerts/00000000-0000-7000-8000-000000000000/resolve", headers=admin.auth
+    )
+    assert missing.status_code == 404

@@ -4,12 +4,15 @@ and writers, none for a rolled-back event, and each tenant reads and acknowledge
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from tenantry.identity.mail import newest
+from tenantry.kit.actor import Actor
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import NotFound
+from tenantry.kit.ids import uuid7
 from tenantry.security_events.service import Origin
 from tests.support.accounts import make_tenant
 from tests.support.wiring import FIXTURES, services_for
@@ -131,3 +134,69 @@ async def test_a_raised_alert_is_mailed_once_to_admins_and_operators(
     )
     assert len(await _alert_mail(db, "refresh token", boss)) == 1
     assert await _alert_mail(db, f"({tenant.slug})", operator.email) == copies
+
+
+async def _away_from_a_window_edge(window_seconds: int, margin: float = 20) -> None:
+    """Wait out the end of the current fixed window if it is near, so a short burst lands in
+    one window (the database's clock is this machine's)."""
+    left = window_seconds - time.time() % window_seconds
+    if left < margin:
+        await asyncio.sleep(left + 0.5)
+
+
+async def test_resolving_goes_open_or_acknowledged_to_resolved_and_keeps_who(db) -> None:
+    services = services_for(db)
+    tenant = await make_tenant(db)
+    other = await make_tenant(db)
+    for ip in ("192.0.2.3", "192.0.2.4"):
+        await services.events.record(
+            "refresh_token_reuse", tenant_id=tenant.id, origin=Origin(ip=ip)
+        )
+    direct, acked = sorted(await services.alerts.search(tenant.id), key=lambda a: a.source)
+    # Open → acknowledged → resolved.
+    await services.alerts.acknowledge(tenant.id, acked.id, by=FIXTURES)
+    with pytest.raises(NotFound):  # another tenant's alert does not exist
+        await services.alerts.resolve(other.id, acked.id, by=FIXTURES)
+    await services.alerts.resolve(tenant.id, acked.id, by=FIXTURES)
+    # Open → resolved, without an acknowledgement.
+    await services.alerts.resolve(tenant.id, direct.id, by=FIXTURES)
+    resolved = {a.id: a for a in await services.alerts.search(tenant.id, status="resolved")}
+    assert set(resolved) == {direct.id, acked.id}
+    assert resolved[acked.id].acknowledged_by == str(FIXTURES)
+    assert resolved[direct.id].acknowledged_by is None
+    first = resolved[acked.id]
+    assert (first.resolved_by, first.resolved_at is not None) == (str(FIXTURES), True)
+    # Resolving again, or acknowledging a resolved alert, changes nothing.
+    await services.alerts.resolve(tenant.id, acked.id, by=Actor("tests", "someone-else"))
+    await services.alerts.acknowledge(tenant.id, direct.id, by=FIXTURES)
+    again = {a.id: a for a in await services.alerts.search(tenant.id, status="resolved")}
+    assert (again[acked.id].resolved_by, again[acked.id].resolved_at) == (
+        first.resolved_by,
+        first.resolved_at,
+    )
+    assert (again[direct.id].status, again[direct.id].acknowledged_by) == ("resolved", None)
+    assert await services.alerts.open_count(tenant.id) == 0
+    with pytest.raises(NotFound):
+        await services.alerts.resolve(tenant.id, uuid7(), by=FIXTURES)
+
+
+async def test_a_new_burst_after_resolution_raises_a_new_alert(db) -> None:
+    services = services_for(db)
+    tenant = await make_tenant(db)
+    await _away_from_a_window_edge(600, margin=60)
+    await _probe(services, tenant, "203.0.113.50", 6)
+    [first] = await services.alerts.search(tenant.id)
+    await services.alerts.resolve(tenant.id, first.id, by=FIXTURES)
+    # The resolved alert's window is closed: what follows counts afresh, up to the threshold.
+    await _probe(services, tenant, "203.0.113.50", 4)
+    assert [a.id for a in await services.alerts.search(tenant.id)] == [first.id]
+    await _probe(services, tenant, "203.0.113.50", 3)
+    second, resolved = await services.alerts.search(tenant.id)
+    assert resolved.id == first.id
+    assert (resolved.status, resolved.occurrences) == ("resolved", 6)
+    assert (second.status, second.occurrences, second.rule) == ("open", 7, "cross_scope_probing")
+    assert second.window_start == resolved.resolved_at
+    # Still one alert per window: the new one takes every further event of its window.
+    await _probe(services, tenant, "203.0.113.50", 5)
+    [latest, _] = await services.alerts.search(tenant.id)
+    assert (latest.id, latest.occurrences) == (second.id, 12)

@@ -1,4 +1,5 @@
-"""Alerts of every tenant: the filtered list, and acknowledging one (CSRF-checked form)."""
+"""Alerts of every tenant: the filtered list, and acknowledging or resolving one (CSRF-checked
+forms)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,18 @@ async def acknowledge(
         raise NotFound("no such alert")
     await services.alerts.acknowledge(found.id, alert_id, by=admin.principal.actor)
     return back("/admin/alerts", "alert acknowledged", status=status)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=None)
+async def resolve(
+    alert_id: UUID,
+    admin: AdminPost,
+    services: ServicesDep,
+    tenant: Annotated[str, Form(max_length=63)],
+    status: Annotated[Literal["open", "acknowledged", "resolved", ""], Form()] = "open",
+) -> RedirectResponse:
+    found = await services.tenants.by_slug(tenant)
+    if found is None:
+        raise NotFound("no such alert")
+    await services.alerts.resolve(found.id, alert_id, by=admin.principal.actor)
+    return back("/admin/alerts", "alert resolved", status=status)

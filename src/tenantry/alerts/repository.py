@@ -25,13 +25,27 @@ async def count_event(
 ) -> UUID | None:
     """Count one event into its (rule, source, window) row; the alert's id when this event is
     the one that raised it (its count reached the threshold), else None. Concurrent events of
-    one window queue on the row lock, so exactly one of them sees the threshold reached."""
+    one window queue on the row lock, so exactly one of them sees the threshold reached.
+
+    Resolving an alert closes its window early: later events of the same fixed window count
+    into a fresh row that starts at the resolution, so a new burst raises a new alert. Every
+    event derives the same key from the newest row of the window, so the guarantee holds."""
     row = await tx.fetch_one(
         """INSERT INTO tenantry.alerts AS a
                (tenant_id, id, rule, source, window_start, threshold, severity, last_kind,
                 raised_at)
            VALUES (%(tenant)s, %(id)s, %(rule)s, %(source)s,
-                   date_bin(make_interval(secs => %(window)s), now(), timestamptz 'epoch'),
+                   (SELECT coalesce(
+                               (SELECT CASE WHEN r.status = 'resolved' THEN r.resolved_at
+                                            ELSE r.window_start END
+                                  FROM tenantry.alerts r
+                                 WHERE r.tenant_id = %(tenant)s AND r.rule = %(rule)s
+                                   AND r.source = %(source)s AND r.window_start >= bin.start
+                                 ORDER BY r.window_start DESC
+                                 LIMIT 1),
+                               bin.start)
+                      FROM (SELECT date_bin(make_interval(secs => %(window)s), now(),
+                                            timestamptz 'epoch') AS start) bin),
                    %(threshold)s, %(severity)s, %(kind)s,
                    CASE WHEN %(threshold)s <= 1 THEN now() END)
            ON CONFLICT (tenant_id, rule, source, window_start) DO UPDATE
@@ -104,12 +118,30 @@ async def count_open(tx: Transaction, tenant_id: UUID | None) -> int:
 
 
 async def acknowledge(tx: Transaction, tenant_id: UUID, alert_id: UUID, by: str) -> bool:
-    """Open → acknowledged; True if the raised alert exists (acknowledging twice is a no-op)."""
+    """Open → acknowledged; True if the raised alert exists. Acknowledging twice, or a resolved
+    alert, changes nothing (a resolved alert's first acknowledgement, if any, is kept)."""
     row = await tx.fetch_one(
         """UPDATE tenantry.alerts
               SET status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
-                  acknowledged_by = coalesce(acknowledged_by, %(by)s),
-                  acknowledged_at = coalesce(acknowledged_at, now())
+                  acknowledged_by = CASE WHEN status = 'open' THEN %(by)s
+                                         ELSE acknowledged_by END,
+                  acknowledged_at = CASE WHEN status = 'open' THEN now()
+                                         ELSE acknowledged_at END
+            WHERE tenant_id = %(tenant)s AND id = %(id)s AND raised_at IS NOT NULL
+           RETURNING id""",
+        {"tenant": tenant_id, "id": alert_id, "by": by},
+    )
+    return row is not None
+
+
+async def resolve(tx: Transaction, tenant_id: UUID, alert_id: UUID, by: str) -> bool:
+    """Open or acknowledged → resolved; True if the raised alert exists. Resolving twice
+    changes nothing: the first resolver and time are kept."""
+    row = await tx.fetch_one(
+        """UPDATE tenantry.alerts
+              SET status = 'resolved',
+                  resolved_by = coalesce(resolved_by, %(by)s),
+                  resolved_at = coalesce(resolved_at, now())
             WHERE tenant_id = %(tenant)s AND id = %(id)s AND raised_at IS NOT NULL
            RETURNING id""",
         {"tenant": tenant_id, "id": alert_id, "by": by},

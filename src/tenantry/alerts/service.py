@@ -1,5 +1,5 @@
 """Alerts: the rules run inside each security event's transaction (an alert is never lost and
-never raised for a rolled-back event); administrators read and acknowledge them.
+never raised for a rolled-back event); administrators read, acknowledge and resolve them.
 
 Delivery is a seam: `Notifier`s are called in the same transaction when an alert is raised
 (mail through the outbox; webhooks once events exist)."""
@@ -109,6 +109,21 @@ class AlertService:
         context = TenantContext(tenant_id, read_only=read_only)
         async with self._db.tenant_transaction(context) as tx:
             if not await repository.acknowledge(tx, tenant_id, alert_id, str(by)):
+                raise NotFound("no such alert")
+
+    async def resolve(
+        self, tenant_id: UUID, alert_id: UUID, *, by: Actor, read_only: bool = False
+    ) -> None:
+        """Close an alert, with who and when; another tenant's alert does not exist.
+
+        The states: open → acknowledged → resolved, or open → resolved directly. Resolving is
+        idempotent: resolving a resolved alert changes nothing and keeps the first resolver and
+        time (as acknowledging twice does), so a retried or double-clicked request is no error.
+        Resolution ends the alert's window: a new burst from the same source raises a new
+        alert. `read_only`: as for `acknowledge`."""
+        context = TenantContext(tenant_id, read_only=read_only)
+        async with self._db.tenant_transaction(context) as tx:
+            if not await repository.resolve(tx, tenant_id, alert_id, str(by)):
                 raise NotFound("no such alert")
 
 

@@ -1,5 +1,5 @@
-"""Alerts raised by rules over security events: tenant administrators read and acknowledge
-their own tenant's (row-level security holds them to it), platform administrators read every
+"""Alerts raised by rules over security events: tenant administrators read, acknowledge and
+resolve their own tenant's (row-level security holds them to it), platform administrators read every
 tenant's."""
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class AlertOut(BaseModel):
     status: str
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
 
 
 class AlertPage(BaseModel):
@@ -95,6 +97,8 @@ def _page(alerts: list[Alert], limit: int) -> AlertPage:
             status=a.status,
             acknowledged_by=a.acknowledged_by,
             acknowledged_at=a.acknowledged_at,
+            resolved_by=a.resolved_by,
+            resolved_at=a.resolved_at,
         )
         for a in alerts
     ]
@@ -116,6 +120,21 @@ async def acknowledge_alert(
 ) -> Response:
     """Mark an alert seen (who and when are kept); acknowledging again changes nothing."""
     await services.alerts.acknowledge(
+        principal.tenant_id,
+        alert_id,
+        by=principal.actor,
+        read_only=principal.context.read_only,
+    )
+    return Response(status_code=204)
+
+
+@router.post("/alerts/{alert_id}/resolve", status_code=204)
+async def resolve_alert(
+    alert_id: Annotated[UUID, Path()], principal: TenantAdmin, services: ServicesDep
+) -> Response:
+    """Close an alert, open or acknowledged (who and when are kept); resolving again changes
+    nothing. A new burst from the same source afterwards raises a new alert."""
+    await services.alerts.resolve(
         principal.tenant_id,
         alert_id,
         by=principal.actor,
