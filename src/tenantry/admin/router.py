@@ -14,6 +14,7 @@ from tenantry.admin import (
     dashboard,
     delegations,
     departments,
+    groups,
     people,
     security,
     tenants,
@@ -35,6 +36,7 @@ for area in (
     audit_log,
     access,
     departments,
+    groups,
     delegations,
 ):
     router.include_router(area.router, prefix="/admin")
