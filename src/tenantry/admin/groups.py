@@ -54,8 +54,10 @@ async def _page(
         members=members,
         policy=policy,
         policy_apps=services.policies.slugs(policy.guest_apps),
+        # The admin app last: members mostly come from the tenant's own apps.
         tenant_apps=sorted(
-            services.apps.slugs_by_id[a] for a in app_ids if a in services.apps.slugs_by_id
+            (services.apps.slugs_by_id[a] for a in app_ids if a in services.apps.slugs_by_id),
+            key=lambda a: (a == ADMIN_APP, a),
         ),
         guest_roles=sorted(t for t in await services.privileges.templates() if t != OWNER),
         apps={a.id: a.slug for a in services.apps.all()},
