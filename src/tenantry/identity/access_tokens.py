@@ -38,6 +38,17 @@ MFA_CHALLENGE = "mfa_challenge"
 EXCHANGE = "exchange"
 
 
+class TokenRefused(Unauthorized):
+    """A bearer token that is not a valid one of ours: malformed, signed by no key we know, a
+    bad signature, wrong claims or the wrong type. Unlike a token of ours past its time (plain
+    `Unauthorized`, what every client meets), it is worth a security event. `reason` is a short
+    fixed code for the record; it never quotes the token."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     tenant_id: UUID
@@ -75,6 +86,17 @@ def _acting_from(claims: dict[str, Any]) -> Acting | None:
         grant_id=UUID(claims["sid"]),
         read_only=bool(act["ro"]),
     )
+
+
+def _refusal(exc: jwt.PyJWTError) -> Unauthorized:
+    if isinstance(exc, jwt.ExpiredSignatureError | jwt.ImmatureSignatureError):
+        # Checked only once the signature holds: our own token, outside its time.
+        return Unauthorized(f"invalid token: {exc}")
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return TokenRefused(f"invalid token: {exc}", "bad_signature")
+    if isinstance(exc, jwt.DecodeError):
+        return TokenRefused(f"invalid token: {exc}", "malformed")
+    return TokenRefused(f"invalid token: {exc}", "invalid_claims")
 
 
 def issuer(public_url: str, app_slug: str) -> str:
@@ -153,14 +175,14 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthorized("malformed token") from exc
+            raise TokenRefused("malformed token", "malformed") from exc
         kid = header.get("kid")
         key = await self._keys.find(kid) if isinstance(kid, str) and len(kid) <= 64 else None  # noqa: PLR2004 - longer kids are junk
         if key is None:
-            raise Unauthorized("unknown signing key")
+            raise TokenRefused("unknown signing key", "unknown_key")
         app_slug = app_slugs.get(key.app_id)
         if app_slug is None:
-            raise Unauthorized("unknown app")
+            raise TokenRefused("unknown app", "unknown_key")
         try:
             claims = jwt.decode(
                 token,
@@ -172,9 +194,9 @@ class TokenService:
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}") from exc
+            raise _refusal(exc) from exc
         if claims.get("token_use") != use:
-            raise Unauthorized("wrong token type")
+            raise TokenRefused("wrong token type", "wrong_type")
         try:
             verified = VerifiedToken(
                 tenant_id=UUID(claims["tenant_id"]),
@@ -187,7 +209,7 @@ class TokenService:
                 scopes=frozenset(Scope(s) for s in str(claims.get("scope", "")).split()),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            raise Unauthorized("invalid token claims") from exc
+            raise TokenRefused("invalid token claims", "invalid_claims") from exc
         if verified.app_id != key.app_id:
-            raise Unauthorized("token app does not match its signing key")
+            raise TokenRefused("token app does not match its signing key", "invalid_claims")
         return verified, int(claims["exp"]) + self._skew

@@ -7,6 +7,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from tenantry.identity.access_tokens import TokenRefused
 from tenantry.identity.principal import (
     ACTING_GRANTABLE,
     TOKEN_GRANTABLE,
@@ -19,6 +20,7 @@ from tenantry.identity.repository import acting, credentials, sessions
 from tenantry.identity.tokens import TokenKind, parse_token
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import AppMismatch, TenantMismatch, Unauthorized
+from tenantry.security_events.budget import RecordBudget
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
     from tenantry.kit.config import Settings
     from tenantry.kit.db import Database, Requirement, Transaction
     from tenantry.security_events.service import Origin, SecurityEvents
+
+# Refused tokens recorded per source address and in all per minute (see `RecordBudget`): above
+# the invalid-token rule's threshold, far below what a flood would write.
+REFUSALS_PER_SOURCE = 30
+REFUSALS_OVERALL = 600
 
 
 class Authenticator:
@@ -48,12 +55,13 @@ class Authenticator:
         self._tenants = tenants
         self._tokens = tokens
         self._events = events
+        self._refusals = RecordBudget(per_source=REFUSALS_PER_SOURCE, overall=REFUSALS_OVERALL)
 
     async def authenticate(
         self, app: App, bearer: str, origin: Origin, claimed_tenant: str | None
     ) -> Principal:
         if bearer.startswith(TokenKind.API.value):
-            principal = await self._api_token(app, bearer)
+            principal = await self._api_token(app, bearer, origin)
         else:
             principal = await self._access_token(app, bearer, origin)
         if claimed_tenant is not None and claimed_tenant[:64] != str(principal.tenant_id):
@@ -69,7 +77,11 @@ class Authenticator:
         return principal
 
     async def _access_token(self, app: App, token: str, origin: Origin) -> Principal:
-        verified = await self._tokens.verify(token, self._apps.slugs_by_id)
+        try:
+            verified = await self._tokens.verify(token, self._apps.slugs_by_id)
+        except TokenRefused as exc:
+            await self._record_refusal(app, origin, exc.reason)
+            raise
         if verified.app_id != app.id:
             await self._events.record(
                 "app_mismatch",
@@ -105,16 +117,19 @@ class Authenticator:
             recent=signed_in_ago <= self._settings.reauthentication_max_age_seconds,
         )
 
-    async def _api_token(self, app: App, value: str) -> Principal:
+    async def _api_token(self, app: App, value: str, origin: Origin) -> Principal:
         parsed = parse_token(value, TokenKind.API)
         if parsed is None:
+            await self._record_refusal(app, origin, "malformed_api_token")
             raise Unauthorized("malformed API token")
         tenant = await self._tenants.get(parsed.tenant_id)
         if tenant is None or app.id not in tenant.app_ids:
+            await self._record_refusal(app, origin, "unknown_api_token")
             raise Unauthorized("invalid API token")
         async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
             token = await credentials.find_api_token(tx, tenant.id, app.id, parsed.hash)
         if token is None:
+            await self._record_refusal(app, origin, "unknown_api_token")
             raise Unauthorized("invalid API token")
         await self._tenants.require_serving(tenant.id, app.id)
         # A token carries at most what its owner's session could grant, now: a platform scope
@@ -129,6 +144,25 @@ class Authenticator:
             app_user_id=token.app_user_id,
             credential=Credential.API_TOKEN,
             scopes=frozenset(Scope(s) for s in token.scopes) & ceiling & TOKEN_GRANTABLE,
+        )
+
+    async def _record_refusal(self, app: App, origin: Origin, reason: str) -> None:
+        """Record a refused bearer token (`invalid_token`, which the invalid-token alert rule
+        counts by source address) for the operators: whatever tenant the token names is the
+        caller's say-so, so it is the operators' tenant that hears of it, and the token itself
+        is never kept. An expired token of ours is not refused here: that is every client's
+        everyday. Within `RecordBudget` only; nothing is recorded without an operators' tenant.
+        """
+        if not self._refusals.admit(origin.ip or ""):
+            return
+        operators = await self._tenants.by_slug(self._settings.platform_tenant)
+        if operators is None:
+            return
+        await self._events.record(
+            "invalid_token",
+            tenant_id=operators.id,
+            origin=origin,
+            detail={"reason": reason, "route_app": app.slug},
         )
 
     @asynccontextmanager
