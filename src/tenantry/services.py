@@ -15,6 +15,7 @@ from tenantry.access.catalog import PrivilegeCatalog
 from tenantry.access.departments import DepartmentService
 from tenantry.access.groups import GroupService
 from tenantry.access.guests import GuestService
+from tenantry.access.invited import InvitedRoles
 from tenantry.access.policies import PolicyService
 from tenantry.access.service import AccessService
 from tenantry.alerts.delivery import MailNotifier
@@ -152,6 +153,8 @@ def build_services(
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
     users = UserDirectory(db)
+    access = AccessService(db)
+    guests = GuestService(db, users)
     alerts.add_notifier(
         MailNotifier(db, apps, tenants, users, platform_tenant=settings.platform_tenant)
     )
@@ -175,6 +178,7 @@ def build_services(
             audit,
             purge_grace_days=settings.purge_grace_days,
             platform_tenant=settings.platform_tenant,
+            on_status=guests.follow_in,
         ),
         settings_admin=settings_admin,
         flags=FlagService(db, apps, tenants, audit),
@@ -182,14 +186,14 @@ def build_services(
         context=context,
         listener=listener,
         deprecations=deprecations,
-        access=AccessService(db),
+        access=access,
         departments=DepartmentService(db),
         privileges=PrivilegeCatalog(db),
         audit=audit,
-        invitations=Invitations(db, apps, tenants, users, audit=audit),
-        user_admin=UserAdministration(db, apps, tenants, users, audit),
+        invitations=Invitations(db, apps, tenants, users, audit=audit, roles=InvitedRoles(db)),
+        user_admin=UserAdministration(db, apps, tenants, users, audit, guests),
         groups=GroupService(db),
-        policies=PolicyService(db, apps),
-        guests=GuestService(db, users),
+        policies=PolicyService(db, apps, guests),
+        guests=guests,
         alerts=alerts,
     )

@@ -17,10 +17,10 @@ async def _admin(client, db, *apps: str) -> User:
 
 async def test_invite_accept_sign_in_and_list(client, db) -> None:
     admin = await _admin(client, db)
-    created = await invite(client, admin, "thinktank", "Newcomer@Example.com", ["editor"])
+    created = await invite(client, admin, "thinktank", "Newcomer@Example.com", ["member"])
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "pending"
-    assert created.json()["role_keys"] == ["editor"]
+    assert created.json()["role_keys"] == ["member"]
     code = await latest_mail(db, "Newcomer@Example.com")
     accepted = await accept(client, "thinktank", code)
     assert accepted.status_code == 201, accepted.text

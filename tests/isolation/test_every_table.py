@@ -11,12 +11,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tenantry.flags.repository import record_deprecated_use
-from tenantry.identity.principal import Credential, Principal, Scope
 from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
-from tests.support.accounts import Tenant, signed_in, tenant_admin
+from tests.support.accounts import Tenant, latest_mail, login, signed_in, signup, tenant_admin
 from tests.support.wiring import FIXTURES
 
 
@@ -178,25 +177,25 @@ async def _guest(client, control_app, admin, tenant: Tenant, group_id: str) -> N
         json={"guests_in": False, "guests_out": True, "guest_apps": ["thinktank"]},
     )
     assert opened.status_code == 200, opened.text
-    member = await signed_in(client, "thinktank", home, "partner@example.com")
-
-    def principal(user, app: str, scopes: set[Scope]) -> Principal:
-        return Principal(
-            tenant_id=user.tenant.id,
-            app_id=services.apps.by_slug(app).id,
-            app_slug=app,
-            app_user_id=UUID(user.id),
-            credential=Credential.ACCESS_TOKEN,
-            scopes=frozenset(scopes),
+    member = await signup(client, "thinktank", home, f"partner@{home_slug}.test")
+    code = await latest_mail(services.db, member.email)
+    verified = await client.post("/v1/apps/thinktank/auth/verify-email", json={"token": code})
+    assert verified.status_code == 204, verified.text
+    assert (await login(client, member)).status_code == 200
+    # One invitation accepted (a guest, its link and membership), one left open.
+    for email in (member.email, f"later@{home_slug}.test"):
+        invited = await client.post(
+            f"/v1/apps/admin/groups/{group_id}/guest-invitations",
+            headers=admin.auth,
+            json={"app": "thinktank", "email": email},
         )
-
-    await services.guests.admit(
-        principal(admin, "admin", {Scope.ADMIN, Scope.PROFILE}),
-        UUID(group_id),
-        principal(member, "thinktank", {Scope.PROFILE}),
-        member.email,
-        by=FIXTURES,
+        assert invited.status_code == 201, invited.text
+    accepted = await client.post(
+        "/v1/apps/thinktank/guest-invitations/accept",
+        headers=member.auth,
+        json={"code": await latest_mail(services.db, member.email)},
     )
+    assert accepted.status_code == 200, accepted.text
 
 
 async def test_each_table_shows_a_only_a(control_client, control_app, urls, signer) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tenantry.identity.principal import Principal, Scope
 from tenantry.kit.context import TenantContext
-from tenantry.kit.errors import InsufficientPrivilege
+from tenantry.kit.errors import Conflict, InsufficientPrivilege, NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -130,6 +130,46 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class GuestInvitation:
+    id: UUID
+    group_id: UUID
+    guest_app_id: UUID
+    email: str
+    email_normalized: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    app_user_id: UUID | None
+    revoked_at: datetime | None
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """A guest identity as its host sees it (never where it comes from)."""
+
+    app_user_id: UUID
+    app_id: UUID
+    email: str
+    status: str
+    created_at: datetime
+    groups: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class GuestStanding:
+    """A guest identity and whether both its tenants still allow it (platform path)."""
+
+    tenant_id: UUID
+    app_id: UUID
+    app_user_id: UUID
+    status: str
+    deactivated_by: str | None
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformAuthority(Principal):
     """A platform administrator working on one tenant (the admin UI) with the authority of that
     tenant's owner: every privilege, tenant-wide. Its transactions run in the tenant's context
@@ -170,3 +210,13 @@ class TenantPolicy:
 
     def lets_out(self, app_id: UUID) -> bool:
         return self.guests_out and app_id in self.guest_apps
+
+
+class GuestInvitationNotFound(NotFound):
+    code = "guest_invitation_not_found"
+
+
+class GuestInvitationClosed(Conflict):
+    """Accepted, revoked or expired: the message says which."""
+
+    code = "guest_invitation_closed"

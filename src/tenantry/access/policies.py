@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from uuid import UUID
 
+    from tenantry.access.guests import GuestService
     from tenantry.apps.service import AppDirectory
     from tenantry.identity.principal import Principal
     from tenantry.kit.actor import Actor
@@ -32,9 +33,10 @@ MANAGE = ("policies.manage", "roles.manage")
 
 
 class PolicyService:
-    def __init__(self, db: Database, apps: AppDirectory) -> None:
+    def __init__(self, db: Database, apps: AppDirectory, guests: GuestService) -> None:
         self._db = db
         self._apps = apps
+        self._guests = guests
 
     async def get(self, principal: Principal) -> TenantPolicy:
         async with self._db.tenant_transaction(principal.context) as tx:
@@ -54,7 +56,9 @@ class PolicyService:
         policy = TenantPolicy(
             guests_in, guests_out, frozenset(self._app_ids(guest_apps)), guest_max_role
         )
-        async with self._db.tenant_transaction(principal.context) as tx:
+        # The platform path: the guests this tenant hosts and sends follow the new policy in
+        # the same transaction, on both sides (the other tenant's half is not in this context).
+        async with self._db.platform_transaction() as tx:
             await _require(tx, principal)
             if guest_max_role == OWNER or not await roles.template_exists(tx, guest_max_role):
                 raise InvalidInput(f"no role template {guest_max_role!r} a guest may hold")
@@ -68,6 +72,7 @@ class PolicyService:
             await record(
                 tx, principal, "tenant.policy_changed", "tenant", principal.tenant_id, by, meta
             )
+            await self._guests.follow_in(tx, principal.tenant_id)
             # Guests' contexts are decided with the policy: forget cached ones at once.
             await notify_in(tx, str(principal.tenant_id))
             return policy

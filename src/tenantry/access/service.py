@@ -183,7 +183,7 @@ class AccessService:
     ) -> Assignment:
         async with self._db.tenant_transaction(principal.context) as tx:
             if needs == DELEGATE:
-                await _ensure_template_role(tx, principal, role_key)
+                await ensure_template_role(tx, principal, role_key)
             role = await self._role(tx, principal, role_key)
             acting = await holdings_in(tx, principal, principal.app_id)
             # Who the grant reaches: the subject, and the subtree it is limited to.
@@ -319,7 +319,7 @@ class AccessService:
             raise InvalidInput(f"unknown privilege(s): {', '.join(sorted(unknown))}")
 
 
-async def _ensure_template_role(tx: Transaction, principal: Principal, key: str) -> None:
+async def ensure_template_role(tx: Transaction, principal: Principal, key: str) -> None:
     """A template's tenant role, created on first use (it grants nothing by existing)."""
     if await roles.get_role(tx, principal.tenant_id, key) is not None:
         return

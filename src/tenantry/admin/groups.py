@@ -1,7 +1,8 @@
 """One tenant's groups and its policy towards guests: the groups with their members (create,
 rename or describe, delete a group; add or remove a member of any of the tenant's apps), the
-guest policy (guests in, guests out, for which apps, up to which role), and the tenant's guest
-identities. Pages act with the tenant owner's authority, through the same services as the API."""
+guest policy (guests in, guests out, for which apps, up to which role), and the tenant's guests
+(invite an address into a group, revoke an open invitation, remove a guest). Pages act with
+the tenant owner's authority, through the same services as the API."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tenantry.admin.access import authority
 from tenantry.admin.auth import AdminDep, AdminPost
 from tenantry.admin.rendering import changed, render
 from tenantry.identity.principal import ADMIN_APP
+from tenantry.identity.schemas import EMAIL_PATTERN
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ async def _page(
         status_code,
         slug=slug,
         groups=groups,
+        group_names={g.id: g.name for g in groups},
         members=members,
         policy=policy,
         policy_apps=services.policies.slugs(policy.guest_apps),
@@ -62,8 +65,8 @@ async def _page(
         guest_roles=sorted(t for t in await services.privileges.templates() if t != OWNER),
         apps={a.id: a.slug for a in services.apps.all()},
         admin_app=ADMIN_APP,
-        # Wired to the guests service when it can list a tenant's guest identities.
-        guests=[],
+        guests=await services.guests.guests(acting),
+        invitations=await services.guests.invitations(acting),
         **ctx,
     )
 
@@ -185,3 +188,40 @@ async def guest_policy(
         by=acting.actor,
     )
     return await _changed(request, services, admin, slug, change, "guest policy saved")
+
+
+@router.post("/tenants/{slug}/guest-invitations", response_model=None)
+async def invite_guest(
+    request: Request,
+    slug: str,
+    admin: AdminPost,
+    services: ServicesDep,
+    group_id: Annotated[UUID, Form()],
+    app: AppSlug,
+    email: Annotated[str, Form(min_length=3, max_length=320, pattern=EMAIL_PATTERN)],
+) -> Response:
+    acting = await authority(services, admin, slug)
+
+    async def invite() -> None:
+        app_id = services.apps.by_slug(app).id
+        await services.guests.invite(acting, group_id, app_id, email.strip(), by=acting.actor)
+
+    return await _changed(request, services, admin, slug, invite(), f"{email} invited")
+
+
+@router.post("/tenants/{slug}/guest-invitations/{invitation_id}/revoke", response_model=None)
+async def revoke_guest_invitation(
+    request: Request, slug: str, invitation_id: UUID, admin: AdminPost, services: ServicesDep
+) -> Response:
+    acting = await authority(services, admin, slug)
+    change = services.guests.revoke_invitation(acting, invitation_id, by=acting.actor)
+    return await _changed(request, services, admin, slug, change, "invitation revoked")
+
+
+@router.post("/tenants/{slug}/guests/{user_id}/remove", response_model=None)
+async def remove_guest(
+    request: Request, slug: str, user_id: UUID, admin: AdminPost, services: ServicesDep
+) -> Response:
+    acting = await authority(services, admin, slug)
+    change = services.guests.remove(acting, user_id, by=acting.actor)
+    return await _changed(request, services, admin, slug, change, "guest removed")

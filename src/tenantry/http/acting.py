@@ -9,11 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.http.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.http.auth import Profile, Requires, RouteApp, TenantAdmin, origin, resolve_route_app
 from tenantry.http.platform import AppSlug, Reason, Slug
 from tenantry.identity.acting import ImpersonationRequest
 from tenantry.identity.models import ActingToken, Delegation, Impersonation
 from tenantry.identity.principal import Principal, Scope
+from tenantry.identity.schemas import Email
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 
@@ -24,10 +25,8 @@ router = APIRouter(
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(resolve_route_app)],
 )
-Profile = Annotated[Principal, Requires(Scope.PROFILE)]
 Sessions = Annotated[Principal, Requires(Scope.SESSIONS)]
 Account = Annotated[Principal, Requires(Scope.ACCOUNT)]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
 class ImpersonationStart(BaseModel):

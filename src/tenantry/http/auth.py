@@ -141,5 +141,6 @@ async def require_live_session(services: Services, principal: Principal) -> None
     await services.db.check(principal.context, services.identity.credential_checks(principal))
 
 
+Profile = Annotated[Principal, Requires(Scope.PROFILE)]
 TenantAdmin = Annotated[Principal, Requires(Scope.ADMIN)]
 PlatformAdmin = Annotated[Principal, Requires(Scope.PLATFORM)]

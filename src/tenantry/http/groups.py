@@ -1,5 +1,6 @@
-"""Groups of a tenant's users and the tenant's policy towards guests, managed by tenant
-administrators under `/v1/apps/admin/…`.
+"""Groups of a tenant's users, the guests from other tenants in them, and the tenant's policy
+towards guests, managed by tenant administrators under `/v1/apps/admin/…`; invited guests accept
+under `/v1/apps/{their app}/guest-invitations/accept`, signed in to their own tenant.
 
 Roles are assigned to a group through the assignments routes (`subject.kind = "group"`); its
 members hold them while they belong to it. The policy (`/policy`) is read and written by holders
@@ -8,16 +9,18 @@ of `policies.manage` or `roles.manage` (the service decides; absent, it denies e
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.access.models import Group, TenantPolicy
-from tenantry.http.auth import RequiresPrivilege, TenantAdmin, resolve_route_app
+from tenantry.access.models import Group, GuestInvitation, TenantPolicy
+from tenantry.http.auth import Profile, RequiresPrivilege, TenantAdmin, resolve_route_app
 from tenantry.http.platform import AppSlug
 from tenantry.identity.principal import Principal
+from tenantry.identity.schemas import Email, OpaqueValue
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import Services, ServicesDep
 
@@ -142,3 +145,113 @@ async def set_policy(body: PolicyIn, principal: TenantAdmin, services: ServicesD
         by=principal.actor,
     )
     return _policy(services, changed)
+
+
+# Guests ---------------------------------------------------------------------------------------
+
+
+class GuestInvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    app: AppSlug
+    email: Email
+
+
+class GuestInvitationOut(BaseModel):
+    id: UUID
+    group_id: UUID
+    app: str
+    email: str
+    expires_at: datetime
+
+
+class GuestOut(BaseModel):
+    app_user_id: UUID
+    app: str
+    email: str
+    status: str
+    groups: list[str]
+    created_at: datetime
+
+
+class AcceptGuestInvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: OpaqueValue
+
+
+class GuestAdmissionOut(BaseModel):
+    """Where the caller is now a guest; switch there with `/auth/token-exchange`."""
+
+    tenant_id: UUID
+    tenant_slug: str
+    app_user_id: UUID
+
+
+def _invitation(services: Services, invitation: GuestInvitation) -> GuestInvitationOut:
+    return GuestInvitationOut(
+        id=invitation.id,
+        group_id=invitation.group_id,
+        app=services.apps.slugs_by_id[invitation.guest_app_id],
+        email=invitation.email,
+        expires_at=invitation.expires_at,
+    )
+
+
+@router.post(
+    "/groups/{group_id}/guest-invitations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GuestInvitationOut,
+)
+async def invite_guest(
+    group_id: UUID, body: GuestInvitationIn, principal: ManageGroups, services: ServicesDep
+) -> GuestInvitationOut:
+    """Invite a member of another tenant into the group as a guest; the code goes by mail."""
+    app_id = services.apps.by_slug(body.app).id
+    invitation = await services.guests.invite(
+        principal, group_id, app_id, body.email, by=principal.actor
+    )
+    return _invitation(services, invitation)
+
+
+@router.get("/guest-invitations", response_model=list[GuestInvitationOut])
+async def guest_invitations(
+    principal: ManageGroups, services: ServicesDep
+) -> list[GuestInvitationOut]:
+    return [_invitation(services, i) for i in await services.guests.invitations(principal)]
+
+
+@router.delete("/guest-invitations/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_guest_invitation(
+    invitation_id: UUID, principal: ManageGroups, services: ServicesDep
+) -> None:
+    await services.guests.revoke_invitation(principal, invitation_id, by=principal.actor)
+
+
+@router.post("/guest-invitations/accept", response_model=GuestAdmissionOut)
+async def accept_guest_invitation(
+    body: AcceptGuestInvitationIn, principal: Profile, services: ServicesDep
+) -> GuestAdmissionOut:
+    """Accept, signed in to your own tenant in the invited app as the invited address."""
+    host_id, user_id = await services.guests.accept(principal, body.code)
+    host = await services.tenants.get(host_id)
+    assert host is not None  # it admitted the guest in this very request
+    return GuestAdmissionOut(tenant_id=host_id, tenant_slug=host.slug, app_user_id=user_id)
+
+
+@router.get("/guests", response_model=list[GuestOut])
+async def guests(principal: ManageGroups, services: ServicesDep) -> list[GuestOut]:
+    return [
+        GuestOut(
+            app_user_id=g.app_user_id,
+            app=services.apps.slugs_by_id[g.app_id],
+            email=g.email,
+            status=g.status,
+            groups=g.groups,
+            created_at=g.created_at,
+        )
+        for g in await services.guests.guests(principal)
+    ]
+
+
+@router.delete("/guests/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_guest(user_id: UUID, principal: ManageGroups, services: ServicesDep) -> None:
+    await services.guests.remove(principal, user_id, by=principal.actor)

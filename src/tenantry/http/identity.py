@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from tenantry.http.auth import Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.http.auth import Profile, Requires, RouteApp, TenantAdmin, origin, resolve_route_app
 from tenantry.identity.models import TokenPair
 from tenantry.identity.principal import Principal, Scope
 from tenantry.identity.schemas import (
@@ -48,7 +48,6 @@ router = APIRouter(
     dependencies=[Depends(resolve_route_app)],
 )
 UserAgent = Annotated[str | None, Header(max_length=1000)]
-Profile = Annotated[Principal, Requires(Scope.PROFILE)]
 Sessions = Annotated[Principal, Requires(Scope.SESSIONS)]
 ApiTokens = Annotated[Principal, Requires(Scope.API_TOKENS)]
 # Credential changes: an interactive session whose sign-in is recent, never an API token.

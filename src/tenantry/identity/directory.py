@@ -143,6 +143,25 @@ class UserDirectory:
         return user, created
 
     @staticmethod
+    async def identity_in(
+        tx: Transaction, tenant_id: UUID, app_id: UUID, user_id: UUID
+    ) -> AppUser | None:
+        return await users.get(tx, tenant_id, app_id, user_id)
+
+    @staticmethod
+    async def add_guest_in(
+        tx: Transaction, tenant_id: UUID, app_id: UUID, email: str, display_name: str | None
+    ) -> AppUser:
+        """A host tenant's identity for a guest, in the caller's transaction: no password (the
+        guest enters by a token exchange from their home identity), its address proven by the
+        accepted invitation. An existing identity with that address is a conflict."""
+        if await users.get_by_email(tx, tenant_id, app_id, email) is not None:
+            raise Conflict("you already have an identity in that tenant for this app")
+        user = await users.create(tx, tenant_id, app_id, email, display_name, email_verified=True)
+        await users.mark_email_verified(tx, user.id, tenant_id, app_id)
+        return user
+
+    @staticmethod
     async def set_active_in(
         tx: Transaction,
         tenant_id: UUID,

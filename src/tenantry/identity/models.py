@@ -25,6 +25,10 @@ class AppUser:
     mfa_enabled: bool
     created_at: datetime
     last_login_at: datetime | None
+    # When Tenantry's own mailed code proved the address (what makes one person's identities
+    # in several tenants the same person).
+    email_proven_at: datetime | None = None
+    deactivated_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 A deactivated user cannot sign in, refresh or complete a second factor; their sessions are
 revoked and their API tokens too, in the transaction that deactivates them, so both stop at
 once (and an API token is also refused while its owner is inactive). Reactivation lets them
-sign in again; it does not bring old sessions or tokens back. Who deactivated and why is kept
+sign in again; it does not bring old sessions or tokens back. The guest identities a user holds
+in other tenants follow their home identity (`access.guests`). Who deactivated and why is kept
 on the user and in the tenant's audit log, in the same transaction.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tenantry.access.guests import POLICY
 from tenantry.invitations.service import require_admin
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import Conflict
@@ -18,6 +20,7 @@ from tenantry.kit.errors import Conflict
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from tenantry.access.guests import GuestService
     from tenantry.apps.service import AppDirectory
     from tenantry.audit_log.service import AuditLog
     from tenantry.identity.directory import UserDirectory
@@ -36,8 +39,10 @@ class UserAdministration:
         tenants: TenantGate,
         users: UserDirectory,
         audit: AuditLog,
+        guests: GuestService,
     ) -> None:
         self._db = db
+        self._guests = guests
         self._apps = apps
         self._tenants = tenants
         self._users = users
@@ -70,6 +75,11 @@ class UserAdministration:
         await self._tenants.require_serving(principal.tenant_id, app.id)
         tenant_id = principal.tenant_id
         async with self._db.tenant_transaction(TenantContext(tenant_id, app.id)) as tx:
+            seen = await self._users.identity_in(tx, tenant_id, app.id, user_id)
+            if active and seen is not None and seen.deactivated_by == str(POLICY):
+                raise Conflict(
+                    "this guest comes back by itself once both tenants allow the visit again"
+                )
             user = await self._users.set_active_in(
                 tx, tenant_id, app.id, user_id, active=active, by=by, reason=reason
             )
@@ -83,4 +93,6 @@ class UserAdministration:
                 app_id=app.id,
                 metadata={"email": user.email, "reason": reason} if reason else {},
             )
+        # Guests this identity is, elsewhere, follow it (the platform path holds their links).
+        await self._guests.follow(tenant_id)
         return user

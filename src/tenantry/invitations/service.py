@@ -52,7 +52,10 @@ LIST_LIMIT = 200
 
 
 class RoleGrants(Protocol):
-    """Assigns an accepted invitation's role keys (the access feature, once wired)."""
+    """Checks an invitation's role keys when it is made and assigns them when it is accepted
+    (the access feature, passed by the composition root)."""
+
+    async def check_grantable(self, principal: Principal, role_keys: list[str]) -> None: ...
 
     async def assign_invited_in(
         self,
@@ -100,7 +103,7 @@ class Invitations:
         users: UserDirectory,
         *,
         audit: AuditLog,
-        roles: RoleGrants | None = None,
+        roles: RoleGrants,
     ) -> None:
         self._db = db
         self._apps = apps
@@ -146,6 +149,7 @@ class Invitations:
         by: Actor,
     ) -> Invitation:
         app = await self._serving_app(principal, app_slug)
+        await self._roles.check_grantable(principal, sorted(set(role_keys)))
         tenant_id = principal.tenant_id
         token = new_token(TokenKind.ONE_TIME, tenant_id)
         tenant = await self._tenants.get(tenant_id)
@@ -280,7 +284,7 @@ class Invitations:
             )
             accepted = await repository.mark_accepted(tx, tenant_id, app.id, invitation.id, user.id)
             invitee = Actor(f"{app.slug}-user", str(user.id))
-            if self._roles is not None and accepted.role_keys:
+            if accepted.role_keys:
                 await self._roles.assign_invited_in(
                     tx,
                     tenant_id=tenant_id,

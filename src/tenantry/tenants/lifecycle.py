@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -99,6 +99,11 @@ def _no_step(_: str) -> None:
     return None
 
 
+# Told of every lifecycle change in its transaction (the composition root passes what depends on
+# a tenant's status, such as the guests it sends to other tenants).
+StatusHook = Callable[["Transaction", "UUID"], Awaitable[None]]
+
+
 class TenantService:
     def __init__(
         self,
@@ -110,8 +115,10 @@ class TenantService:
         *,
         purge_grace_days: int,
         platform_tenant: str,
+        on_status: StatusHook | None = None,
     ) -> None:
         self._db = db
+        self._on_status = on_status
         self._audit = audit
         self._settings = settings
         self._apps = apps
@@ -142,6 +149,7 @@ class TenantService:
             await repository.set_status(tx, tenant.id, target, grace_days=self._grace_days)
             await repository.add_lifecycle_event(tx, tenant.id, tenant.status, target, reason, by)
             await self._record(tx, tenant.id, f"tenant.{action}", by, reason=reason)
+            await self._status_changed(tx, tenant.id)
             await notify_in(tx, str(tenant.id))
             updated = await repository.get_record(tx, slug)
         assert updated is not None
@@ -325,11 +333,16 @@ class TenantService:
             await repository.add_lifecycle_event(
                 tx, tenant.id, "deprovisioned", "purged", reason, by
             )
+            await self._status_changed(tx, tenant.id)
             # The audit log is kept after a purge (the evidence of what happened, pruned by
             # retention like any other), so the purge is its last entry.
             await self._record(tx, tenant.id, "tenant.purge", by, reason=reason, **report.deleted)
             await notify_in(tx, str(tenant.id))
         return report
+
+    async def _status_changed(self, tx: Transaction, tenant_id: UUID) -> None:
+        if self._on_status is not None:
+            await self._on_status(tx, tenant_id)
 
     async def _record(
         self,

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from tenantry.kit.db import Database, Requirement, Transaction
 
 _USER = """id, tenant_id, app_id, email, email_verified, display_name, status, password_hash,
-           mfa_secret, mfa_enabled, created_at, last_login_at"""
+           mfa_secret, mfa_enabled, created_at, last_login_at, email_proven_at,
+           deactivated_by"""
 
 
 async def get_by_email(
