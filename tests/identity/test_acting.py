@@ -277,3 +277,29 @@ async def test_a_platform_administrator_impersonates_in_any_tenant(
     other_admin = await tenant_admin(control_client, db, tenant, "owner@example.com")
     listed = await control_client.get("/v1/apps/admin/impersonations", headers=other_admin.auth)
     assert [g["actor"] for g in listed.json()] == [f"platform-admin:{operator.id}"]
+
+
+async def test_an_expired_delegation_stops_working_and_mints_nothing(
+    client, db, tenant, urls
+) -> None:
+    grantor = await signed_in(client, "thinktank", tenant, "lapsing@example.com")
+    delegate = await signed_in(client, "thinktank", tenant, "cover@example.com")
+    grant = (
+        await client.post(
+            "/v1/apps/thinktank/delegations",
+            headers=grantor.auth,
+            json={"email": delegate.email, "reason": "a week's cover", "minutes": 60},
+        )
+    ).json()
+    base = f"/v1/apps/thinktank/delegations/{grant['id']}/token"
+    token = (await client.post(base, headers=delegate.auth)).json()["access_token"]
+    assert (await client.get("/v1/apps/thinktank/me", headers=bearer(token))).status_code == 200
+    with psycopg.connect(urls.admin) as conn:  # the window closes
+        conn.execute(
+            "UPDATE tenantry.delegations SET ends_at = starts_at + interval '1 ms' WHERE id = %s",
+            [grant["id"]],
+        )
+    assert (await client.get("/v1/apps/thinktank/me", headers=bearer(token))).status_code == 401
+    # The delegate knows the grant; it is simply over.
+    again = await client.post(base, headers=delegate.auth)
+    assert (again.status_code, again.json()["detail"]) == (403, "this delegation is not running")
