@@ -113,7 +113,7 @@ def test_assign_and_end_an_assignment(stage, admin) -> None:
 
 
 def test_chain_status_turns_broken_when_a_row_is_tampered_with(stage, urls, admin) -> None:
-    client, _ = admin
+    client, csrf = admin
     slug = f"ui-chain-{uuid7().hex[-6:]}"
     with httpx.Client(base_url=stage.url) as api:
         auth = _api_login(api, PLATFORM, "admin", ADMIN_EMAIL)
@@ -144,6 +144,10 @@ def test_chain_status_turns_broken_when_a_row_is_tampered_with(stage, urls, admi
     broken = client.get(f"/admin/tenants/{slug}/audit-log")
     assert 'data-chain="broken"' in broken.text
     assert re.search(r"Chain broken</strong>: .*seq 1", broken.text), broken.text
+    walk = f"/admin/tenants/{slug}/audit-log/verify"
+    assert client.post(walk, data={}).status_code == 403  # no CSRF token
+    walked = client.post(walk, data={"csrf": csrf}, follow_redirects=True)
+    assert f"{slug}: TAMPERED: row seq 1 was edited" in walked.text
 
 
 def test_departments_members_and_delegated_administrators(stage, admin) -> None:

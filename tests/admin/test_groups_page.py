@@ -204,3 +204,37 @@ def test_a_tenants_page_never_shows_another_tenants_groups(stage, admin) -> None
         assert refused.status_code == 404, (url, refused.text)
         assert "no such group" in refused.text
     assert theirs in client.get(f"/admin/tenants/{other}/groups").text
+
+
+def test_a_guest_is_invited_listed_and_the_invitation_revoked(stage, admin) -> None:
+    client, csrf = admin
+    slug = _other_tenant(stage)
+    base = f"/admin/tenants/{slug}"
+    policy = {"guests_in": "true", "guest_apps": ["thinktank"], "guest_max_role": "viewer"}
+    assert client.post(f"{base}/guest-policy", data={**policy, "csrf": csrf}).status_code == 303
+    made = client.post(f"{base}/groups", data={"name": "Advisers", "csrf": csrf})
+    assert made.status_code == 303, made.text
+    group_id = _group_id(client.get(f"{base}/groups").text, "Advisers")
+    invite = {"group_id": group_id, "app": "thinktank", "email": "adviser@example.com"}
+    assert client.post(f"{base}/guest-invitations", data=invite).status_code == 403
+    invited = client.post(
+        f"{base}/guest-invitations", data={**invite, "csrf": csrf}, follow_redirects=True
+    )
+    assert "adviser@example.com invited" in invited.text
+    table = re.search(r'<table id="guest-invitations">.*?</table>', invited.text, re.DOTALL)
+    assert table
+    assert "adviser@example.com" in table.group(0)
+    assert "Advisers" in table.group(0)
+    invitation_id = re.search(r"/guest-invitations/([0-9a-f-]{36})/revoke", invited.text)
+    assert invitation_id
+    revoke = f"{base}/guest-invitations/{invitation_id.group(1)}/revoke"
+    revoked = client.post(revoke, data={"csrf": csrf}, follow_redirects=True)
+    assert "invitation revoked" in revoked.text
+    assert "No open invitations." in revoked.text
+    again = client.post(revoke, data={"csrf": csrf})
+    assert (again.status_code, "no open invitation" in again.text) == (404, True)
+    # An app the tenant does not admit guests in is refused with its reason.
+    elsewhere = {**invite, "app": "launchboard", "csrf": csrf}
+    refused = client.post(f"{base}/guest-invitations", data=elsewhere)
+    assert refused.status_code == 403, refused.text
+    assert "does not admit guests in this app" in refused.text

@@ -310,3 +310,43 @@ async def test_many_entries_in_one_statement_chain_in_order(db, urls, signer) ->
     assert found.head_seq == 351
     newest = await audit.search(tenant.id, action="test.bulk", limit=1)
     assert newest[0].object_id == "49"
+
+
+async def test_a_glance_at_a_long_chain_checks_what_came_since(
+    db, urls, logged, monkeypatch
+) -> None:
+    """The admin page's glance: a chain longer than FULL_WALK_ROWS resumes where this process
+    last found it intact; what is appended after that, tampered with, is found at once; an
+    edit behind it waits for the full walk, which finds it."""
+    glance = services_for(db).audit.glance
+    monkeypatch.setattr("tenantry.audit_log.verify.FULL_WALK_ROWS", 2)
+    first = await glance(logged.slug)
+    assert (first.ok, first.resumed_seq, first.rows) == (True, None, 5)
+    await record(db, logged, 3)
+    second = await glance(logged.slug)
+    assert (second.ok, second.resumed_seq, second.rows, second.head_seq) == (True, 5, 3, 8)
+    await record(db, logged, 2)
+    tamper(urls, (f"UPDATE tenantry.audit_log SET actor = 'cli:eve' {WHERE}", [logged.id, 9]))
+    assert (await glance(logged.slug)).problem.startswith("row seq 9 was edited")
+
+
+async def test_an_edit_behind_the_glance_waits_for_the_full_walk(
+    db, urls, logged, monkeypatch
+) -> None:
+    glance = services_for(db).audit.glance
+    monkeypatch.setattr("tenantry.audit_log.verify.FULL_WALK_ROWS", 2)
+    assert (await glance(logged.slug)).ok
+    tamper(urls, (f"UPDATE tenantry.audit_log SET actor = 'cli:eve' {WHERE}", [logged.id, 3]))
+    assert (await glance(logged.slug)).ok  # behind the resumed point: not looked at
+    assert (await status(db, logged)).problem.startswith("row seq 3 was edited")
+    # The failed walk forgot the resumed point: the next glance walks everything again.
+    again = await glance(logged.slug)
+    assert again.resumed_seq is None
+    assert again.problem.startswith("row seq 3 was edited")
+
+
+async def test_a_short_chain_is_always_walked_in_full(db, urls, logged) -> None:
+    glance = services_for(db).audit.glance
+    assert (await glance(logged.slug)).ok
+    tamper(urls, (f"UPDATE tenantry.audit_log SET actor = 'cli:eve' {WHERE}", [logged.id, 2]))
+    assert (await glance(logged.slug)).problem.startswith("row seq 2 was edited")

@@ -104,6 +104,10 @@ class ChainStatus:
     head_seq: int
     checkpoint_seq: int
     problem: str | None = None
+    # The hash of the last row found good, and where the walk resumed an earlier one (None: it
+    # started from the checkpoint).
+    last_hash: bytes = b""
+    resumed_seq: int | None = None
 
     @property
     def ok(self) -> bool:

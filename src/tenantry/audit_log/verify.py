@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tenantry.kit.db import Transaction
 
 BATCH = 5000
+# About a second's walk on a small machine (53,000 rows/s measured).
+FULL_WALK_ROWS = 50_000
 
 
 class Tampered(Exception):
@@ -52,14 +54,31 @@ class _Walk:
         self.rows += 1
 
 
-async def verify_chain(tx: Transaction, tenant_id: UUID, tenant: str) -> ChainStatus:
+def _start(
+    checkpoint: int, checkpoint_hash: bytes, head_seq: int, since: tuple[int, bytes] | None
+) -> _Walk:
+    # A chain short enough to walk in well under a second is always walked in full.
+    if since is not None and since[0] > checkpoint and head_seq - checkpoint > FULL_WALK_ROWS:
+        return _Walk(*since)
+    return _Walk(checkpoint, checkpoint_hash)
+
+
+async def verify_chain(
+    tx: Transaction, tenant_id: UUID, tenant: str, since: tuple[int, bytes] | None = None
+) -> ChainStatus:
+    """Walk the chain from the checkpoint, or, for a chain longer than `FULL_WALK_ROWS`, from
+    `since` (a row seq and hash an earlier walk ended on, after the checkpoint): then only the
+    rows after it are checked."""
     start = await repository.chain_state(tx, tenant_id)
     checkpoint = start["checkpoint_seq"] or 0
-    walk = _Walk(checkpoint, bytes(start["checkpoint_hash"] or GENESIS))
     head_seq = start["head_seq"] or 0
+    walk = _start(checkpoint, bytes(start["checkpoint_hash"] or GENESIS), head_seq, since)
+    resumed = walk.seq if walk.seq > checkpoint else None
 
     def status(problem: str | None = None) -> ChainStatus:
-        return ChainStatus(tenant_id, tenant, walk.rows, head_seq, checkpoint, problem)
+        return ChainStatus(
+            tenant_id, tenant, walk.rows, head_seq, checkpoint, problem, walk.prev, resumed
+        )
 
     try:
         while True:
