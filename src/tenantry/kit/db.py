@@ -16,6 +16,7 @@ from typing import Any, LiteralString, Self
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -124,13 +125,19 @@ class Transaction:
     async def switched(self, token: str) -> AsyncIterator[None]:
         """Statements under another server-signed context, inside this transaction, then the
         transaction's own context again: for what one change must write, atomically, in a
-        scope beside its own (an alert's mail in the admin app's outbox). If the block fails
-        the transaction is lost anyway, so its context is not restored."""
+        scope beside its own (an alert's mail in the admin app's outbox).
+
+        The own context comes back however the block ends, so a caller that catches an error
+        (a savepoint rolled back, say) never goes on in the other scope; only a transaction
+        already failed, which runs nothing more, keeps the other context until it ends."""
         if self._pending_token is not None:
             await self.execute("SELECT 1")
         await self._connection.execute(SET_CONTEXT, [token])
-        yield
-        await self._connection.execute(SET_CONTEXT, [self._token])
+        try:
+            yield
+        finally:
+            if self._connection.info.transaction_status is TransactionStatus.INTRANS:
+                await self._connection.execute(SET_CONTEXT, [self._token])
 
     async def connection(self) -> Connection:
         """The raw connection, for COPY or multi-statement scripts; the context is applied first."""
