@@ -35,6 +35,8 @@ from tenantry.invitations.deactivation import UserAdministration
 from tenantry.invitations.service import Invitations
 from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
+from tenantry.registry.service import AppRegistry
+from tenantry.registry.tenant_apps import TenantApps
 from tenantry.security_events.service import SecurityEvents
 from tenantry.settings.service import SettingsService
 from tenantry.tenant_context.service import ContextService
@@ -79,6 +81,8 @@ class Services:
     policies: PolicyService
     guests: GuestService
     alerts: AlertService
+    registry: AppRegistry
+    tenant_apps: TenantApps
 
 
 async def _services(request: Request) -> Services:
@@ -144,6 +148,8 @@ def build_services(
     context = ContextService(db, deprecations)
     listener.subscribe(tenants.invalidate_scope)
     listener.subscribe(context.invalidate)
+    registry = AppRegistry(db, apps)
+    listener.subscribe(registry.invalidate)
 
     def keys_changed(scope: str) -> None:
         if scope in (KEYS, EVERYTHING):
@@ -196,4 +202,6 @@ def build_services(
         policies=PolicyService(db, apps, guests),
         guests=guests,
         alerts=alerts,
+        registry=registry,
+        tenant_apps=TenantApps(db, apps, tenants, audit),
     )
