@@ -35,6 +35,8 @@ from tenantry.invitations.deactivation import UserAdministration
 from tenantry.invitations.service import Invitations
 from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
+from tenantry.licensing.entitlements import Entitlements
+from tenantry.licensing.service import Licences
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
 from tenantry.security_events.service import SecurityEvents
@@ -83,6 +85,8 @@ class Services:
     alerts: AlertService
     registry: AppRegistry
     tenant_apps: TenantApps
+    licences: Licences
+    entitlements: Entitlements
 
 
 async def _services(request: Request) -> Services:
@@ -150,6 +154,8 @@ def build_services(
     listener.subscribe(context.invalidate)
     registry = AppRegistry(db, apps)
     listener.subscribe(registry.invalidate)
+    entitlements = Entitlements(db, required=settings.licences_required)
+    listener.subscribe(entitlements.invalidate)
 
     def keys_changed(scope: str) -> None:
         if scope in (KEYS, EVERYTHING):
@@ -204,4 +210,6 @@ def build_services(
         alerts=alerts,
         registry=registry,
         tenant_apps=TenantApps(db, apps, tenants, audit),
+        licences=Licences(db, apps, tenants, audit),
+        entitlements=entitlements,
     )

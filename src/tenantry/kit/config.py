@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     purge_grace_days: int = Field(default=30, ge=0, le=3650)
     # `host:port` name servers for domain verification; empty uses the system's resolvers.
     dns_nameservers: list[str] = Field(default_factory=list)
+    # Apps for which a tenant holds no licence are blocked (else unrestricted): docs/licences.md.
+    licences_required: bool = False
     mail_from: str = "no-reply@tenantry.localhost"
     log_level: str = "INFO"
 

@@ -21,7 +21,12 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
-from tenantry.kit.errors import ConfigurationError, Conflict, DatabaseUnavailable
+from tenantry.kit.errors import (
+    ConfigurationError,
+    Conflict,
+    DatabaseUnavailable,
+    SeatLimitReached,
+)
 
 SET_CONTEXT: LiteralString = "SELECT set_config('tenantry.context', %s, true)"
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
@@ -33,6 +38,8 @@ Connection = psycopg.AsyncConnection[DictRow]
 Cursor = psycopg.AsyncCursor[DictRow]
 Params = Sequence[Any] | dict[str, Any] | None
 Query = LiteralString | bytes | sql.SQL | sql.Composed
+# Raised by the seat trigger of revision 0016 (`tenantry.enforce_seats`).
+SEAT_LIMIT_SQLSTATE = "TL409"
 # A query that must return a row, or the error to raise (see `Transaction.require`).
 Requirement = tuple[LiteralString, Sequence[Any], Exception]
 
@@ -94,6 +101,11 @@ class Transaction:
             # The one place a duplicate becomes a domain error: a lost race between a check and
             # an insert is the same 409 as the check itself would have given, never a 500.
             raise conflict(exc) from exc
+        except psycopg.Error as exc:
+            if exc.sqlstate == SEAT_LIMIT_SQLSTATE:
+                message = exc.diag.message_primary or "seat limit reached"
+                raise SeatLimitReached(message) from exc
+            raise
 
     async def _execute(self, query: Query, params: Params) -> Cursor:
         cursor = self._connection.cursor()

@@ -27,6 +27,15 @@ class Conflict(TenantryError):
     status = 409
 
 
+class SeatLimitReached(TenantryError):
+    """Every seat of the tenant's licence for the app is taken (active identities and open
+    invitations); raised by the database's seat trigger, so every path that adds someone gets
+    it. Not a `Conflict`: callers that read a conflict as "already exists" must not catch it."""
+
+    code = "seat_limit_reached"
+    status = 409
+
+
 class DatabaseUnavailable(TenantryError):
     code = "database_unavailable"
     status = 503
@@ -95,6 +104,13 @@ class TenantMismatch(Forbidden):
 
 class TenantInactive(Forbidden):
     code = "tenant_inactive"
+
+
+class AppDisabled(Forbidden):
+    """The tenant has the app but disabled it: unlike an app it never had (404), its data is
+    kept and enabling it again brings everything back."""
+
+    code = "app_disabled"
 
 
 class RateLimited(TenantryError):

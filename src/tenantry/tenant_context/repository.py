@@ -1,4 +1,5 @@
-"""The tenant context's one statement: user, tenant, settings, apps, flags and privileges."""
+"""The tenant context's one statement: user, tenant, settings, apps, flags, privileges and the
+app's licence entitlement."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ SELECT
   (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM tenantry.tenant_settings
     WHERE tenant_id = %s) AS settings,
   (SELECT coalesce(jsonb_agg(a.slug ORDER BY a.slug), '[]') FROM tenantry.tenant_apps ta
-     JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s) AS apps,
+     JOIN tenantry.apps a ON a.id = ta.app_id
+    WHERE ta.tenant_id = %s AND ta.status = 'enabled') AS apps,
+  (SELECT row_to_json(r) FROM (
+      SELECT coalesce(ta.pinned_version, a.latest_version) AS version, ta.config
+        FROM tenantry.tenant_apps ta JOIN tenantry.apps a ON a.id = ta.app_id
+       WHERE (ta.tenant_id, ta.app_id) = (SELECT s.tenant_id, s.app_id
+                                            FROM tenantry.current_scope s)) r) AS app_registry,
   (SELECT coalesce(jsonb_agg(jsonb_build_object(
             'key', f.key, 'default', f.default_value, 'status', f.status,
             'overrides', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -32,7 +39,11 @@ SELECT
      FROM tenantry.feature_flags f) AS flags,
   (SELECT coalesce(jsonb_agg(jsonb_build_array(e.privilege_key, e.scope_department_id)
                              ORDER BY e.privilege_key), '[]')
-     FROM tenantry.effective_privileges(%s, %s, %s) e) AS privileges
+     FROM tenantry.effective_privileges(%s, %s, %s) e) AS privileges,
+  (SELECT row_to_json(e) FROM (
+      SELECT licence_id, plan, seats, features, limits, valid_from, valid_until, grace_until,
+             read_only_until, state FROM tenantry.entitlements
+       WHERE tenant_id = %s AND app_id = %s) e) AS entitlement
 """
 
 
@@ -43,7 +54,11 @@ async def load(db: Database, context: TenantContext, checks: list[Requirement]) 
     rows = await db.read(
         context,
         CONTEXT_SQL,
-        [tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app, *privileges],
+        [
+            *(tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app),
+            *privileges,
+            *(tenant, app),
+        ],
         require=checks,
     )
     return rows[0]

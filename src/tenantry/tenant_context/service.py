@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from tenantry.access.models import Holdings
 from tenantry.flags import evaluation
 from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import EVERYTHING
+from tenantry.licensing.models import Entitlement
 from tenantry.settings.service import effective as effective_settings
 from tenantry.tenant_context import repository
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 class CachedContext:
     body: dict[str, Any]
     deprecated_flags: tuple[str, ...]
+    # The app's licence snapshot; its state depends on the clock, so it is rendered per load.
+    entitlement: Entitlement | None = None
 
 
 class ContextService:
@@ -46,7 +50,9 @@ class ContextService:
     async def load(self, principal: Principal, checks: list[Requirement]) -> dict[str, Any]:
         cached = await self._cached(principal, checks)
         self._count_deprecated(principal, cached)
-        return cached.body
+        if cached.entitlement is None:
+            return cached.body
+        return {**cached.body, "entitlement": cached.entitlement.as_context(datetime.now(UTC))}
 
     async def holds(self, principal: Principal, checks: list[Requirement], privilege: str) -> bool:
         """Whether the principal holds `privilege` anywhere (tenant-wide or in a department),
@@ -88,11 +94,16 @@ class ContextService:
             "app": principal.app_slug,
             "settings": effective_settings(tenant_row["plan"], row["settings"]),
             "apps": row["apps"],
+            # The app's effective version (pinned, else latest) and this tenant's config of it.
+            "app_version": (row["app_registry"] or {}).get("version"),
+            "app_config": (row["app_registry"] or {}).get("config", {}),
             "flags": flags,
+            "entitlement": None,
             **Holdings.of((p, UUID(d) if d else None) for p, d in row["privileges"]).as_context(),
         }
         deprecated = tuple(f["key"] for f in row["flags"] if f["status"] == "deprecated")
-        return CachedContext(body, deprecated)
+        entitlement = Entitlement.from_row(row["entitlement"]) if row["entitlement"] else None
+        return CachedContext(body, deprecated, entitlement)
 
     def _count_deprecated(self, principal: Principal, cached: CachedContext) -> None:
         for flag in cached.deprecated_flags:
