@@ -68,7 +68,8 @@ async def server_version(tx: Transaction) -> str:
 
 async def apps(tx: Transaction) -> list[dict[str, Any]]:
     return await tx.fetch_all(
-        """SELECT a.slug, a.name, a.description, a.status, count(ta.tenant_id) AS tenants
+        """SELECT a.slug, a.name, a.description, a.status, a.vendor, a.latest_version,
+                  count(ta.tenant_id) FILTER (WHERE ta.status = 'enabled') AS tenants
              FROM tenantry.apps a LEFT JOIN tenantry.tenant_apps ta ON ta.app_id = a.id
             GROUP BY a.id ORDER BY a.slug"""
     )

@@ -33,4 +33,7 @@ class TenantInfo:
     id: UUID
     slug: str
     status: str
+    # Enabled apps only: a disabled app is served nowhere.
     app_ids: frozenset[UUID]
+    # Apps the tenant has but disabled (their data kept): refused as `app_disabled`, not 404.
+    disabled_app_ids: frozenset[UUID] = frozenset()

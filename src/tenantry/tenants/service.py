@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from tenantry.kit.errors import NotFound, TenantInactive
+from tenantry.kit.errors import AppDisabled, NotFound, TenantInactive
 from tenantry.tenants.repository import tenants as repository
 
 if TYPE_CHECKING:
@@ -56,8 +56,11 @@ class TenantDirectory:
         self._by_id = {k: v for k, v in self._by_id.items() if str(k) != scope}
 
     async def require_serving(self, tenant_id: UUID, app_id: UUID) -> TenantInfo:
-        """The tenant if it is active and has the app enabled; otherwise a refusal."""
+        """The tenant if it is active and has the app enabled; otherwise a refusal. An app the
+        tenant never had is a 404; one it disabled is `app_disabled` (its data is kept)."""
         tenant = await self.get(tenant_id)
+        if tenant is not None and app_id in tenant.disabled_app_ids:
+            raise AppDisabled("this app is disabled for the tenant; its data is kept")
         if tenant is None or app_id not in tenant.app_ids:
             raise NotFound("no such tenant or app")
         if tenant.status != "active":

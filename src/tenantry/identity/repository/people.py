@@ -37,6 +37,7 @@ async def identities_of(
                AND u.email_proven_at IS NOT NULL
               JOIN tenantry.tenants t ON t.id = u.tenant_id AND t.status = 'active'
               JOIN tenantry.tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.app_id = u.app_id
+               AND ta.status = 'enabled'
              WHERE me.tenant_id = %s AND me.app_id = %s AND me.id = %s
                AND {_ME} AND {_THEM}
              ORDER BY t.slug""",

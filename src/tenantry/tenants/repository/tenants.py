@@ -137,7 +137,7 @@ async def lifecycle_events(tx: Transaction, tenant_id: UUID) -> list[dict[str, o
 
 async def enabled_apps(tx: Transaction, tenant_id: UUID) -> list[dict[str, object]]:
     return await tx.fetch_all(
-        """SELECT a.slug, ta.enabled_at FROM tenantry.tenant_apps ta
+        """SELECT a.slug, ta.enabled_at, ta.status FROM tenantry.tenant_apps ta
              JOIN tenantry.apps a ON a.id = ta.app_id WHERE ta.tenant_id = %s ORDER BY a.slug""",
         [tenant_id],
     )
@@ -230,7 +230,9 @@ async def provisioning_request(
 
 _SERVING = """
     SELECT t.id, t.slug, t.status,
-           coalesce(array_agg(ta.app_id) FILTER (WHERE ta.app_id IS NOT NULL), '{}') AS app_ids
+           coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'enabled'), '{}') AS app_ids,
+           coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'disabled'), '{}')
+               AS disabled_app_ids
       FROM tenantry.tenants t
       LEFT JOIN tenantry.tenant_apps ta ON ta.tenant_id = t.id
 """
@@ -239,7 +241,13 @@ _SERVING = """
 def _serving(row: DictRow | None) -> TenantInfo | None:
     if row is None:
         return None
-    return TenantInfo(row["id"], row["slug"], row["status"], frozenset(row["app_ids"]))
+    return TenantInfo(
+        row["id"],
+        row["slug"],
+        row["status"],
+        frozenset(row["app_ids"]),
+        frozenset(row["disabled_app_ids"]),
+    )
 
 
 async def serving_by_id(tx: Transaction, tenant_id: UUID) -> TenantInfo | None:
