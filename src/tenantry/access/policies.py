@@ -3,8 +3,8 @@
 Each tenant decides alone: `guests_in` lets members of other tenants join its groups as guests,
 `guests_out` lets its own users be guests elsewhere, both only in `guest_apps` (never the admin
 app), and a guest here never holds more than the `guest_max_role` template gives. No policy
-written means the defaults, which deny everything. Writing it needs `policies.manage` or
-`roles.manage`, held for the whole tenant.
+written means the defaults, which deny everything. Reading and writing it needs
+`policies.manage`, held for the whole tenant.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
 
-MANAGE = ("policies.manage", "roles.manage")
+MANAGE = "policies.manage"
 
 
 class PolicyService:
@@ -94,5 +94,5 @@ class PolicyService:
 
 async def _require(tx: Transaction, principal: Principal) -> None:
     held = await holdings_in(tx, principal, principal.app_id)
-    if not held.tenant_wide.intersection(MANAGE):
-        raise InsufficientPrivilege("this needs policies.manage or roles.manage for the tenant")
+    if MANAGE not in held.tenant_wide:
+        raise InsufficientPrivilege(f"this needs {MANAGE} for the whole tenant")

@@ -9,7 +9,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.http.auth import Profile, Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.http.auth import (
+    Profile,
+    Requires,
+    RequiresPrivilege,
+    RouteApp,
+    origin,
+    resolve_route_app,
+)
 from tenantry.http.platform import AppSlug, Reason, Slug
 from tenantry.identity.acting import ImpersonationRequest
 from tenantry.identity.models import ActingToken, Delegation, Impersonation
@@ -27,6 +34,7 @@ router = APIRouter(
 )
 Sessions = Annotated[Principal, Requires(Scope.SESSIONS)]
 Account = Annotated[Principal, Requires(Scope.ACCOUNT)]
+Impersonator = Annotated[Principal, RequiresPrivilege("impersonation.start")]
 
 
 class ImpersonationStart(BaseModel):
@@ -110,7 +118,7 @@ def _delegation(grant: Delegation) -> DelegationOut:
     "/impersonations", response_model=ImpersonationStarted, status_code=status.HTTP_201_CREATED
 )
 async def start_impersonation(
-    body: ImpersonationStart, principal: TenantAdmin, services: ServicesDep, request: Request
+    body: ImpersonationStart, principal: Impersonator, services: ServicesDep, request: Request
 ) -> ImpersonationStarted:
     """Act as a user of your tenant (platform administrators: of any tenant) for a while, with
     a reason; read-only unless asked. Off unless the tenant enables `impersonation_enabled`."""
@@ -128,7 +136,7 @@ async def start_impersonation(
 
 @router.get("/impersonations", response_model=list[ImpersonationOut])
 async def list_impersonations(
-    principal: TenantAdmin, services: ServicesDep
+    principal: Impersonator, services: ServicesDep
 ) -> list[ImpersonationOut]:
     return [_impersonation(g) for g in await services.acting.impersonations(principal)]
 
@@ -137,7 +145,7 @@ async def list_impersonations(
 async def end_impersonation(
     grant_id: UUID,
     body: ImpersonationEnd,
-    principal: TenantAdmin,
+    principal: Impersonator,
     services: ServicesDep,
     request: Request,
 ) -> None:

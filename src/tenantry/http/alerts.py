@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from tenantry.http.auth import PlatformAdmin, TenantAdmin, resolve_route_app
+from tenantry.http.auth import PlatformAdmin, ReadsAudit, resolve_route_app
 from tenantry.http.platform import platform_router
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
@@ -107,7 +107,7 @@ def _page(alerts: list[Alert], limit: int) -> AlertPage:
 
 @router.get("/alerts", response_model=AlertPage)
 async def tenant_alerts(
-    principal: TenantAdmin, services: ServicesDep, query: FiltersDep
+    principal: ReadsAudit, services: ServicesDep, query: FiltersDep
 ) -> AlertPage:
     """The tenant's alerts, newest first, filtered by status, rule and time, in keyset pages."""
     alerts = await services.alerts.search(principal.tenant_id, **query.model_dump())
@@ -116,7 +116,7 @@ async def tenant_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", status_code=204)
 async def acknowledge_alert(
-    alert_id: Annotated[UUID, Path()], principal: TenantAdmin, services: ServicesDep
+    alert_id: Annotated[UUID, Path()], principal: ReadsAudit, services: ServicesDep
 ) -> Response:
     """Mark an alert seen (who and when are kept); acknowledging again changes nothing."""
     await services.alerts.acknowledge(
@@ -130,7 +130,7 @@ async def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", status_code=204)
 async def resolve_alert(
-    alert_id: Annotated[UUID, Path()], principal: TenantAdmin, services: ServicesDep
+    alert_id: Annotated[UUID, Path()], principal: ReadsAudit, services: ServicesDep
 ) -> Response:
     """Close an alert, open or acknowledged (who and when are kept); resolving again changes
     nothing. A new burst from the same source afterwards raises a new alert."""

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from tenantry.http.auth import PlatformAdmin, TenantAdmin, resolve_route_app
+from tenantry.http.auth import PlatformAdmin, ReadsAudit, resolve_route_app
 from tenantry.http.platform import Slug, platform_router
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
@@ -122,7 +122,7 @@ def _status(status: ChainStatus) -> ChainStatusOut:
 
 @router.get("/audit-log", response_model=AuditPage)
 async def tenant_audit_log(
-    principal: TenantAdmin, services: ServicesDep, query: FiltersDep
+    principal: ReadsAudit, services: ServicesDep, query: FiltersDep
 ) -> AuditPage:
     """The tenant's audit log, newest first, filtered by action, actor, object and time, in
     keyset pages."""
@@ -131,7 +131,7 @@ async def tenant_audit_log(
 
 
 @router.get("/audit-log/verify", response_model=ChainStatusOut)
-async def tenant_audit_chain(principal: TenantAdmin, services: ServicesDep) -> ChainStatusOut:
+async def tenant_audit_chain(principal: ReadsAudit, services: ServicesDep) -> ChainStatusOut:
     """Whether the tenant's audit chain is intact, recomputed now."""
     return _status(await services.audit.status(principal.tenant_id, str(principal.tenant_id)))
 

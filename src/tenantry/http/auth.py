@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Path, Request, Security
+from fastapi import Depends, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from tenantry.apps.models import App
@@ -37,6 +37,9 @@ from tenantry.security_events.service import Origin
 if TYPE_CHECKING:
     from tenantry.services import Services
 
+# Every authenticated answer of a licensed app names the licence's state (valid, grace,
+# read_only); blocked requests are refused before the route runs (docs/licences.md).
+LICENCE_HEADER = "Tenantry-Licence-State"
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
 # Documents the Bearer scheme in OpenAPI; a missing header is answered by `_authorize`.
 bearer = HTTPBearer(auto_error=False, description="An access token or a tenantry_pat_ API token.")
@@ -63,6 +66,7 @@ async def _authorize(
     security_scopes: SecurityScopes,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    response: Response,
 ) -> Principal:
     services = _services(request)
     route_app = request.path_params.get("app")
@@ -103,6 +107,12 @@ async def _authorize(
         raise InsufficientScope(f"this credential lacks the scope(s): {names}")
     if required & HIDDEN_SCOPES:
         await require_live_session(services, principal)
+    # The app's licence for the tenant, from memory: blocked, read-only or in grace.
+    state = await services.entitlements.admit(
+        principal.tenant_id, principal.app_id, principal.app_slug, request.method
+    )
+    if state is not None:
+        response.headers[LICENCE_HEADER] = state.value
     return principal
 
 
@@ -144,3 +154,6 @@ async def require_live_session(services: Services, principal: Principal) -> None
 Profile = Annotated[Principal, Requires(Scope.PROFILE)]
 TenantAdmin = Annotated[Principal, Requires(Scope.ADMIN)]
 PlatformAdmin = Annotated[Principal, Requires(Scope.PLATFORM)]
+# Shared by several routers: reading the tenant's trails, and managing its users.
+ReadsAudit = Annotated[Principal, RequiresPrivilege("audit.read")]
+ManagesUsers = Annotated[Principal, RequiresPrivilege("users.manage")]

@@ -4,7 +4,7 @@ under `/v1/apps/{their app}/guest-invitations/accept`, signed in to their own te
 
 Roles are assigned to a group through the assignments routes (`subject.kind = "group"`); its
 members hold them while they belong to it. The policy (`/policy`) is read and written by holders
-of `policies.manage` or `roles.manage` (the service decides; absent, it denies every guest).
+of `policies.manage` (absent, it denies every guest).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.access.models import Group, GuestInvitation, TenantPolicy
-from tenantry.http.auth import Profile, RequiresPrivilege, TenantAdmin, resolve_route_app
+from tenantry.http.auth import Profile, RequiresPrivilege, resolve_route_app
 from tenantry.http.platform import AppSlug
 from tenantry.identity.principal import Principal
 from tenantry.identity.schemas import Email, OpaqueValue
@@ -31,6 +31,7 @@ router = APIRouter(
     dependencies=[Depends(resolve_route_app)],
 )
 ManageGroups = Annotated[Principal, RequiresPrivilege("groups.manage")]
+ManagePolicy = Annotated[Principal, RequiresPrivilege("policies.manage")]
 
 
 class GroupIn(BaseModel):
@@ -130,12 +131,12 @@ def _policy(services: Services, policy: TenantPolicy) -> PolicyOut:
 
 
 @router.get("/policy", response_model=PolicyOut)
-async def policy(principal: TenantAdmin, services: ServicesDep) -> PolicyOut:
+async def policy(principal: ManagePolicy, services: ServicesDep) -> PolicyOut:
     return _policy(services, await services.policies.get(principal))
 
 
 @router.put("/policy", response_model=PolicyOut)
-async def set_policy(body: PolicyIn, principal: TenantAdmin, services: ServicesDep) -> PolicyOut:
+async def set_policy(body: PolicyIn, principal: ManagePolicy, services: ServicesDep) -> PolicyOut:
     changed = await services.policies.set(
         principal,
         guests_in=body.guests_in,

@@ -8,7 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
 from pydantic import TypeAdapter
 
-from tenantry.http.auth import Profile, Requires, RouteApp, TenantAdmin, origin, resolve_route_app
+from tenantry.http.auth import (
+    ManagesUsers,
+    Profile,
+    Requires,
+    RouteApp,
+    origin,
+    resolve_route_app,
+)
 from tenantry.identity.models import TokenPair
 from tenantry.identity.principal import Principal, Scope
 from tenantry.identity.schemas import (
@@ -276,7 +283,7 @@ async def revoke_api_token(token_id: UUID, principal: ApiTokens, services: Servi
     "/external-issuers", status_code=status.HTTP_201_CREATED, response_model=ExternalIssuerOut
 )
 async def trust_issuer(
-    body: TrustIssuerRequest, principal: TenantAdmin, services: ServicesDep
+    body: TrustIssuerRequest, principal: ManagesUsers, services: ServicesDep
 ) -> ExternalIssuerOut:
     target = services.apps.by_slug(body.app)
     issuer = await services.identity.trust_issuer(
@@ -287,7 +294,7 @@ async def trust_issuer(
 
 @router.get("/people", response_model=list[AppIdentityOut])
 async def people(
-    principal: TenantAdmin,
+    principal: ManagesUsers,
     services: ServicesDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     person_id: UUID | None = None,

@@ -1,8 +1,9 @@
 """Invitations and user deactivation, under `/v1/apps/{app}`.
 
-Tenant administrators (the tenant's admin app) manage one of the tenant's apps, named by
-`{target}`: `/v1/apps/admin/apps/thinktank/invitations`. The invited person accepts at the
-invitation's own app: `POST /v1/apps/thinktank/invitations/accept`.
+Tenant administrators (the tenant's admin app) holding `users.invite` (invitations) or
+`users.manage` (deactivation) manage one of the tenant's apps, named by `{target}`:
+`/v1/apps/admin/apps/thinktank/invitations`. The invited person accepts at the invitation's own
+app: `POST /v1/apps/thinktank/invitations/accept`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from tenantry.http.auth import RouteApp, TenantAdmin, resolve_route_app
+from tenantry.http.auth import RequiresPrivilege, RouteApp, resolve_route_app
+from tenantry.identity.principal import Principal
 from tenantry.invitations.schemas import (
     AcceptanceOut,
     Deactivation,
@@ -35,6 +37,8 @@ router = APIRouter(
 Target = Annotated[
     str, Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app managed, e.g. thinktank.")
 ]
+InviteUsers = Annotated[Principal, RequiresPrivilege("users.invite")]
+ManageUsers = Annotated[Principal, RequiresPrivilege("users.manage")]
 
 
 def _out(invitation: object) -> InvitationOut:
@@ -47,7 +51,7 @@ def _out(invitation: object) -> InvitationOut:
     response_model=InvitationOut,
 )
 async def invite(
-    target: Target, body: InvitationCreate, principal: TenantAdmin, services: ServicesDep
+    target: Target, body: InvitationCreate, principal: InviteUsers, services: ServicesDep
 ) -> InvitationOut:
     """Invite an address into the app with role keys; the invitation is mailed (outbox)."""
     invitation = await services.invitations.invite(
@@ -64,7 +68,7 @@ async def invite(
 @router.get("/apps/{target}/invitations", response_model=list[InvitationOut])
 async def invitations(
     target: Target,
-    principal: TenantAdmin,
+    principal: InviteUsers,
     services: ServicesDep,
     state: Annotated[InvitationStatus | None, Query(alias="status")] = None,
 ) -> list[InvitationOut]:
@@ -77,7 +81,7 @@ async def revoke_invitation(
     target: Target,
     invitation_id: UUID,
     body: InvitationRevoke,
-    principal: TenantAdmin,
+    principal: InviteUsers,
     services: ServicesDep,
 ) -> InvitationOut:
     invitation = await services.invitations.revoke(
@@ -88,7 +92,7 @@ async def revoke_invitation(
 
 @router.post("/apps/{target}/invitations/{invitation_id}/resend", response_model=InvitationOut)
 async def resend_invitation(
-    target: Target, invitation_id: UUID, principal: TenantAdmin, services: ServicesDep
+    target: Target, invitation_id: UUID, principal: InviteUsers, services: ServicesDep
 ) -> InvitationOut:
     """Mail a new token (the previous one stops working); limited in pace and number."""
     invitation = await services.invitations.resend(
@@ -119,7 +123,7 @@ async def deactivate_user(
     target: Target,
     user_id: UUID,
     body: Deactivation,
-    principal: TenantAdmin,
+    principal: ManageUsers,
     services: ServicesDep,
 ) -> UserStatusOut:
     """The user can no longer sign in; their sessions and API tokens stop at once."""
@@ -131,7 +135,7 @@ async def deactivate_user(
 
 @router.post("/apps/{target}/users/{user_id}/reactivate", response_model=UserStatusOut)
 async def reactivate_user(
-    target: Target, user_id: UUID, principal: TenantAdmin, services: ServicesDep
+    target: Target, user_id: UUID, principal: ManageUsers, services: ServicesDep
 ) -> UserStatusOut:
     """The user can sign in again (old sessions and tokens stay revoked)."""
     user = await services.user_admin.reactivate(principal, target, user_id, by=principal.actor)

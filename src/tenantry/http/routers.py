@@ -15,6 +15,7 @@ from tenantry.http import (
     identity,
     invitations,
     operations,
+    registry,
     security_events,
     settings,
     tenants,
@@ -38,6 +39,8 @@ ROUTERS = (
     settings.router,
     domains.router,
     flags.router,
+    registry.router,
+    registry.tenant_router,
     discovery.router,
     operations.router,
 )

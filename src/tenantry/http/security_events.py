@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from tenantry.http.auth import TenantAdmin, resolve_route_app
+from tenantry.http.auth import ReadsAudit, resolve_route_app
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 
@@ -35,7 +35,7 @@ class SecurityEventOut(BaseModel):
 
 @router.get("/security-events", response_model=list[SecurityEventOut])
 async def security_events(
-    principal: TenantAdmin,
+    principal: ReadsAudit,
     services: ServicesDep,
     kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
     app_slug: Annotated[
