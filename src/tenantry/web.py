@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from tenantry.admin import router as admin_views
+from tenantry.http import gateway
 from tenantry.http.routers import ROUTERS
 from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
@@ -80,6 +81,8 @@ def create_app(
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # Last: a path under /v1/apps/{app}/ that no route above serves goes to the app's upstream.
+    app.include_router(gateway.router)
     app.include_router(admin_views.router)
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
@@ -148,20 +151,11 @@ class RequestMiddleware:
 
         declared = _header(scope, b"content-length")
         too_large = declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES
-        received = 0
-
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:  # a chunked body that kept going
-                # An HTTPException, because FastAPI turns anything else raised while it reads
-                # the body into a 400.
-                raise HTTPException(413, TOO_LARGE)
-            return message
-
+        # Only routing knows whether the gateway streams this body to an upstream (no limit).
+        decide_after_routing = too_large and scope["path"].startswith("/v1/apps/")
+        bounded_receive = _bounded(scope, receive, refuse=decide_after_routing)
         try:
-            if too_large:
+            if too_large and not decide_after_routing:
                 await self._too_large(scope, receive, send_with_id)
             else:
                 await self.app(scope, bounded_receive, send_with_id)
@@ -201,6 +195,28 @@ class RequestMiddleware:
             app = host[: -len(suffix)]
             scope["path"] = f"/v1/apps/{app}{path[3:]}"
             scope["raw_path"] = scope["path"].encode()
+
+
+def _bounded(scope: Scope, receive: Receive, *, refuse: bool) -> Receive:
+    """`receive`, refusing a body over the limit (at once when `refuse`: its declared length is
+    over it), except the gateway's, which streams to an upstream."""
+    received = 0
+
+    async def bounded_receive() -> Message:
+        nonlocal received
+        if getattr(scope.get("route"), "endpoint", None) is gateway.forward:
+            return await receive()
+        if refuse:
+            raise HTTPException(413, TOO_LARGE)
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > MAX_BODY_BYTES:  # a chunked body that kept going
+            # An HTTPException, because FastAPI turns anything else raised while it reads
+            # the body into a 400.
+            raise HTTPException(413, TOO_LARGE)
+        return message
+
+    return bounded_receive
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

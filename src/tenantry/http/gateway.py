@@ -1,0 +1,186 @@
+"""The gateway: a request under `/v1/apps/{app}/…` that no Tenantry route serves is forwarded to
+the upstream of the version the caller's tenant runs (`app_routes`, `registry.upstream_for`).
+
+The route is included after every other router (`web.create_app`), so Tenantry's own routes
+always win, and a path one of them serves with another method answers 405 rather than reaching
+an upstream. The caller authenticates as on any route (`profile` scope, the token's app must be
+the path's); the upstream learns who it is from `X-Tenantry-Assertion`
+(`identity.assertions`), never from the caller's own headers (`gateway_headers`). Bodies stream
+both ways through one pooled client; an upstream that is too slow is a 504 `upstream_timeout`,
+one that cannot be reached a 502 `upstream_unavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.routing import Match
+
+from tenantry.http.auth import Profile
+from tenantry.http.gateway_headers import downstream_response_headers, upstream_request_headers
+from tenantry.identity.assertions import GatewayAssertions
+from tenantry.kit.errors import NotFound, TenantryError
+from tenantry.services import ServicesDep
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from fastapi import FastAPI
+
+log = logging.getLogger("tenantry.gateway")
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+PREFIX = "/v1/apps/{app}"
+# Idle keep-alive connections per upstream host: enough for a busy app, bounded for many.
+POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+# An encoded slash or backslash makes the path the upstream sees differ from the one routed.
+AMBIGUOUS_ENCODINGS = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+class UpstreamTimeout(TenantryError):
+    code = "upstream_timeout"
+    status = 504
+
+
+class UpstreamUnavailable(TenantryError):
+    code = "upstream_unavailable"
+    status = 502
+
+
+class MethodNotAllowed(TenantryError):
+    code = "method_not_allowed"
+    status = 405
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # One client for every forwarded request: its pool keeps connections to upstreams open.
+    client = httpx.AsyncClient(follow_redirects=False, limits=POOL_LIMITS, trust_env=False)
+    app.state.gateway_client = client
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+async def _not_a_tenantry_path(request: Request) -> None:
+    """A path a Tenantry route serves, asked with another method, is Tenantry's 405: the
+    upstream never answers in Tenantry's name."""
+    for route in request.app.router.routes:
+        if getattr(route, "original_router", None) is router:
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            raise MethodNotAllowed("this method is not allowed here")
+
+
+router = APIRouter(prefix=PREFIX, lifespan=_lifespan, include_in_schema=False)
+
+
+@router.api_route(
+    "/{path:path}",
+    methods=METHODS,
+    include_in_schema=False,
+    dependencies=[Depends(_not_a_tenantry_path)],
+)
+async def forward(request: Request, principal: Profile, services: ServicesDep) -> StreamingResponse:
+    """Forward to the upstream of the tenant's version of the app, streaming both ways."""
+    remainder, raw_remainder = _remainder(request)
+    route = await services.registry.upstream_for(principal.tenant_id, principal.app_id, remainder)
+    if route is None:
+        raise NotFound("not found")
+    context = await services.context.load(principal, services.identity.credential_checks(principal))
+    assertion = GatewayAssertions(services.keys, services.settings.public_url).issue(
+        principal, route.version, context
+    )
+    base = httpx.URL(route.upstream)
+    query = request.scope.get("query_string", b"")
+    target = base.copy_with(
+        raw_path=base.raw_path.rstrip(b"/") + raw_remainder + (b"?" + query if query else b"")
+    )
+    headers = upstream_request_headers(
+        request.headers.raw,
+        client_ip=request.client.host if request.client else None,
+        scheme=request.url.scheme,
+        host=request.headers.get("host"),
+        request_id=str(getattr(request.state, "request_id", "")),
+        assertion=assertion,
+    )
+    client: httpx.AsyncClient = request.app.state.gateway_client
+    seconds = route.timeout_ms / 1000
+    # A bare Request, not `client.build_request`: the client's default headers (Accept-Encoding
+    # among them) would speak for the caller.
+    outgoing = httpx.Request(
+        request.method,
+        target,
+        headers=headers,
+        content=_body(request),
+        extensions={"timeout": httpx.Timeout(seconds).as_dict()},
+    )
+    try:
+        answer = await client.send(outgoing, stream=True)
+    except httpx.TimeoutException as exc:
+        _log_failure(principal.app_slug, route.version, exc)
+        raise UpstreamTimeout(f"the app's upstream did not answer within {seconds:g} s") from exc
+    except httpx.HTTPError as exc:
+        _log_failure(principal.app_slug, route.version, exc)
+        raise UpstreamUnavailable("the app's upstream cannot be reached") from exc
+    return _streaming(answer)
+
+
+def _streaming(answer: httpx.Response) -> StreamingResponse:
+    response = StreamingResponse(
+        _relay(answer), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+    )
+    # Replace (not merge): the upstream's headers, cleaned, are the answer's headers.
+    response.raw_headers = downstream_response_headers(answer.headers.raw)
+    return response
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
+
+
+async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in answer.aiter_raw():
+            yield chunk
+    except httpx.HTTPError as exc:
+        # The status is already sent: the caller sees the connection break off, not a body
+        # that looks complete.
+        log.warning("upstream broke off its answer", extra={"error": type(exc).__name__})
+        raise
+
+
+def _remainder(request: Request) -> tuple[str, bytes]:
+    """The path after `/v1/apps/{app}`, decoded (to match route prefixes) and as received (to
+    forward). Dot segments and encoded slashes are refused: the upstream must see exactly the
+    path that was matched, and nothing outside the app."""
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    raw = raw.split(b"?", 1)[0]
+    segments = raw.split(b"/")
+    if len(segments) < 4 or AMBIGUOUS_ENCODINGS.search(raw):  # noqa: PLR2004 - '', v1, apps, app
+        raise NotFound("not found")
+    rest = segments[4:]
+    decoded = [unquote(s.decode("latin-1")) for s in rest]
+    if any(s in DOT_SEGMENTS or "\\" in s for s in decoded):
+        raise NotFound("not found")
+    return "/" + "/".join(decoded), b"/" + b"/".join(rest)
+
+
+def _log_failure(app: str, version: str, exc: Exception) -> None:
+    log.warning(
+        "upstream failed",
+        extra={"app": app, "version": version, "error": type(exc).__name__},
+    )
