@@ -123,11 +123,16 @@ DECLARE
     allowed integer;
     used integer;
 BEGIN
-    IF TG_TABLE_NAME = 'app_users' AND NEW.status <> 'active' THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'UPDATE' AND OLD.status = 'active' THEN
-        RETURN NEW;
+    -- PL/pgSQL resolves every field it names, so each table's columns get their own branch.
+    IF TG_TABLE_NAME = 'app_users' THEN
+        IF NEW.status <> 'active' THEN
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'UPDATE' THEN
+            IF OLD.status = 'active' THEN
+                RETURN NEW;
+            END IF;
+        END IF;
     END IF;
     SELECT e.seats INTO allowed FROM tenantry.entitlements e
      WHERE e.tenant_id = NEW.tenant_id AND e.app_id = NEW.app_id;
