@@ -14,6 +14,7 @@ from tenantry.http import (
     groups,
     identity,
     invitations,
+    licences,
     operations,
     registry,
     security_events,
@@ -41,6 +42,8 @@ ROUTERS = (
     flags.router,
     registry.router,
     registry.tenant_router,
+    licences.router,
+    licences.platform,
     discovery.router,
     operations.router,
 )
