@@ -150,6 +150,20 @@ async def populate(client, control_app, slug: str) -> Tenant:
         )
     async with services.db.platform_transaction() as tx:
         await record_deprecated_use(tx, tenant.id, "flag", flag, "thinktank", 1)
+    # A licence: the licence, its activation and the entitlements snapshot.
+    if not await services.licences.keys.public_keys():
+        await services.licences.keys.rotate()
+    await services.licences.issue(
+        slug,
+        "thinktank",
+        plan="pro",
+        seats=None,
+        features=["reports"],
+        limits={},
+        days=30,
+        grace_days=7,
+        by=FIXTURES,
+    )
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant
