@@ -164,6 +164,10 @@ async def populate(client, control_app, slug: str) -> Tenant:
         grace_days=7,
         by=FIXTURES,
     )
+    # The registry: a config change of an app is a revision in the tenant's app history.
+    await services.tenant_apps.configure(
+        slug, "thinktank", {"default_model": "small"}, by=FIXTURES, reason="t"
+    )
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant
