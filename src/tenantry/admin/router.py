@@ -15,6 +15,7 @@ from tenantry.admin import (
     delegations,
     departments,
     groups,
+    licences,
     people,
     security,
     tenants,
@@ -38,5 +39,6 @@ for area in (
     departments,
     groups,
     delegations,
+    licences,
 ):
     router.include_router(area.router, prefix="/admin")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tenantry.kit.errors import ConfigurationError, NotFound
+from tenantry.kit.errors import ConfigurationError, Conflict, NotFound
 from tenantry.kit.ids import uuid7
 from tenantry.licensing import repository
 from tenantry.licensing.document import export_public_keys
@@ -66,9 +66,8 @@ class LicenceKeys:
     async def signer_in(tx: Transaction) -> tuple[str, Ed25519PrivateKey]:
         found = await repository.newest_signing_key(tx)
         if found is None:
-            raise ConfigurationError(
-                "no licence-signing key: run `tenantry licenses keys rotate` first"
-            )
+            # The operator's step is missing, not a server fault: a clear 409, never a 500.
+            raise Conflict("no licence-signing key: run `tenantry licenses keys rotate` first")
         kid, pem = found
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
