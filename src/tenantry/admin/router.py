@@ -18,6 +18,7 @@ from tenantry.admin import (
     licences,
     people,
     security,
+    tenant_apps,
     tenants,
 )
 from tenantry.admin.auth import LoginRequired
@@ -29,6 +30,7 @@ for area in (
     auth,
     dashboard,
     tenants,
+    tenant_apps,
     catalog,
     security,
     alerts,

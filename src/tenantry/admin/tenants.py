@@ -78,8 +78,21 @@ async def _tenant_page(
         history=history,
         history_flag=history_flag,
         actions=[a for a, (allowed, _) in TRANSITIONS.items() if tenant_status in allowed],
+        **await _apps_panel(services, slug),
         **refusal,
     )
+
+
+async def _apps_panel(services: Services, slug: str) -> dict[str, Any]:
+    """The tenant's apps with the versions each may be pinned to, and the apps it could add."""
+    tenant_apps = await services.tenant_apps.of_tenant(slug)
+    versions = {a.slug: await services.registry.versions(a.slug) for a in tenant_apps}
+    held = {a.slug for a in tenant_apps}
+    return {
+        "tenant_apps": tenant_apps,
+        "app_versions": {app: [v.version for v in found] for app, found in versions.items()},
+        "addable_apps": sorted(a.slug for a in services.apps.all() if a.slug not in held),
+    }
 
 
 @router.get("/tenants/{slug}", response_class=HTMLResponse)
