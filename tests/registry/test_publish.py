@@ -88,6 +88,7 @@ async def test_backports_leave_latest_at_the_highest_version(control_client, ope
         ),
         ({"settings_schema": {"type": "nonsense"}}, "$.settings_schema"),
         ({"settings_schema": {"type": "object", "required": ["currency"]}}, "$.settings_schema"),
+        ({"settings_schema": {"$ref": "https://example.com/s.json"}}, "$.settings_schema"),
         ({"min_platform_version": "99.0.0"}, "$.min_platform_version"),
         ({"surprise": True}, "$"),
     ],

@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
+from referencing.exceptions import Unresolvable
 
 from tenantry.registry.models import InvalidAppConfig, InvalidManifest
 
@@ -70,7 +71,13 @@ def highest(versions: list[str]) -> str:
     return max(versions, key=semver_key)
 
 
-def _first_error(errors: list[ValidationError]) -> ValidationError | None:
+def _first_error(validator: Draft202012Validator, instance: object) -> ValidationError | None:
+    """The most relevant error, or None; a `$ref` that cannot be resolved (schemas are never
+    fetched from the network) is the schema's fault, said as such."""
+    try:
+        errors = list(validator.iter_errors(instance))
+    except Unresolvable as exc:
+        raise InvalidManifest(f"invalid manifest at $.settings_schema: unresolvable {exc}") from exc
     return best_match(errors) if errors else None
 
 
@@ -86,7 +93,7 @@ def validate_manifest(document: object, *, platform: str | None = None) -> dict[
     error (`$.routes[0].prefix: …`)."""
     if not isinstance(document, dict):
         raise InvalidManifest("$: a manifest is a JSON object")
-    error = _first_error(list(_validator().iter_errors(document)))
+    error = _first_error(_validator(), document)
     if error is not None:
         raise InvalidManifest(f"invalid manifest at {_describe(error)}")
     slug = document["slug"]
@@ -126,7 +133,7 @@ def _unique(document: dict[str, Any], field: str, key: str) -> None:
 
 def _check_schema_accepts_defaults(schema: dict[str, Any]) -> None:
     """A tenant that never set anything has the config `{}`: the schema must accept it."""
-    error = _first_error(list(Draft202012Validator(schema).iter_errors({})))
+    error = _first_error(Draft202012Validator(schema), {})
     if error is not None:
         raise InvalidManifest(
             f"invalid manifest at $.settings_schema: the empty config {{}} must be valid "
@@ -138,7 +145,7 @@ def validate_config(schema: dict[str, Any], config: object) -> dict[str, Any]:
     """A tenant's app config checked against its effective version's settings schema."""
     if not isinstance(config, dict):
         raise InvalidAppConfig("$: an app config is a JSON object")
-    error = _first_error(list(Draft202012Validator(schema).iter_errors(config)))
+    error = _first_error(Draft202012Validator(schema), config)
     if error is not None:
         raise InvalidAppConfig(f"invalid app config at {_describe(error)}")
     return config
