@@ -54,6 +54,9 @@ async def test_cold_load_is_one_round_trip_and_warm_is_cached(
     user = await signed_in(control_client, "thinktank", tenant, "rt@example.com")
     service = control_app.state.services.context
     pool = control_app.state.services.db.runtime_pool
+    # The licence snapshot is read once per tenant and app (not per request): read it first.
+    app_id = control_app.state.services.apps.by_slug("thinktank").id
+    await control_app.state.services.entitlements.snapshot(tenant.id, app_id)
     before_misses, before_hits = service.misses, service.hits
     stats = pool.get_stats()
     await context_of(control_client, user)
