@@ -162,8 +162,15 @@ def build_services(
             tasks.spawn(keys.reload())
             tasks.spawn(db.reload_signing_key())
 
+    def catalog_changed(scope: str) -> None:
+        # A published manifest may add an app: every process learns of it, not only the one
+        # that published it.
+        if scope == EVERYTHING:
+            tasks.spawn(apps.reload())
+
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
+    listener.subscribe(catalog_changed)
     users = UserDirectory(db)
     access = AccessService(db)
     guests = GuestService(db, users)
