@@ -240,10 +240,11 @@ async def test_a_disabled_app_answers_its_problem(db, stage: Stage, gateway) -> 
     tenant = await make_tenant(db, APP)
     user = await signed_in(gateway, APP, tenant, "off@example.com")
     url = "/v1/apps/relay/workspaces/1"
-    assert (await gateway.get(url, headers=user.auth)).status_code == 200
+    first = await gateway.get(url, headers=user.auth)
+    assert first.status_code == 200, first.text
     await services_for(db).tenant_apps.disable(tenant.slug, APP, by=FIXTURES, reason="tests")
     stage.clear()
-    for _ in range(50):  # the server drops its cached tenant when the change is announced
+    for _ in range(150):  # the server drops its cached tenant when the change is announced
         answer = await gateway.get(url, headers=user.auth)
         if answer.status_code != 200:
             break

@@ -15,17 +15,20 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from tenantry.http.auth import Profile
 from tenantry.http.gateway_headers import downstream_response_headers, upstream_request_headers
+from tenantry.http.routers import ROUTERS
 from tenantry.identity.assertions import GatewayAssertions
 from tenantry.kit.errors import NotFound, TenantryError
 from tenantry.services import ServicesDep
@@ -44,6 +47,7 @@ POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 # An encoded slash or backslash makes the path the upstream sees differ from the one routed.
 AMBIGUOUS_ENCODINGS = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
 DOT_SEGMENTS = frozenset({".", ".."})
+NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 
 class UpstreamTimeout(TenantryError):
@@ -75,12 +79,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 async def _not_a_tenantry_path(request: Request) -> None:
     """A path a Tenantry route serves, asked with another method, is Tenantry's 405: the
     upstream never answers in Tenantry's name."""
-    for route in request.app.router.routes:
-        if getattr(route, "original_router", None) is router:
-            continue
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            raise MethodNotAllowed("this method is not allowed here")
+    if _tenantry_paths().match(request.url.path):
+        raise MethodNotAllowed("this method is not allowed here")
+
+
+@cache
+def _tenantry_paths() -> re.Pattern[str]:
+    """Every Tenantry path under /v1/apps/ as one expression: asking each route to match, on
+    every forwarded request, cost about a millisecond."""
+    patterns = [
+        NAMED_GROUP.sub("(?:", compile_path(route.path)[0].pattern)
+        for included in ROUTERS
+        for route in included.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/v1/apps/")
+    ]
+    return re.compile("|".join(patterns) or "(?!)")
 
 
 router = APIRouter(prefix=PREFIX, lifespan=_lifespan, include_in_schema=False)
