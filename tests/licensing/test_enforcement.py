@@ -182,8 +182,16 @@ async def test_platform_and_tenant_licence_apis(
     # The tenant's administrator reads its own.
     own = await client.get("/v1/apps/admin/licences", headers=admin.auth)
     assert [entry["id"] for entry in own.json()] == [licence_id]
+    invited = await client.post(
+        "/v1/apps/admin/apps/thinktank/invitations",
+        headers=admin.auth,
+        json={"email": "seat@example.com", "roles": []},
+    )
+    assert invited.status_code == 201, invited.text
     seats = await client.get("/v1/apps/admin/entitlements", headers=admin.auth)
-    assert seats.json()[0]["seats"] == 3
+    assert [(u["seats"], u["seats_used"], u["open_invitations"]) for u in seats.json()] == [
+        (3, 1, 1)
+    ]
     # Nobody else reaches the platform routes.
     assert (await client.get(f"{base}/licences", headers=admin.auth)).status_code == 404
 

@@ -180,7 +180,10 @@ class Licences:
             return await repository.licences(tx, tenant_id)
 
     async def own_usage(self, tenant_id: UUID) -> list[SeatUsage]:
-        async with self._db.tenant_transaction(TenantContext(tenant_id, cross_app=True)) as tx:
+        """Seat usage of the caller's own tenant (the id comes from its verified credential).
+        On the platform path: seats count every app's open invitations, which a tenant
+        context cannot read across apps."""
+        async with self._db.platform_transaction() as tx:
             rows = await repository.usage(tx, tenant_id)
         return [_usage(row) for row in rows]
 
