@@ -195,9 +195,7 @@ def main() -> None:
         wait_ready(f"{upstream}/items")
         wait_ready(f"{tenantry}/healthz")
         token = sign_in(tenantry)
-        timings = measure(
-            f"{upstream}/items/1", f"{tenantry}/v1/apps/{APP}/items/1", token, requests
-        )
+        timings = measure(tenantry, upstream, token, requests)
     finally:
         for server in servers:
             server.send_signal(signal.SIGINT)
