@@ -12,7 +12,7 @@ import pytest
 
 from tests.gateway import rawhttp
 from tests.gateway.conftest import APP, SLOW_TIMEOUT_MS, Stage
-from tests.support.accounts import make_tenant, signed_in
+from tests.support.accounts import make_tenant, signed_in, tenant_admin
 from tests.support.wiring import FIXTURES, services_for
 
 MIB = 1024 * 1024
@@ -251,3 +251,32 @@ async def test_a_disabled_app_answers_its_problem(db, stage: Stage, gateway) -> 
         await asyncio.sleep(0.1)
     assert answer.json()["code"] == "app_disabled", answer.text
     assert stage.v1.seen == stage.v2.seen == []
+
+
+async def test_the_assertion_names_who_acts_for_the_user(db, stage: Stage, gateway) -> None:
+    tenant = await make_tenant(db, APP, "admin")
+    target = await signed_in(gateway, APP, tenant, "target@example.com")
+    admin = await tenant_admin(gateway, db, tenant, "root@example.com")
+    await services_for(db).settings_admin.set(
+        tenant.slug, "impersonation_enabled", True, by=FIXTURES, reason="tests"
+    )
+    started = await gateway.post(
+        "/v1/apps/admin/impersonations",
+        headers=admin.auth,
+        json={"app": APP, "email": target.email, "reason": "ticket 4711"},
+    )
+    assert started.status_code == 201, started.text
+    token = started.json()["token"]["access_token"]
+    answer = await gateway.get(
+        "/v1/apps/relay/workspaces", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+    (assertion,) = stage.v2.headers_of(answer.json())["x-tenantry-assertion"]
+    claims = jwt.decode(assertion, options={"verify_signature": False})
+    assert claims["sub"] == target.id
+    assert claims["act"] == {
+        "sub": admin.id,
+        "tenant_id": str(tenant.id),
+        "mode": "impersonation",
+        "ro": True,
+    }
