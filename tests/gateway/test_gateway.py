@@ -31,6 +31,7 @@ TRICKS: list[tuple[str, list[tuple[str, str]]]] = [
     ("/v1/apps/relay/workspaces\\..\\1", []),
     ("http://evil.example/v1/apps/relay/workspaces/1", []),
     ("/v1/apps/relay/@2.0.0/workspaces", []),
+    ("/v1/apps/relay/workspaces/%C3%A9%20x", []),
 ]
 
 

@@ -17,7 +17,7 @@ import re
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import APIRouter, Depends, Request
@@ -47,6 +47,8 @@ POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 # An encoded slash or backslash makes the path the upstream sees differ from the one routed.
 AMBIGUOUS_ENCODINGS = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
 DOT_SEGMENTS = frozenset({".", ".."})
+# RFC 3986 path characters, and '%' so that what arrived escaped stays as it was.
+PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 
@@ -189,7 +191,9 @@ def _remainder(request: Request) -> tuple[str, bytes]:
     decoded = [unquote(s.decode("latin-1")) for s in rest]
     if any(s in DOT_SEGMENTS or "\\" in s for s in decoded):
         raise NotFound("not found")
-    return "/" + "/".join(decoded), b"/" + b"/".join(rest)
+    # Bytes a URL cannot carry as they are (a host-routed path arrives decoded) are escaped.
+    forwarded = quote(b"/" + b"/".join(rest), safe=PATH_SAFE).encode()
+    return "/" + "/".join(decoded), forwarded
 
 
 def _log_failure(app: str, version: str, exc: Exception) -> None:
