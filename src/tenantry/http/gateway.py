@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 from starlette.routing import compile_path
 
-from tenantry.http.auth import Profile
+from tenantry.http.auth import Profile, RouteApp
 from tenantry.http.gateway_headers import downstream_response_headers, upstream_request_headers
 from tenantry.http.routers import ROUTERS
 from tenantry.identity.assertions import GatewayAssertions
@@ -69,6 +69,10 @@ class MethodNotAllowed(TenantryError):
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The catch-all goes last, behind routers a library user included after `create_app`
+    # (an included router is one entry of the app's routes, holding the original router).
+    mine = [r for r in app.router.routes if _is_gateway(r)]
+    app.router.routes[:] = [r for r in app.router.routes if r not in mine] + mine
     # One client for every forwarded request: its pool keeps connections to upstreams open.
     client = httpx.AsyncClient(follow_redirects=False, limits=POOL_LIMITS, trust_env=False)
     app.state.gateway_client = client
@@ -76,6 +80,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await client.aclose()
+
+
+def _is_gateway(route: object) -> bool:
+    return (
+        getattr(route, "endpoint", None) is forward
+        or getattr(route, "original_router", None) is router
+    )
+
+
+async def _routed_app(request: Request, app: RouteApp, services: ServicesDep) -> None:
+    """An app without any gateway route has nothing to forward to: an unknown path is a 404
+    before any credential is asked for, as on any other unknown route."""
+    if not await services.registry.routes_anything(app.id):
+        raise NotFound("not found")
 
 
 async def _not_a_tenantry_path(request: Request) -> None:
@@ -105,7 +123,7 @@ router = APIRouter(prefix=PREFIX, lifespan=_lifespan, include_in_schema=False)
     "/{path:path}",
     methods=METHODS,
     include_in_schema=False,
-    dependencies=[Depends(_not_a_tenantry_path)],
+    dependencies=[Depends(_not_a_tenantry_path), Depends(_routed_app)],
 )
 async def forward(request: Request, principal: Profile, services: ServicesDep) -> StreamingResponse:
     """Forward to the upstream of the tenant's version of the app, streaming both ways."""

@@ -41,6 +41,7 @@ class AppRegistry:
         # (tenant, app) → (status, effective version); (app, version) → routes, longest first.
         self._effective: dict[tuple[UUID, UUID], tuple[str, str | None] | None] = {}
         self._routes: dict[tuple[UUID, str], list[Route]] = {}
+        self._routed: set[UUID] | None = None
         # Bumped by every invalidation, so a load that raced with a write is not cached.
         self._generation = 0
 
@@ -161,6 +162,17 @@ class AppRegistry:
 
     # -- the route table the gateway reads --------------------------------------------------
 
+    async def routes_anything(self, app_id: UUID) -> bool:
+        """Whether any version of the app has a gateway route (cached like the routes)."""
+        routed = self._routed
+        if routed is None:
+            generation = self._generation
+            async with self._db.platform_transaction() as tx:
+                routed = await catalog.routed_apps(tx)
+            if generation == self._generation:
+                self._routed = routed
+        return app_id in routed
+
     async def upstream_for(self, tenant_id: UUID, app_id: UUID, path: str) -> Upstream | None:
         """The upstream serving `path` (below /v1/apps/{app}) for the tenant's effective
         version (pinned, else latest) and the longest matching prefix; None when the tenant
@@ -196,6 +208,7 @@ class AppRegistry:
         if scope == EVERYTHING:
             self._effective.clear()
             self._routes.clear()
+            self._routed = None
             return
         for key in [k for k in self._effective if str(k[0]) == scope]:
             self._effective.pop(key, None)

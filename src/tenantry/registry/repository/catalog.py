@@ -153,3 +153,9 @@ async def routes(tx: Transaction, app_id: UUID, number: str | None = None) -> li
         [app_id, number, number],
     )
     return [Route(**row) for row in rows]
+
+
+async def routed_apps(tx: Transaction) -> set[UUID]:
+    """The apps with at least one gateway route, in any version."""
+    rows = await tx.fetch_all("SELECT DISTINCT catalog_app_id FROM tenantry.app_routes", [])
+    return {row["catalog_app_id"] for row in rows}
