@@ -1,0 +1,1 @@
+"""Secrets: AES-256-GCM envelope encryption per tenant, versioned values and an access log."""

@@ -1,0 +1,1 @@
+"""Webhooks: a tenant's endpoints, signed deliveries (Standard Webhooks) and their health."""
