@@ -6,7 +6,7 @@ the tenant owner's authority (`PlatformAuthority`), through the same services as
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
@@ -14,14 +14,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from tenantry.access.models import PlatformAuthority, Subject, SubjectKind
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import changed, render
+from tenantry.admin.rendering import changes_on, render
 from tenantry.admin.session import Admin
 from tenantry.identity.principal import ADMIN_APP
 from tenantry.kit.errors import InvalidInput, NotFound, TenantryError
 from tenantry.services import Services, ServicesDep
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable
 
 router = APIRouter()
 Key = Annotated[str, Form(pattern=r"^[a-z][a-z0-9_.-]{1,63}$")]
@@ -61,21 +58,7 @@ async def _page(
     )
 
 
-async def _changed(
-    request: Request,
-    services: Services,
-    admin: Admin,
-    slug: str,
-    change: Awaitable[object],
-    notice: str,
-) -> Response:
-    """Back to this page with the notice, or the page again with the reason."""
-    return await changed(
-        change,
-        done_url=f"/admin/tenants/{slug}/access",
-        notice=notice,
-        on_error=lambda exc: _page(request, services, admin, slug, exc.status, error=exc.message),
-    )
+_changed = changes_on("access", _page)
 
 
 @router.get("/tenants/{slug}/access", response_class=HTMLResponse)

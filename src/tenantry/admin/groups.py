@@ -15,13 +15,12 @@ from fastapi.responses import HTMLResponse, Response
 from tenantry.access.models import OWNER
 from tenantry.admin.access import authority
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import changed, render
+from tenantry.admin.rendering import changes_on, render
 from tenantry.identity.principal import ADMIN_APP
 from tenantry.identity.schemas import EMAIL_PATTERN
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
 
     from tenantry.admin.session import Admin
 
@@ -71,21 +70,7 @@ async def _page(
     )
 
 
-async def _changed(
-    request: Request,
-    services: Services,
-    admin: Admin,
-    slug: str,
-    change: Awaitable[object],
-    notice: str,
-) -> Response:
-    """Back to this page with the notice, or the page again with the reason."""
-    return await changed(
-        change,
-        done_url=f"/admin/tenants/{slug}/groups",
-        notice=notice,
-        on_error=lambda exc: _page(request, services, admin, slug, exc.status, error=exc.message),
-    )
+_changed = changes_on("groups", _page)
 
 
 @router.get("/tenants/{slug}/groups", response_class=HTMLResponse)

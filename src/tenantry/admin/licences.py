@@ -12,13 +12,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tenantry.admin.auth import AdminDep, AdminPost
-from tenantry.admin.rendering import changed, render
+from tenantry.admin.rendering import changes_on, render
 from tenantry.kit.errors import InvalidInput, TenantryError
 from tenantry.licensing.document import verify_licence
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
 
     from tenantry.admin.session import Admin
 
@@ -53,20 +52,7 @@ async def _page(
     )
 
 
-async def _changed(
-    request: Request,
-    services: Services,
-    admin: Admin,
-    slug: str,
-    change: Awaitable[object],
-    notice: str,
-) -> Response:
-    return await changed(
-        change,
-        done_url=f"/admin/tenants/{slug}/licences",
-        notice=notice,
-        on_error=lambda exc: _page(request, services, admin, slug, exc.status, error=exc.message),
-    )
+_changed = changes_on("licences", _page)
 
 
 @router.get("/tenants/{slug}/licences", response_class=HTMLResponse)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fastapi.responses import Response
 
     from tenantry.admin.session import Admin
+    from tenantry.services import Services
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE = 25
@@ -67,6 +68,56 @@ async def changed(
     except TenantryError as exc:
         return await on_error(exc)
     return back(done_url, notice, **query)
+
+
+class TenantPage(Protocol):
+    """A tenant's admin page: `_page(request, services, admin, slug, status_code, **ctx)`."""
+
+    def __call__(
+        self,
+        request: Request,
+        services: Services,
+        admin: Admin,
+        slug: str,
+        status_code: int = 200,
+        **ctx: object,
+    ) -> Awaitable[HTMLResponse]: ...
+
+
+class PageChange(Protocol):
+    def __call__(
+        self,
+        request: Request,
+        services: Services,
+        admin: Admin,
+        slug: str,
+        change: Awaitable[object],
+        notice: str,
+    ) -> Awaitable[Response]: ...
+
+
+def changes_on(path: str, page: TenantPage) -> PageChange:
+    """`changed` for the tenant page at /admin/tenants/{slug}/{path}: back to it with the
+    notice, or the page again with the reason."""
+
+    async def change_here(
+        request: Request,
+        services: Services,
+        admin: Admin,
+        slug: str,
+        change: Awaitable[object],
+        notice: str,
+    ) -> Response:
+        return await changed(
+            change,
+            done_url=f"/admin/tenants/{slug}/{path}",
+            notice=notice,
+            on_error=lambda exc: page(
+                request, services, admin, slug, exc.status, error=exc.message
+            ),
+        )
+
+    return change_here
 
 
 def parse_value(raw: str) -> Any:  # noqa: ANN401 - form text to a JSON value
