@@ -13,6 +13,7 @@ from tenantry.cli import apps as apps_cli
 from tenantry.cli import flags as flags_cli
 from tenantry.cli import licenses as licenses_cli
 from tenantry.cli import sql as sql_cli
+from tenantry.cli import worker as worker_cli
 from tenantry.cli._common import err_console
 from tenantry.kit.errors import TenantryError
 
@@ -35,6 +36,7 @@ app.add_typer(licenses_cli.app, name="licenses")
 app.add_typer(flags_cli.settings_app, name="settings")
 app.add_typer(flags_cli.flags_app, name="flags")
 app.command("doctor")(ops.doctor_command)
+app.command("worker")(worker_cli.worker_command)
 db.app.command("status")(ops.status_command)
 
 
