@@ -53,6 +53,22 @@ VIOLATIONS = {
         *helper_table("t_force"),
         "ALTER TABLE tenantry.t_force NO FORCE ROW LEVEL SECURITY",
     ],
+    "partition_reachable": [
+        *scoped_table_sql(
+            ScopedTable(
+                name="t_part",
+                scope=Scope.TENANT,
+                columns=("bucket int NOT NULL",),
+                primary_key=("id", "bucket"),
+                partition_by="LIST (bucket)",
+            ),
+            ROLES,
+        ),
+        "CREATE TABLE tenantry.t_part_1 PARTITION OF tenantry.t_part FOR VALUES IN (1)",
+        "ALTER TABLE tenantry.t_part_1 ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE tenantry.t_part_1 FORCE ROW LEVEL SECURITY",
+        f'GRANT SELECT ON tenantry.t_part_1 TO "{RUNTIME}"',
+    ],
     "undeclared_table": [
         "CREATE TABLE tenantry.t_hand (tenant_id uuid, id uuid, PRIMARY KEY (tenant_id, id))",
     ],

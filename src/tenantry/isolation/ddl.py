@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 SCHEMA = "tenantry"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CONTEXT = "FROM tenantry.current_scope s"
+_PARTITION_KEY = re.compile(r"^(?:RANGE|LIST) \((?P<column>[a-z_][a-z0-9_]{0,62})\)$")
 TENANT = f"(SELECT s.tenant_id {_CONTEXT})"
 PLATFORM = f"(SELECT s.platform {_CONTEXT})"
 OWN_TENANT = f"tenant_id = {TENANT}"
@@ -99,6 +100,11 @@ class ScopedTable:
     # Tenant administrators' cross-app contexts may read (never write) every app's rows.
     # Opt-in, and never for credentials or secrets.
     cross_app_read: bool = False
+    # A partitioned parent, e.g. "RANGE (created_at)": its policies and grants guard every
+    # query through it; partitions are created by a function that enables and forces
+    # row-level security on each and revokes direct access (`tenantry audit-db` checks both).
+    # PostgreSQL requires the partition key in the primary key and every unique key.
+    partition_by: str | None = None
 
     def __post_init__(self) -> None:
         for identifier in (self.schema, self.name):
@@ -106,6 +112,13 @@ class ScopedTable:
                 raise ValueError(f"not a plain SQL identifier: {identifier!r}")
         if self.cross_app_read and self.scope is not Scope.APP:
             raise ValueError("cross_app_read is for app-scoped tables (tenant_or_app has it)")
+        if self.partition_by is not None:
+            key = _PARTITION_KEY.match(self.partition_by)
+            if key is None:
+                raise ValueError(f"not a RANGE or LIST partition key: {self.partition_by!r}")
+            for unique in (tuple(self.primary_key), *map(_columns, self.unique)):
+                if key["column"] not in unique:
+                    raise ValueError(f"the partition key {key['column']} must be in every key")
 
     @property
     def has_app(self) -> bool:
@@ -223,7 +236,8 @@ def _create_table(table: ScopedTable) -> str:
         )
     lines += [f"CHECK ({check})" for check in table.checks]
     body = ",\n    ".join(lines)
-    return f"CREATE TABLE {table.qualified} (\n    {body}\n)"
+    partitioned = f" PARTITION BY {table.partition_by}" if table.partition_by else ""
+    return f"CREATE TABLE {table.qualified} (\n    {body}\n){partitioned}"
 
 
 SCOPE_KEY_COLUMN = f"scope_key bytea NOT NULL GENERATED ALWAYS AS ({SCOPE_KEY_EXPRESSION}) STORED"

@@ -23,6 +23,7 @@ __all__ = ["CHECKS", "UNINDEXED_FOREIGN_KEYS", "Finding", "audit", "run_checks"]
 CHECKS: tuple[Check, ...] = (
     policies.row_level_security,
     policies.policies,
+    policies.partitions,
     grants.declared_access,
     keys.keys_and_indexes,
     keys.foreign_keys,

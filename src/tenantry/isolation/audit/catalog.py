@@ -76,9 +76,12 @@ def _tenant_tables(conn: Conn) -> list[Row]:
         "SELECT to_regclass('tenantry.scoped_tables') IS NOT NULL AS present"
     ).fetchone()
     present = bool(declared and declared["present"])
+    # A partition is declared through its parent (the generator declares the parent; the
+    # partition function makes the partitions).
     lookup = (
         "(SELECT s.{} FROM tenantry.scoped_tables s "
-        "WHERE s.table_schema = n.nspname AND s.table_name = c.relname)"
+        "WHERE s.table_schema = coalesce(pn.nspname, n.nspname) "
+        "AND s.table_name = coalesce(p.relname, c.relname))"
     )
     scope_sql = lookup.format("scope") if present else "NULL::text"
     access_sql = lookup.format("runtime_access") if present else "NULL::text"
@@ -88,9 +91,14 @@ def _tenant_tables(conn: Conn) -> list[Row]:
                c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                t.attnum AS tenant_attnum, a.attnum AS app_attnum,
                a.attnum IS NOT NULL AND NOT a.attnotnull AS app_nullable,
-               {scope_sql} AS declared_scope, {access_sql} AS declared_access
+               {scope_sql} AS declared_scope, {access_sql} AS declared_access,
+               CASE WHEN p.oid IS NOT NULL THEN format('%%I.%%I', pn.nspname, p.relname)
+               END AS partition_of
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+          LEFT JOIN pg_class p ON p.oid = i.inhparent
+          LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace
           LEFT JOIN pg_attribute t
                  ON t.attrelid = c.oid AND t.attname = 'tenant_id' AND NOT t.attisdropped
           LEFT JOIN pg_attribute a

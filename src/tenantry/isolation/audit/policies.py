@@ -49,6 +49,22 @@ def row_level_security(catalog: Catalog) -> Iterator[Finding]:
             )
 
 
+def partitions(catalog: Catalog) -> Iterator[Finding]:
+    """A partition is reached only through its parent, whose policies guard it: a served role
+    with a grant on the partition itself would read or write around them."""
+    for table in catalog.tables:
+        if table["partition_of"] is None:
+            continue
+        for role, oid in catalog.role_oids.items():
+            for command in granted_commands(catalog, oid, table["oid"]):
+                yield Finding(
+                    "partition_reachable",
+                    table["name"],
+                    f"{role} has {command} on a partition of {table['partition_of']}; "
+                    "query the parent",
+                )
+
+
 def policies(catalog: Catalog) -> Iterator[Finding]:
     roles = catalog.roles
     for table in catalog.tables:
