@@ -182,6 +182,45 @@ $fn$
     return [ensure, drop]
 
 
+# The outbox fan-out: the event's insert itself creates a delivery per matching active
+# subscription and wakes the worker on commit, so no publish path can forget either, and a
+# rolled-back change leaves neither. Patterns are exact types, a prefix ending in `.*`, or `*`.
+# The function runs as the owner (the runtime role may not write deliveries); row-level
+# security is forced on the owner too, so it reads and writes through policies of its own,
+# bound to the verified context: the context's tenant, or the platform.
+FAN_OUT = """
+CREATE FUNCTION tenantry.event_fan_out() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO tenantry.event_deliveries
+           (tenant_id, id, event_id, event_app_id, event_created_at, event_type, consumer,
+            ordering_key)
+    SELECT NEW.tenant_id, gen_random_uuid(), NEW.id, NEW.app_id, NEW.created_at, NEW.type,
+           s.consumer, NEW.key
+      FROM tenantry.event_subscriptions s
+     WHERE s.tenant_id = NEW.tenant_id AND s.active
+       AND EXISTS (SELECT FROM unnest(s.types) p(pattern)
+                    WHERE p.pattern = NEW.type OR p.pattern = '*'
+                       OR (p.pattern LIKE '%.*'
+                           AND starts_with(NEW.type, left(p.pattern, -1))));
+    -- Identical notifications in one transaction are folded into one, sent on commit.
+    PERFORM pg_notify('tenantry_events', '');
+    RETURN NULL;
+END
+$fn$
+"""
+OWNER_SCOPE = (
+    "(SELECT s.platform OR s.tenant_id IS NOT DISTINCT FROM tenant_id "
+    "FROM tenantry.current_scope s)"
+)
+# (name, table, command, USING, WITH CHECK)
+OWNER_POLICIES = (
+    ("fan_out_read", "tenantry.event_subscriptions", "SELECT", OWNER_SCOPE, None),
+    ("fan_out_write", "tenantry.event_deliveries", "INSERT", None, OWNER_SCOPE),
+)
+
+
 _BACKFILL_TYPES = f"""
 INSERT INTO tenantry.event_types (type, catalog_app_id, schema, version)
 SELECT DISTINCT ON (e ->> 'type') e ->> 'type', a.id, e -> 'schema', a.latest_version
@@ -227,6 +266,22 @@ def upgrade() -> None:
     statements.append(
         "CREATE INDEX event_deliveries_due ON tenantry.event_deliveries (status, next_attempt_at)"
     )
+    for name, table, command, using, check in OWNER_POLICIES:
+        clauses = (f" USING ({using})" if using else "") + (
+            f" WITH CHECK ({check})" if check else ""
+        )
+        statements.append(
+            f'CREATE POLICY {name} ON {table} AS PERMISSIVE FOR {command} TO "{roles.owner}"'
+            f"{clauses}"
+        )
+    statements += [
+        FAN_OUT,
+        "REVOKE ALL ON FUNCTION tenantry.event_fan_out() FROM PUBLIC",
+        (
+            "CREATE TRIGGER event_fan_out AFTER INSERT ON tenantry.events "
+            "FOR EACH ROW EXECUTE FUNCTION tenantry.event_fan_out()"
+        ),
+    ]
     statements += _partition_functions(roles.runtime, roles.platform)
     for function in (
         "tenantry.ensure_event_partitions(int, int)",
@@ -240,6 +295,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER event_fan_out ON tenantry.events")
+    op.execute("DROP FUNCTION tenantry.event_fan_out()")
     op.execute("DROP FUNCTION tenantry.drop_event_partitions(int)")
     op.execute("DROP FUNCTION tenantry.ensure_event_partitions(int, int)")
     for table in reversed(TABLES):
