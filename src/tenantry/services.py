@@ -39,6 +39,8 @@ from tenantry.licensing.entitlements import Entitlements
 from tenantry.licensing.service import Licences
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
+from tenantry.secrets.keys import load_master_keys
+from tenantry.secrets.service import Secrets
 from tenantry.security_events.service import SecurityEvents
 from tenantry.settings.service import SettingsService
 from tenantry.tenant_context.service import ContextService
@@ -87,6 +89,7 @@ class Services:
     tenant_apps: TenantApps
     licences: Licences
     entitlements: Entitlements
+    secrets: Secrets
 
 
 async def _services(request: Request) -> Services:
@@ -219,4 +222,5 @@ def build_services(
         tenant_apps=TenantApps(db, apps, tenants, audit),
         licences=Licences(db, apps, tenants, audit),
         entitlements=entitlements,
+        secrets=Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir)),
     )
