@@ -7,38 +7,19 @@ flood of requests to the issuer.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
 
 from tenantry.kit.errors import Unauthorized
+from tenantry.kit.outbound import RefusedDestination, pin, system_resolver
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from tenantry.identity.models import ExternalIssuer
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-    return [str(info[4][0]) for info in infos]
-
-
-@dataclass(frozen=True, slots=True)
-class PinnedRequest:
-    """A URL to fetch, pinned to the address that was checked: the HTTP client must not
-    resolve the name again, or a DNS answer that changes in between (rebinding) would send it
-    somewhere else. TLS still verifies the certificate against the original host name."""
-
-    url: str
-    headers: dict[str, str]
-    extensions: dict[str, Any]
+    from tenantry.kit.outbound import PinnedRequest, Resolver
 
 
 CACHE_SECONDS = 600.0
@@ -73,7 +54,7 @@ class JwksCache:
         *,
         refetch_seconds: float = REFETCH_SECONDS,
         allow_private: bool = False,
-        resolver: Callable[[str, int], Awaitable[list[str]]] = system_resolver,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._client = client or httpx.AsyncClient(
             timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False
@@ -90,28 +71,10 @@ class JwksCache:
     async def _pinned(self, uri: str) -> PinnedRequest:
         """A tenant administrator chooses this URI, so the server must not become their probe
         into private networks: HTTPS to public addresses only, unless explicitly allowed."""
-        if self._allow_private:
-            return PinnedRequest(uri, {}, {})
-        parts = urlsplit(uri)
-        host = parts.hostname
-        if parts.scheme != "https" or not host:
-            raise Unauthorized("external issuer keys must be served over https")
         try:
-            port = parts.port or 443
-            addresses = [
-                ipaddress.ip_address(a.split("%")[0]) for a in await self._resolve(host, port)
-            ]
-        except (OSError, ValueError) as exc:
-            raise Unauthorized("external issuer host does not resolve") from exc
-        if not addresses or not all(address.is_global for address in addresses):
-            raise Unauthorized("external issuer keys must be on a public address")
-        address = addresses[0]
-        netloc = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"  # noqa: PLR2004 - IPv6
-        return PinnedRequest(
-            urlunsplit(parts._replace(netloc=netloc)),
-            {"Host": host if parts.port is None else f"{host}:{port}"},
-            {"sni_hostname": host},
-        )
+            return await pin(uri, allow_private=self._allow_private, resolver=self._resolve)
+        except RefusedDestination as exc:
+            raise Unauthorized(f"external issuer keys refused: {exc}") from exc
 
     async def _fetch(self, uri: str) -> dict[str, jwt.PyJWK]:
         self._last_fetch[uri] = time.monotonic()
