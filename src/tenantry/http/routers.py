@@ -17,6 +17,7 @@ from tenantry.http import (
     licences,
     operations,
     registry,
+    secrets,
     security_events,
     settings,
     tenants,
@@ -44,6 +45,7 @@ ROUTERS = (
     registry.tenant_router,
     licences.router,
     licences.platform,
+    secrets.router,
     discovery.router,
     operations.router,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
@@ -68,6 +69,13 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise SecretUnreadable("the stored value does not decrypt here") from exc
 
 
+@dataclass(slots=True)
+class RewrapReport:
+    rewrapped: int = 0
+    # master key id -> data keys still under it, because it is not loaded here
+    not_loaded: dict[str, int] = field(default_factory=dict)
+
+
 class SecretBox:
     def __init__(self, kek: KeyEncryptionKey) -> None:
         self.kek = kek
@@ -100,17 +108,23 @@ class SecretBox:
         await self._create_in(tx, tenant_id, version)
         return version
 
-    async def rewrap_all_in(self, tx: Transaction) -> int:
+    async def rewrap_all_in(self, tx: Transaction) -> RewrapReport:
         """Every data key not under the current master key, rewrapped under it (platform
-        path). The keys themselves, hence every stored value, are unchanged."""
+        path). The keys themselves, hence every stored value, are unchanged. Keys under a master
+        key that is not loaded are left as they are and counted."""
         current = self.kek.current_id
-        rows = await repository.wrapped_keys_for_rewrap(tx, current)
-        for row in rows:
+        report = RewrapReport()
+        for row in await repository.wrapped_keys_for_rewrap(tx, current):
+            if not self.kek.knows(row["master_key_id"]):
+                missing = report.not_loaded
+                missing[row["master_key_id"]] = missing.get(row["master_key_id"], 0) + 1
+                continue
+            report.rewrapped += 1
             key = await self._unwrap(row["tenant_id"], row)
             context = data_key_context(row["tenant_id"], row["version"])
             key_id, wrapped = await self.kek.wrap(key, context)
             await repository.rewrap(tx, row["tenant_id"], row["version"], wrapped, key_id)
-        return len(rows)
+        return report
 
     async def seal_in(
         self,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import InvalidInput, NotFound
 from tenantry.secrets import repository
-from tenantry.secrets.box import SecretBox, decrypt, encrypt, value_aad
+from tenantry.secrets.box import RewrapReport, SecretBox, decrypt, encrypt, value_aad
 from tenantry.secrets.models import SecretDisabled, SecretNotFound, SecretScope
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class Secrets:
             )
             return version
 
-    async def rewrap_all(self) -> int:
+    async def rewrap_all(self) -> RewrapReport:
         """Every data key rewrapped under the current master key; no value is touched."""
         async with self._db.platform_transaction() as tx:
             return await self.box.rewrap_all_in(tx)
