@@ -22,6 +22,7 @@ from tenantry.alerts.delivery import MailNotifier
 from tenantry.alerts.service import AlertService
 from tenantry.apps.service import AppDirectory
 from tenantry.audit_log.service import AuditLog
+from tenantry.events.service import Events
 from tenantry.flags.deprecation import DeprecationRecorder
 from tenantry.flags.service import FlagService
 from tenantry.identity.access_tokens import TokenService
@@ -90,6 +91,8 @@ class Services:
     licences: Licences
     entitlements: Entitlements
     secrets: Secrets
+    # Published app events (the outbox); `events` is the security events' stream.
+    outbox: Events
 
 
 async def _services(request: Request) -> Services:
@@ -155,7 +158,9 @@ def build_services(
     context = ContextService(db, deprecations)
     listener.subscribe(tenants.invalidate_scope)
     listener.subscribe(context.invalidate)
-    registry = AppRegistry(db, apps)
+    outbox = Events(db)
+    listener.subscribe(outbox.invalidate)
+    registry = AppRegistry(db, apps, on_published=outbox.register_types_in)
     listener.subscribe(registry.invalidate)
     entitlements = Entitlements(db, required=settings.licences_required)
     listener.subscribe(entitlements.invalidate)
@@ -223,4 +228,5 @@ def build_services(
         licences=Licences(db, apps, tenants, audit),
         entitlements=entitlements,
         secrets=Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir)),
+        outbox=outbox,
     )

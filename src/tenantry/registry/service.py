@@ -3,7 +3,8 @@ the gateway reads on every forwarded request (cached, dropped on invalidation)."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from tenantry.kit.errors import Conflict, NotFound
 from tenantry.kit.ids import uuid7
@@ -30,14 +31,23 @@ MAX_TIMEOUT_MS = 300_000
 MIN_TIMEOUT_MS = 100
 
 
+# (transaction, app id, version, manifest), called when a version becomes the latest.
+PublishedHook = Callable[["Transaction", "UUID", str, dict[str, Any]], Awaitable[None]]
+
+
 class PrivilegeTaken(Conflict):
     code = "privilege_taken"
 
 
 class AppRegistry:
-    def __init__(self, db: Database, apps: AppDirectory) -> None:
+    def __init__(
+        self, db: Database, apps: AppDirectory, on_published: PublishedHook | None = None
+    ) -> None:
         self._db = db
         self._apps = apps
+        # Features above the registry (event types) learn of the latest version in the
+        # publishing transaction, so the catalog and what they derive from it commit together.
+        self._on_published = on_published
         # (tenant, app) → (status, effective version); (app, version) → routes, longest first.
         self._effective: dict[tuple[UUID, UUID], tuple[str, str | None] | None] = {}
         self._routes: dict[tuple[UUID, str], list[Route]] = {}
@@ -86,6 +96,8 @@ class AppRegistry:
             latest = manifests.highest(await catalog.version_numbers(tx, app_id))
             if latest == manifest["version"]:
                 await catalog.set_latest(tx, app_id, latest, digest, manifest)
+                if self._on_published is not None:
+                    await self._on_published(tx, app_id, latest, manifest)
             stored = await catalog.version(tx, app_id, manifest["version"])
             await notify_in(tx, EVERYTHING)
         if created:

@@ -38,8 +38,11 @@ branch_labels = None
 depends_on = None
 
 TYPE_NAME = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*){1,5}$"
-PRIVILEGES = (("events.manage", "Manage event subscriptions, read events and replay deliveries"),)
-TEMPLATES = {"events.manage": ("owner", "admin")}
+PRIVILEGES = (
+    ("events.manage", "Manage event subscriptions, read events and replay deliveries"),
+    ("events.publish", "Publish the app's events into the tenant"),
+)
+TEMPLATES = {"events.manage": ("owner", "admin"), "events.publish": ("owner", "admin")}
 
 EVENTS = ScopedTable(
     name="events",
@@ -97,7 +100,7 @@ DELIVERIES = ScopedTable(
     ),
     unique=("event_id, consumer",),
     indexes=(
-        "ordering_key, event_created_at, event_id",
+        "consumer, ordering_key, event_created_at, event_id",
         "event_id",
     ),
     runtime_access=RuntimeAccess.READ_ONLY,
@@ -266,12 +269,12 @@ def upgrade() -> None:
     statements.append(
         "CREATE INDEX event_deliveries_due ON tenantry.event_deliveries (status, next_attempt_at)"
     )
-    for name, table, command, using, check in OWNER_POLICIES:
+    for name, target, command, using, check in OWNER_POLICIES:
         clauses = (f" USING ({using})" if using else "") + (
             f" WITH CHECK ({check})" if check else ""
         )
         statements.append(
-            f'CREATE POLICY {name} ON {table} AS PERMISSIVE FOR {command} TO "{roles.owner}"'
+            f'CREATE POLICY {name} ON {target} AS PERMISSIVE FOR {command} TO "{roles.owner}"'
             f"{clauses}"
         )
     statements += [
