@@ -168,6 +168,15 @@ async def populate(client, control_app, slug: str) -> Tenant:
     await services.tenant_apps.configure(
         slug, "thinktank", {"default_model": "small"}, by=FIXTURES, reason="t"
     )
+    # Secrets: the tenant's data key, a secret, its version and the access log's entry.
+    await services.secrets.put(
+        await services.secrets.scope(slug, "thinktank"),
+        "api-key",
+        b"value",
+        by=FIXTURES,
+        principal="operator",
+        reason="t",
+    )
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant
