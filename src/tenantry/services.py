@@ -48,6 +48,10 @@ from tenantry.tenant_context.service import ContextService
 from tenantry.tenants.domains import DnsTxtResolver, DomainService
 from tenantry.tenants.lifecycle import TenantService
 from tenantry.tenants.service import TenantDirectory
+from tenantry.webhooks.delivery import WebhookDeliverer
+from tenantry.webhooks.notify import DisabledMail
+from tenantry.webhooks.sealing import SecretSealer
+from tenantry.webhooks.service import WebhookService
 
 if TYPE_CHECKING:
     from tenantry.kit.config import Settings
@@ -91,6 +95,9 @@ class Services:
     licences: Licences
     entitlements: Entitlements
     secrets: Secrets
+    webhooks: WebhookService
+    # The worker's deliverer for `webhook:<endpoint id>` consumers.
+    webhook_deliverer: WebhookDeliverer
     # Published app events (the outbox); `events` is the security events' stream.
     outbox: Events
 
@@ -185,6 +192,8 @@ def build_services(
     alerts.add_notifier(
         MailNotifier(db, apps, tenants, users, platform_tenant=settings.platform_tenant)
     )
+    secrets = Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir))
+    sealer = SecretSealer(secrets.box)
     return Services(
         settings,
         db,
@@ -227,6 +236,13 @@ def build_services(
         tenant_apps=TenantApps(db, apps, tenants, audit),
         licences=Licences(db, apps, tenants, audit),
         entitlements=entitlements,
-        secrets=Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir)),
+        secrets=secrets,
+        webhooks=WebhookService(db, sealer, allow_private=settings.webhooks_allow_private),
+        webhook_deliverer=WebhookDeliverer(
+            db,
+            sealer,
+            notifier=DisabledMail(apps, users),
+            allow_private=settings.webhooks_allow_private,
+        ),
         outbox=outbox,
     )

@@ -3,6 +3,7 @@ flows, attacked as the runtime role: tenant A's context sees exactly A's rows, n
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 import psycopg
@@ -10,13 +11,25 @@ import pyotp
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from tenantry.events.delivery import Delivery, Event
 from tenantry.flags.repository import record_deprecated_use
 from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
 from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
+from tenantry.webhooks.delivery import WebhookDeliverer
+from tenantry.webhooks.sealing import SecretSealer
 from tests.support.accounts import Tenant, latest_mail, login, signed_in, signup, tenant_admin
 from tests.support.wiring import FIXTURES
+
+
+async def _loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
+
+
+def _webhook_delivery(tenant_id: UUID, endpoint_id: UUID) -> tuple[Delivery, Event]:
+    event = Event(uuid7(), tenant_id, uuid7(), "t.created", None, {}, datetime.now(UTC))
+    return Delivery(tenant_id, uuid7(), f"webhook:{endpoint_id}", 1, event), event
 
 
 async def populate(client, control_app, slug: str) -> Tenant:
@@ -177,6 +190,13 @@ async def populate(client, control_app, slug: str) -> Tenant:
         principal="operator",
         reason="t",
     )
+    # Webhooks: an endpoint, its sealed secret, and an attempt (refused: loopback) in its log.
+    hook = await services.webhooks.create(
+        tenant.id, url=f"https://hooks.{slug}.example/in", event_types=["*"]
+    )
+    await WebhookDeliverer(
+        services.db, SecretSealer(services.secrets.box), resolver=_loopback
+    ).deliver(*_webhook_delivery(tenant.id, hook.endpoint.id))
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant

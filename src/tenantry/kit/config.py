@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # External issuers' JWKS may live on private or loopback addresses, and over plain http
     # (development and tests only: in production it would let tenant admins probe the network).
     external_issuers_allow_private: bool = False
+    # Webhook endpoints may be on private or loopback addresses, and plain http (development
+    # and tests only, like the external issuers' allowance above).
+    webhooks_allow_private: bool = False
     # Users of the admin app in this tenant are platform administrators.
     platform_tenant: str = "platform"
     # Days a deprovisioned tenant's data is kept before `tenantry tenants purge` may delete it.
