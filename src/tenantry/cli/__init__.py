@@ -12,6 +12,7 @@ from tenantry.cli import admins, audit, db, mail, ops, serve, tenants
 from tenantry.cli import apps as apps_cli
 from tenantry.cli import flags as flags_cli
 from tenantry.cli import licenses as licenses_cli
+from tenantry.cli import secrets as secrets_cli
 from tenantry.cli import sql as sql_cli
 from tenantry.cli import worker as worker_cli
 from tenantry.cli._common import err_console
@@ -33,6 +34,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(admins.app, name="admins")
 app.add_typer(apps_cli.app, name="apps")
 app.add_typer(licenses_cli.app, name="licenses")
+app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(flags_cli.settings_app, name="settings")
 app.add_typer(flags_cli.flags_app, name="flags")
 app.command("doctor")(ops.doctor_command)
