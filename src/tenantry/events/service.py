@@ -31,7 +31,7 @@ from tenantry.events.repository import deliveries as delivery_rows
 from tenantry.events.repository import events as event_rows
 from tenantry.events.repository import subscriptions as subscription_rows
 from tenantry.kit.context import TenantContext
-from tenantry.kit.errors import Conflict, InvalidInput
+from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.ids import uuid7
 from tenantry.kit.invalidation import EVERYTHING
 
@@ -67,6 +67,13 @@ class Events:
     def invalidate(self, scope: str) -> None:
         if scope == EVERYTHING:
             self._schemas.clear()
+
+    async def tenant_id(self, slug: str) -> UUID:
+        async with self._db.platform_transaction() as tx:
+            found = await event_rows.tenant_id(tx, slug)
+        if found is None:
+            raise NotFound(f"no tenant {slug!r}")
+        return found
 
     # -- types ----------------------------------------------------------------------------
 

@@ -143,3 +143,9 @@ async def partitions(tx: Transaction) -> list[str]:
             WHERE i.inhparent = 'tenantry.events'::regclass ORDER BY c.relname"""
     )
     return [row["name"] for row in rows]
+
+
+async def tenant_id(tx: Transaction, slug: str) -> UUID | None:
+    """Any tenant, serving or not: replay and the stream outlive a suspension."""
+    row = await tx.fetch_one("SELECT id FROM tenantry.tenants WHERE slug = %s", [slug])
+    return row["id"] if row else None
