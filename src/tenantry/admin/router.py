@@ -17,6 +17,7 @@ from tenantry.admin import (
     groups,
     licences,
     people,
+    secrets,
     security,
     tenant_apps,
     tenants,
@@ -42,5 +43,6 @@ for area in (
     groups,
     delegations,
     licences,
+    secrets,
 ):
     router.include_router(area.router, prefix="/admin")
