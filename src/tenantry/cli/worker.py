@@ -29,6 +29,11 @@ def worker_command(
         60.0, min=1.0, help="Seconds a claim lasts before another worker may take it over."
     ),
     once: bool = typer.Option(False, "--once", help="Deliver what is due now, then exit."),
+    registered_only: bool = typer.Option(
+        False,
+        "--registered-only",
+        help="Claim only deliveries for the consumers registered here (and webhooks).",
+    ),
     consumers: list[str] = typer.Option(
         [],
         "--consumers",
@@ -58,6 +63,8 @@ def worker_command(
                 batch=batch,
                 lease=timedelta(seconds=lease),
                 metrics=WorkerMetrics(services.metrics.registry),
+                deliverer=services.webhook_deliverer,
+                registered_only=registered_only,
             )
             for module in modules:
                 module.register(worker, services)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
     from uuid import UUID
 
@@ -85,12 +86,14 @@ class Verdict:
     retry_in: timedelta | None
 
 
-def verdict(attempts: int, outcome: Outcome, rng: random.Random | None = None) -> Verdict:
+def verdict(
+    attempts: int, outcome: Outcome, delay: Callable[[int], timedelta] | None = None
+) -> Verdict:
     if outcome.ok:
         return Verdict("delivered", None)
     if attempts >= MAX_ATTEMPTS:
         return Verdict("dead", None)
-    return Verdict("pending", retry_delay(attempts, rng))
+    return Verdict("pending", (delay or retry_delay)(attempts))
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:

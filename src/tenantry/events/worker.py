@@ -84,6 +84,8 @@ class Worker:
         lease: timedelta = timedelta(seconds=60),
         metrics: WorkerMetrics | None = None,
         name: str | None = None,
+        registered_only: bool = False,
+        retry_delay: Callable[[int], timedelta] | None = None,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
@@ -91,6 +93,10 @@ class Worker:
         self.batch = batch
         self.lease = lease
         self.metrics = metrics or WorkerMetrics()
+        # Claim only what this process can deliver (several services, each with its own
+        # consumers); otherwise a delivery to an unknown consumer is a failed attempt.
+        self.registered_only = registered_only
+        self._retry_delay = retry_delay
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid7().hex[-8:]}"
         self._handlers: dict[str, Callable[[Event], Awaitable[None]]] = {}
         self._wake = asyncio.Event()
@@ -134,14 +140,16 @@ class Worker:
     async def step(self) -> int:
         """One claim, its deliveries and their outcomes; the number of deliveries claimed."""
         async with self.db.platform_transaction() as tx:
-            rows = await repository.claim(tx, worker=self.name, batch=self.batch, lease=self.lease)
+            rows = await repository.claim(
+                tx, worker=self.name, batch=self.batch, lease=self.lease, **self._scope()
+            )
         if not rows:
             return 0
         deliveries = [_delivery(row) for row in rows]
         outcomes = await asyncio.gather(*(self._attempt(d) for d in deliveries))
         results = []
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
-            decided = verdict(delivery.attempts, outcome)
+            decided = verdict(delivery.attempts, outcome, self._retry_delay)
             retry_ms = int(decided.retry_in.total_seconds() * 1000) if decided.retry_in else 0
             results.append(
                 (
@@ -163,6 +171,11 @@ class Worker:
         async with self.db.platform_transaction() as tx:
             await repository.settle(tx, self.name, results)
         return len(deliveries)
+
+    def _scope(self) -> dict[str, Any]:
+        if not self.registered_only:
+            return {"consumers": None, "webhooks": True}
+        return {"consumers": sorted(self._handlers), "webhooks": self.deliverer is not None}
 
     async def _attempt(self, delivery: Delivery) -> Outcome:
         started = time.perf_counter()
@@ -189,7 +202,7 @@ class Worker:
                 if await self.step() > 0:
                     continue
                 async with self.db.platform_transaction() as tx:
-                    due = await repository.next_due(tx)
+                    due = await repository.next_due(tx, **self._scope())
             except (psycopg.OperationalError, OSError) as exc:
                 # The database went away (restart, failover): try again shortly.
                 log.warning("worker lost the database", extra={"error": short_error(exc)})

@@ -26,6 +26,8 @@ WITH due AS (
       FROM tenantry.event_deliveries d
      WHERE ((d.status = 'pending' AND d.next_attempt_at <= now())
             OR (d.status = 'delivering' AND d.claimed_until < now()))
+       AND (%(consumers)s::text[] IS NULL OR d.consumer = ANY (%(consumers)s)
+            OR (%(webhooks)s AND d.consumer LIKE 'webhook:%%'))
        AND (d.ordering_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM tenantry.event_deliveries e
              WHERE e.tenant_id = d.tenant_id
@@ -82,16 +84,33 @@ UPDATE tenantry.event_deliveries d
 _NEXT_DUE: LiteralString = """
 SELECT least(
     (SELECT min(next_attempt_at) FROM tenantry.event_deliveries
-      WHERE status = 'pending' AND next_attempt_at > now()),
+      WHERE status = 'pending' AND next_attempt_at > now()
+        AND (%(consumers)s::text[] IS NULL OR consumer = ANY (%(consumers)s)
+             OR (%(webhooks)s AND consumer LIKE 'webhook:%%'))),
     (SELECT min(claimed_until) FROM tenantry.event_deliveries WHERE status = 'delivering')
 ) - now() AS wait
 """
 
 
 async def claim(
-    tx: Transaction, *, worker: str, batch: int, lease: timedelta
+    tx: Transaction,
+    *,
+    worker: str,
+    batch: int,
+    lease: timedelta,
+    consumers: Sequence[str] | None,
+    webhooks: bool,
 ) -> list[dict[str, Any]]:
-    return await tx.fetch_all(_CLAIM, {"batch": batch, "lease": lease, "worker": worker})
+    """Claim up to `batch` due deliveries; only for `consumers` (and webhooks when `webhooks`)
+    unless `consumers` is None."""
+    params = {
+        "batch": batch,
+        "lease": lease,
+        "worker": worker,
+        "consumers": list(consumers) if consumers is not None else None,
+        "webhooks": webhooks,
+    }
+    return await tx.fetch_all(_CLAIM, params)
 
 
 async def settle(
@@ -107,7 +126,10 @@ async def settle(
     return cursor.rowcount
 
 
-async def next_due(tx: Transaction) -> timedelta | None:
-    row = await tx.fetch_one(_NEXT_DUE)
+async def next_due(
+    tx: Transaction, *, consumers: Sequence[str] | None, webhooks: bool
+) -> timedelta | None:
+    params = {"consumers": list(consumers) if consumers is not None else None, "webhooks": webhooks}
+    row = await tx.fetch_one(_NEXT_DUE, params)
     wait = row["wait"] if row else None
     return wait if isinstance(wait, timedelta) else None
