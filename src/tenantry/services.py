@@ -52,6 +52,7 @@ from tenantry.webhooks.delivery import WebhookDeliverer
 from tenantry.webhooks.notify import DisabledMail
 from tenantry.webhooks.sealing import SecretSealer
 from tenantry.webhooks.service import WebhookService
+from tenantry.webhooks.subscriptions import EventSubscriptions
 
 if TYPE_CHECKING:
     from tenantry.kit.config import Settings
@@ -194,6 +195,7 @@ def build_services(
     )
     secrets = Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir))
     sealer = SecretSealer(secrets.box)
+    hooks_feed = EventSubscriptions(outbox, apps)
     return Services(
         settings,
         db,
@@ -237,10 +239,13 @@ def build_services(
         licences=Licences(db, apps, tenants, audit),
         entitlements=entitlements,
         secrets=secrets,
-        webhooks=WebhookService(db, sealer, allow_private=settings.webhooks_allow_private),
+        webhooks=WebhookService(
+            db, sealer, hooks_feed, allow_private=settings.webhooks_allow_private
+        ),
         webhook_deliverer=WebhookDeliverer(
             db,
             sealer,
+            subscriptions=hooks_feed,
             notifier=DisabledMail(apps, users),
             allow_private=settings.webhooks_allow_private,
         ),

@@ -17,21 +17,21 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
 
 import httpx
 
-from tenantry.events.delivery import Outcome
+from tenantry.events.delivery import Delivery, Event, Outcome
+from tenantry.kit.context import TenantContext
+from tenantry.kit.errors import NotFound
 from tenantry.kit.ids import uuid7
 from tenantry.kit.outbound import RefusedDestination, pin, system_resolver
 from tenantry.webhooks import repository
-from tenantry.webhooks.models import CONSUMER_PREFIX, Endpoint
+from tenantry.webhooks.models import CONSUMER_PREFIX, TEST_EVENT_TYPE, Endpoint, consumer_name
 from tenantry.webhooks.service import disable_in
 from tenantry.webhooks.signing import signature_headers
 
 if TYPE_CHECKING:
-    from uuid import UUID
-
-    from tenantry.events.delivery import Delivery, Event
     from tenantry.kit.db import Database, Transaction
     from tenantry.kit.outbound import Resolver
     from tenantry.webhooks.sealing import SecretSealer
@@ -44,6 +44,8 @@ ERROR_CHARS = 300
 DISABLE_AFTER = timedelta(days=5)
 MIN_FAILURES = 10
 USER_AGENT = "Tenantry-Webhooks/1"
+# A test event comes from no app.
+NO_APP = UUID(int=0)
 
 
 class DisabledNotifier(Protocol):
@@ -91,6 +93,24 @@ class WebhookDeliverer:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def send_test(self, tenant_id: UUID, endpoint_id: UUID) -> Outcome:
+        """A `webhook.test` event to this endpoint alone, now, signed and logged like any
+        delivery (the administrator waits for the answer: it is what they want to see)."""
+        event = Event(
+            id=uuid7(),
+            tenant_id=tenant_id,
+            app_id=NO_APP,
+            type=TEST_EVENT_TYPE,
+            key=None,
+            payload={"endpoint_id": str(endpoint_id), "message": "A test event from Tenantry"},
+            created_at=datetime.now(UTC),
+        )
+        delivery = Delivery(tenant_id, uuid7(), consumer_name(endpoint_id), 1, event)
+        async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
+            if await repository.get_endpoint(tx, tenant_id, endpoint_id) is None:
+                raise NotFound("no such webhook endpoint")
+        return await self.deliver(delivery, event)
 
     async def deliver(self, delivery: Delivery, event: Event) -> Outcome:
         endpoint_id = _endpoint_id(delivery.consumer)
@@ -184,11 +204,13 @@ class WebhookDeliverer:
                     f"every delivery failed since {health.failing_since:%Y-%m-%d %H:%M} UTC"
                     f" ({health.consecutive_failures} attempts, threshold {days:g} days)"
                 )
-                disabled = await disable_in(
-                    tx, self._subscriptions, endpoint.tenant_id, endpoint.id, reason
-                )
+                disabled = await disable_in(tx, endpoint.tenant_id, endpoint.id, reason)
                 if self._notifier is not None:
                     await self._notifier.endpoint_disabled(tx, disabled)
+            else:
+                disabled = None
+        if disabled is not None and self._subscriptions is not None:
+            await self._subscriptions.stop(endpoint.tenant_id, consumer_name(endpoint.id))
 
     def _sustained_failure(self, endpoint: Endpoint) -> bool:
         return (
@@ -200,8 +222,6 @@ class WebhookDeliverer:
 
 
 def _endpoint_id(consumer: str) -> UUID | None:
-    from uuid import UUID  # noqa: PLC0415 - only the type is needed at module level
-
     if not consumer.startswith(CONSUMER_PREFIX):
         return None
     try:

@@ -2,8 +2,8 @@
 change, delete, rotate the secret with an overlap, enable, send a test event, read the log.
 
 Each endpoint is fed by an event subscription named `webhook:<endpoint id>`; the events
-service stays below this package and is reached through the `Subscriptions` seam, which the
-composition root fills."""
+service is reached through the `Subscriptions` seam (`webhooks/subscriptions.py`), which the
+composition root fills. The test event is sent by the deliverer (`send_test`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from tenantry.kit.ids import uuid7
 from tenantry.kit.outbound import RefusedDestination, check_url_shape
 from tenantry.webhooks import repository
 from tenantry.webhooks.models import (
-    TEST_EVENT_TYPE,
     TYPE_PATTERN,
     Attempt,
     CreatedEndpoint,
@@ -38,21 +37,12 @@ MAX_DESCRIPTION = 500
 
 
 class Subscriptions(Protocol):
-    """What webhooks need of the events service, in the caller's transaction."""
+    """What webhooks need of the events service: an endpoint's subscription follows the
+    endpoint's own change, right after it commits (see `webhooks/subscriptions.py`)."""
 
-    async def subscribe_in(
-        self, tx: Transaction, tenant_id: UUID, consumer: str, types: Sequence[str]
-    ) -> None:
-        """Create or update the consumer's subscription to `types`, active."""
-        ...
+    async def follow(self, tenant_id: UUID, consumer: str, types: Sequence[str]) -> None: ...
 
-    async def deactivate_in(self, tx: Transaction, tenant_id: UUID, consumer: str) -> None: ...
-
-    async def publish_to_in(
-        self, tx: Transaction, tenant_id: UUID, consumer: str, event_type: str, payload: object
-    ) -> UUID:
-        """Publish an event for this one consumer (the test event); its id."""
-        ...
+    async def stop(self, tenant_id: UUID, consumer: str) -> None: ...
 
 
 class WebhookService:
@@ -112,11 +102,17 @@ class WebhookService:
                 tx, tenant_id, uuid7(), url, description, event_types
             )
             secret = await self._new_version(tx, tenant_id, endpoint.id, 1)
-            if self._subscriptions is not None:
-                await self._subscriptions.subscribe_in(
-                    tx, tenant_id, consumer_name(endpoint.id), event_types
-                )
+        await self._follow(endpoint)
         return CreatedEndpoint(endpoint, secret)
+
+    async def _follow(self, endpoint: Endpoint) -> None:
+        if self._subscriptions is None:
+            return
+        consumer = consumer_name(endpoint.id)
+        if endpoint.status == "enabled":
+            await self._subscriptions.follow(endpoint.tenant_id, consumer, endpoint.event_types)
+        else:
+            await self._subscriptions.stop(endpoint.tenant_id, consumer)
 
     async def endpoints(self, tenant_id: UUID) -> list[Endpoint]:
         async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
@@ -147,33 +143,29 @@ class WebhookService:
             )
             if endpoint is None:
                 raise NotFound("no such webhook endpoint")
-            if event_types is not None and endpoint.status == "enabled" and self._subscriptions:
-                await self._subscriptions.subscribe_in(
-                    tx, tenant_id, consumer_name(endpoint_id), event_types
-                )
-            return endpoint
+        await self._follow(endpoint)
+        return endpoint
 
     async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> None:
         async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
             if not await repository.delete_endpoint(tx, tenant_id, endpoint_id):
                 raise NotFound("no such webhook endpoint")
-            if self._subscriptions is not None:
-                await self._subscriptions.deactivate_in(tx, tenant_id, consumer_name(endpoint_id))
+        if self._subscriptions is not None:
+            await self._subscriptions.stop(tenant_id, consumer_name(endpoint_id))
 
     async def disable(self, tenant_id: UUID, endpoint_id: UUID, reason: str) -> Endpoint:
         async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
-            return await disable_in(tx, self._subscriptions, tenant_id, endpoint_id, reason)
+            endpoint = await disable_in(tx, tenant_id, endpoint_id, reason)
+        await self._follow(endpoint)
+        return endpoint
 
     async def enable(self, tenant_id: UUID, endpoint_id: UUID) -> Endpoint:
         async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
             endpoint = await repository.set_status(tx, tenant_id, endpoint_id, None)
             if endpoint is None:
                 raise NotFound("no such webhook endpoint")
-            if self._subscriptions is not None:
-                await self._subscriptions.subscribe_in(
-                    tx, tenant_id, consumer_name(endpoint_id), endpoint.event_types
-                )
-            return endpoint
+        await self._follow(endpoint)
+        return endpoint
 
     async def rotate_secret(self, tenant_id: UUID, endpoint_id: UUID) -> str:
         """A new secret, shown once; the previous ones keep signing for the overlap."""
@@ -181,20 +173,6 @@ class WebhookService:
             await _require(tx, tenant_id, endpoint_id)
             version = await repository.retire_secrets(tx, tenant_id, endpoint_id, self._overlap)
             return await self._new_version(tx, tenant_id, endpoint_id, version)
-
-    async def send_test(self, tenant_id: UUID, endpoint_id: UUID) -> UUID:
-        """Publish a `webhook.test` event to this endpoint alone; the event's id."""
-        if self._subscriptions is None:
-            raise InvalidInput("events are not configured in this installation")
-        async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
-            endpoint = await _require(tx, tenant_id, endpoint_id)
-            return await self._subscriptions.publish_to_in(
-                tx,
-                tenant_id,
-                consumer_name(endpoint_id),
-                TEST_EVENT_TYPE,
-                {"endpoint_id": str(endpoint.id), "message": "A test event from Tenantry"},
-            )
 
     async def attempts(
         self,
@@ -216,16 +194,8 @@ async def _require(tx: Transaction, tenant_id: UUID, endpoint_id: UUID) -> Endpo
     return endpoint
 
 
-async def disable_in(
-    tx: Transaction,
-    subscriptions: Subscriptions | None,
-    tenant_id: UUID,
-    endpoint_id: UUID,
-    reason: str,
-) -> Endpoint:
+async def disable_in(tx: Transaction, tenant_id: UUID, endpoint_id: UUID, reason: str) -> Endpoint:
     endpoint = await repository.set_status(tx, tenant_id, endpoint_id, reason[:500])
     if endpoint is None:
         raise NotFound("no such webhook endpoint")
-    if subscriptions is not None:
-        await subscriptions.deactivate_in(tx, tenant_id, consumer_name(endpoint_id))
     return endpoint
