@@ -28,10 +28,13 @@ def register(worker: Worker, services: Services) -> None:
     worker.register(CONSUMER, effects_handler(services))
 
 
-def effects_handler(services: Services):
+def effects_handler(services: Services, *, delays: bool = True):
+    """The handler; with `delays=False` it ignores the payload's sleeps (a survivor)."""
+
     async def handle(event: Event) -> None:
         payload = event.payload
-        await asyncio.sleep(float(payload.get("sleep_before", 0)))
+        if delays:
+            await asyncio.sleep(float(payload.get("sleep_before", 0)))
 
         async def effect(tx: Transaction) -> None:
             await services.outbox.publish_in(
@@ -44,6 +47,7 @@ def effects_handler(services: Services):
 
         context = TenantContext(event.tenant_id, event.app_id)
         await apply_once(services.db, context, CONSUMER, event, effect)
-        await asyncio.sleep(float(payload.get("hang_after", 0)))
+        if delays:
+            await asyncio.sleep(float(payload.get("hang_after", 0)))
 
     return handle
