@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -57,6 +58,7 @@ class EventTypeTaken(Conflict):
 class _Schema:
     loaded: float
     validator: Draft202012Validator | None
+    app_id: UUID | None
 
 
 class Events:
@@ -98,16 +100,16 @@ class Events:
         async with self._db.platform_transaction() as tx:
             return await event_rows.event_types(tx)
 
-    async def _validator(self, tx: Transaction, name: str) -> Draft202012Validator:
+    async def _schema(self, tx: Transaction, name: str) -> _Schema:
         cached = self._schemas.get(name)
         if cached is None or time.monotonic() - cached.loaded > SCHEMA_CACHE_SECONDS:
             found = await event_rows.event_type(tx, name)
             validator = Draft202012Validator(found.schema) if found else None
-            cached = _Schema(time.monotonic(), validator)
+            cached = _Schema(time.monotonic(), validator, found.catalog_app_id if found else None)
             self._schemas[name] = cached
         if cached.validator is None:
             raise UnknownEventType(f"no event type {name!r}: an app manifest must declare it")
-        return cached.validator
+        return cached
 
     # -- publishing and consuming ----------------------------------------------------------
 
@@ -120,12 +122,17 @@ class Events:
         type: str,  # noqa: A002 - the event's field name
         payload: Any,  # noqa: ANN401 - any JSON value the type's schema accepts
         key: str | None = None,
+        own_types: bool = False,
     ) -> StoredEvent:
-        """Validate and insert the event (and, by the database, its deliveries) in `tx`."""
+        """Validate and insert the event (and, by the database, its deliveries) in `tx`.
+        `own_types` holds the source app to the types its own manifest declares (the API)."""
         if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
             raise InvalidInput(f"an ordering key has 1 to {MAX_KEY_LENGTH} characters")
-        validator = await self._validator(tx, type)
-        error = best_match(validator.iter_errors(payload))
+        schema = await self._schema(tx, type)
+        if own_types and schema.app_id != app_id:
+            raise UnknownEventType(f"{type!r} is not an event type of this app")
+        assert schema.validator is not None
+        error = best_match(schema.validator.iter_errors(payload))
         if error is not None:
             raise InvalidEventPayload(error.json_path, error.message)
         return await event_rows.insert_event(
@@ -145,12 +152,20 @@ class Events:
         type: str,  # noqa: A002 - the event's field name
         payload: Any,  # noqa: ANN401 - any JSON value the type's schema accepts
         key: str | None = None,
+        *,
+        own_types: bool = False,
     ) -> StoredEvent:
         """An event on its own (the publish API): in the app's own tenant context, so the
         database holds the app to its tenant and to itself as the source."""
         async with self._db.tenant_transaction(TenantContext(tenant_id, app_id)) as tx:
             return await self.publish_in(
-                tx, tenant_id=tenant_id, app_id=app_id, type=type, payload=payload, key=key
+                tx,
+                tenant_id=tenant_id,
+                app_id=app_id,
+                type=type,
+                payload=payload,
+                key=key,
+                own_types=own_types,
             )
 
     # -- subscriptions ----------------------------------------------------------------------
@@ -159,15 +174,18 @@ class Events:
         self, tenant_id: UUID, consumer_app_id: UUID, consumer: str, types: Sequence[str]
     ) -> Subscription:
         _check_subscription(consumer, types)
-        async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
-            return await subscription_rows.create(
-                tx,
-                tenant_id=tenant_id,
-                subscription_id=uuid7(),
-                consumer_app_id=consumer_app_id,
-                consumer=consumer,
-                types=list(dict.fromkeys(types)),
-            )
+        try:
+            async with self._db.tenant_transaction(TenantContext(tenant_id)) as tx:
+                return await subscription_rows.create(
+                    tx,
+                    tenant_id=tenant_id,
+                    subscription_id=uuid7(),
+                    consumer_app_id=consumer_app_id,
+                    consumer=consumer,
+                    types=list(dict.fromkeys(types)),
+                )
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise InvalidSubscription("the consuming app is not enabled for the tenant") from exc
 
     async def update_subscription(
         self,

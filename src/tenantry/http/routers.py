@@ -10,6 +10,7 @@ from tenantry.http import (
     context,
     discovery,
     domains,
+    events,
     flags,
     groups,
     identity,
@@ -46,6 +47,8 @@ ROUTERS = (
     licences.router,
     licences.platform,
     secrets.router,
+    events.router,
+    events.platform,
     discovery.router,
     operations.router,
 )
