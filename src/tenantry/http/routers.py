@@ -22,6 +22,7 @@ from tenantry.http import (
     security_events,
     settings,
     tenants,
+    webhooks,
 )
 
 ROUTERS = (
@@ -49,6 +50,7 @@ ROUTERS = (
     secrets.router,
     events.router,
     events.platform,
+    webhooks.router,
     discovery.router,
     operations.router,
 )
