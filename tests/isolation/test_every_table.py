@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tenantry.events.delivery import Delivery, Event
+from tenantry.events.service import apply_once
 from tenantry.flags.repository import record_deprecated_use
 from tenantry.identity.repository import users
 from tenantry.kit.context import TenantContext
@@ -30,6 +31,10 @@ async def _loopback(host: str, port: int) -> list[str]:
 def _webhook_delivery(tenant_id: UUID, endpoint_id: UUID) -> tuple[Delivery, Event]:
     event = Event(uuid7(), tenant_id, uuid7(), "t.created", None, {}, datetime.now(UTC))
     return Delivery(tenant_id, uuid7(), f"webhook:{endpoint_id}", 1, event), event
+
+
+async def _no_effect(tx: object) -> None:
+    return None
 
 
 async def populate(client, control_app, slug: str) -> Tenant:
@@ -197,6 +202,19 @@ async def populate(client, control_app, slug: str) -> Tenant:
     await WebhookDeliverer(
         services.db, SecretSealer(services.secrets.box), resolver=_loopback
     ).deliver(*_webhook_delivery(tenant.id, hook.endpoint.id))
+    # Events: one published by thinktank (delivered to the webhook's subscription) and its
+    # consumption by an in-process consumer.
+    thinktank = services.apps.by_slug("thinktank").id
+    published = await services.outbox.publish(
+        tenant.id, thinktank, "thinktank.workspace.created", {"workspace_id": str(tenant.id)}
+    )
+    await apply_once(
+        services.db,
+        TenantContext(tenant.id, thinktank),
+        "tests.indexer",
+        Event(published.id, tenant.id, thinktank, published.type, None, {}, published.created_at),
+        _no_effect,
+    )
     # The first refresh token again, last (it ends the session): a reuse raises an alert.
     await client.post("/v1/apps/thinktank/auth/refresh", json={"refresh_token": user.refresh})
     return tenant
