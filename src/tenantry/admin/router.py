@@ -8,6 +8,7 @@ from tenantry.admin import (
     access,
     acting,
     alerts,
+    app_events,
     audit_log,
     auth,
     catalog,
@@ -21,6 +22,7 @@ from tenantry.admin import (
     security,
     tenant_apps,
     tenants,
+    webhooks,
 )
 from tenantry.admin.auth import LoginRequired
 
@@ -44,5 +46,7 @@ for area in (
     delegations,
     licences,
     secrets,
+    webhooks,
+    app_events,
 ):
     router.include_router(area.router, prefix="/admin")
