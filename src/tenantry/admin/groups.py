@@ -21,7 +21,6 @@ from tenantry.identity.schemas import EMAIL_PATTERN
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
-
     from tenantry.admin.session import Admin
 
 router = APIRouter()

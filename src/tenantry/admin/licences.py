@@ -18,7 +18,6 @@ from tenantry.licensing.document import verify_licence
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
-
     from tenantry.admin.session import Admin
 
 router = APIRouter()
