@@ -3,8 +3,13 @@ event and its deliveries commit with the change that caused them, or not at all.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
+import psycopg
 import pytest
 
+import tenantry
 from tenantry.events.models import (
     InvalidEventPayload,
     InvalidSubscription,
@@ -144,3 +149,32 @@ async def test_subscriptions_are_checked(world: World) -> None:
     assert [s.consumer for s in subscriptions] == ["twice"]
     await world.events.unsubscribe(world.tenant_id, subscriptions[0].id)
     assert await world.events.subscriptions(world.tenant_id) == []
+
+
+def _backfill_sql() -> str:
+    path = Path(tenantry.__file__).parent / "migrations" / "versions" / "0017_events.py"
+    spec = importlib.util.spec_from_file_location("tenantry_revision_0017", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sql: str = module._BACKFILL_TYPES
+    return sql
+
+
+async def test_the_migration_backfills_types_from_published_versions(world: World, urls) -> None:
+    with psycopg.connect(urls.admin) as conn:
+        conn.execute("DELETE FROM tenantry.event_types WHERE catalog_app_id = %s", [world.app_id])
+        conn.execute(_backfill_sql())
+        rows = conn.execute(
+            "SELECT type, version, schema FROM tenantry.event_types WHERE catalog_app_id = %s"
+            " ORDER BY type",
+            [world.app_id],
+        ).fetchall()
+        conn.rollback()
+    assert [(t, v) for t, v, _ in rows] == [
+        (world.type("invoice.sent"), "1.0.0"),
+        (world.type("order.created"), "1.0.0"),
+        (world.type("order.paid"), "1.0.0"),
+    ]
+    assert rows[1][2] == ORDER_SCHEMA
