@@ -10,6 +10,8 @@ credential should get, by the rules in `http.auth`:
     a suspended tenant's credential        403 tenant_inactive
     missing `admin` or `platform`          404 not_found
     any other missing scope                403 insufficient_scope
+    a privilege, outside the admin app     404 not_found on a named object, else 403
+                                           insufficient_privilege (no role was given)
     everything held                        the route's own answer
 
 To tell "the route's own answer" apart from a guard's, an allowed call is sent with input the
@@ -76,6 +78,7 @@ class Operation:
     path_params: dict[str, dict[str, Any]]
     has_body: bool
     success: int
+    privileges: frozenset[str] = frozenset()
 
 
 def invalid_value(name: str, schema: dict[str, Any]) -> str:
@@ -98,8 +101,8 @@ def operations(document: dict[str, Any]) -> list[Operation]:
     for path, methods in document["paths"].items():
         for method, op in methods.items():
             security = op.get("security")
-            # Privileges (dotted) ride beside the scopes; every credential below that passes
-            # the scopes holds them (an administrator never assigned a role is the owner).
+            # Privileges (dotted) ride beside the scopes; every admin-app credential below that
+            # passes the scopes holds them (an administrator never assigned a role is the owner).
             scopes = (
                 frozenset(s for req in security for s in req.get("HTTPBearer", []) if "." not in s)
                 if security
@@ -111,8 +114,13 @@ def operations(document: dict[str, Any]) -> list[Operation]:
                 if p["in"] == "path" and p["name"] != "app"
             }
             success = min(int(code) for code in op["responses"] if code.startswith("2"))
+            privileges = frozenset(
+                s for req in security or [] for s in req.get("HTTPBearer", []) if "." in s
+            )
             found.append(
-                Operation(method.upper(), path, scopes, params, "requestBody" in op, success)
+                Operation(
+                    method.upper(), path, scopes, params, "requestBody" in op, success, privileges
+                )
             )
     # Ending a session comes last, so every credential stays usable until then.
     return sorted(found, key=lambda o: o.path.endswith("/auth/logout"))
@@ -133,6 +141,11 @@ def guard_answer(op: Operation, credential: Credential) -> tuple[int, str] | Non
         (credential.suspended, (403, "tenant_inactive")),
         (bool(missing & HIDDEN), (404, "not_found")),
         (bool(missing), (403, "insufficient_scope")),
+        # Only the admin app's users (owners when never assigned a role) hold privileges here.
+        (
+            bool(op.privileges) and credential.app != "admin",
+            (404, "not_found") if op.path_params else (403, "insufficient_privilege"),
+        ),
     )
     return next((answer for failed, answer in checks if failed), None)
 

@@ -129,3 +129,27 @@ async def test_a_value_never_reaches_logs_problems_or_the_audit_log(
     entries = await services.audit.search(tenant.id, limit=200)
     assert entries
     assert not [e for e in entries if MARKER in repr(e)]
+
+
+async def test_tenant_administrators_manage_any_of_the_tenants_apps(client, admin, tenant) -> None:
+    base = "/v1/apps/admin/apps/thinktank/secrets"
+    put = await client.put(
+        f"{base}/shared", headers=admin.auth, json={"value": "s3cr3t", "reason": "provision"}
+    )
+    assert put.status_code == 200, put.text
+    read = await client.get(f"{base}/shared?reason=audit", headers=admin.auth)
+    assert read.status_code == 200, read.text
+    assert read.json()["value"] == "s3cr3t"
+    rotated = await client.post(f"{base}/shared/rotate", headers=admin.auth, json={"reason": "r"})
+    assert rotated.json()["current_version"] == 2
+    listed = await client.get(base, headers=admin.auth)
+    assert [(s["name"], s["versions"]) for s in listed.json()] == [("shared", 2)]
+    # The app's own credential holding secrets.read reads the same secret.
+    reader = await _holder(client, admin, tenant, "app-reader@example.com", ["secrets.read"])
+    own = await client.get("/v1/apps/thinktank/secrets/shared?reason=use", headers=reader.auth)
+    assert own.json()["version"] == 2
+    # An app the tenant does not have, and a user of an app without the admin scope.
+    missing = await client.get("/v1/apps/admin/apps/nosuchapp/secrets", headers=admin.auth)
+    assert missing.status_code == 404
+    hidden = await client.get("/v1/apps/thinktank/apps/thinktank/secrets", headers=reader.auth)
+    assert hidden.status_code == 404

@@ -48,6 +48,7 @@ ROUTERS = (
     licences.router,
     licences.platform,
     secrets.router,
+    secrets.admin_router,
     events.router,
     events.platform,
     webhooks.router,

@@ -1,6 +1,11 @@
-"""Secrets over HTTP, for an app's own credentials (a user or an API token of the app holding
-`secrets.read` / `secrets.manage` in the tenant): set, read (logged, with a reason), list
-metadata, rotate and disable. A value appears in one response only, the read's."""
+"""Secrets over HTTP: set, read (logged, with a reason), list metadata, rotate and disable.
+
+- An app's own credentials (a user or an API token of the app holding `secrets.read` /
+  `secrets.manage` in the tenant) reach the app's secrets: `/v1/apps/thinktank/secrets/…`.
+- Tenant administrators (the admin app, `admin` scope and the same privileges) reach any of the
+  tenant's apps, named by `{target}`: `/v1/apps/admin/apps/thinktank/secrets/…`.
+
+A value appears in one response only, the read's."""
 
 from __future__ import annotations
 
@@ -28,8 +33,19 @@ router = APIRouter(
 )
 Name = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+admin_router = APIRouter(
+    prefix="/v1/apps/{app}/apps/{target}/secrets",
+    tags=["secrets"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(resolve_route_app)],
+)
+Target = Annotated[
+    str, Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app managed, e.g. thinktank.")
+]
 Reads = Annotated[Principal, RequiresPrivilege("secrets.read", Scope.PROFILE)]
 Manages = Annotated[Principal, RequiresPrivilege("secrets.manage", Scope.PROFILE)]
+AdminReads = Annotated[Principal, RequiresPrivilege("secrets.read")]
+AdminManages = Annotated[Principal, RequiresPrivilege("secrets.manage")]
 
 
 class PutRequest(BaseModel):
@@ -159,3 +175,77 @@ async def disable_secret(
         **_who(principal, request),
     )
     return _out(info)
+
+
+# --- tenant administrators, for any of the tenant's apps ---------------------------------------
+
+
+@admin_router.get("", response_model=list[SecretOut])
+async def admin_list_secrets(
+    target: Target, principal: AdminReads, services: ServicesDep
+) -> list[SecretOut]:
+    scope = await services.secrets.scope_of(principal.tenant_id, target)
+    return [_out(s) for s in await services.secrets.metadata(scope)]
+
+
+@admin_router.put("/{name}", response_model=SecretOut)
+async def admin_put_secret(
+    target: Target,
+    name: Name,
+    body: PutRequest,
+    principal: AdminManages,
+    request: Request,
+    services: ServicesDep,
+) -> SecretOut:
+    scope = await services.secrets.scope_of(principal.tenant_id, target)
+    info = await services.secrets.put(
+        scope, name, body.value.encode(), reason=body.reason, **_who(principal, request)
+    )
+    return _out(info)
+
+
+@admin_router.get("/{name}", response_model=ValueOut)
+async def admin_read_secret(
+    target: Target,
+    name: Name,
+    principal: AdminReads,
+    request: Request,
+    services: ServicesDep,
+    reason: Annotated[str, Query(min_length=1, max_length=500)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> ValueOut:
+    scope = await services.secrets.scope_of(principal.tenant_id, target)
+    info, number, value = await services.secrets.reveal(
+        scope, name, reason=reason, version=version, **_who(principal, request)
+    )
+    return ValueOut(name=info.name, version=number, value=value.decode(errors="replace"))
+
+
+@admin_router.post("/{name}/rotate", response_model=SecretOut)
+async def admin_rotate_secret(
+    target: Target,
+    name: Name,
+    body: ReasonRequest,
+    principal: AdminManages,
+    request: Request,
+    services: ServicesDep,
+) -> SecretOut:
+    scope = await services.secrets.scope_of(principal.tenant_id, target)
+    return _out(
+        await services.secrets.rotate(scope, name, reason=body.reason, **_who(principal, request))
+    )
+
+
+@admin_router.post("/{name}/disable", response_model=SecretOut)
+async def admin_disable_secret(
+    target: Target,
+    name: Name,
+    body: ReasonRequest,
+    principal: AdminManages,
+    request: Request,
+    services: ServicesDep,
+) -> SecretOut:
+    scope = await services.secrets.scope_of(principal.tenant_id, target)
+    return _out(
+        await services.secrets.disable(scope, name, reason=body.reason, **_who(principal, request))
+    )

@@ -61,6 +61,14 @@ class Secrets:
             raise NotFound(f"tenant {tenant_slug!r} does not have the app {app_slug!r}")
         return SecretScope(tenant.id, app.id)
 
+    async def scope_of(self, tenant_id: UUID, app_slug: str) -> SecretScope:
+        """One of the tenant's apps, for its administrators (NotFound if it has no such app)."""
+        app = self._apps.by_slug(app_slug)
+        info = await self._tenants.get(tenant_id)
+        if info is None or app.id not in info.app_ids:
+            raise NotFound(f"no app {app_slug!r}")
+        return SecretScope(tenant_id, app.id)
+
     async def put(
         self,
         scope: SecretScope,
