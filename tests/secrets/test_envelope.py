@@ -13,7 +13,7 @@ from tenantry.kit.actor import Actor
 from tenantry.secrets.keys import LocalMasterKeys
 from tenantry.secrets.models import SecretDisabled, SecretNotFound, SecretScope, SecretUnreadable
 from tenantry.secrets.service import Secrets
-from tests.support.accounts import make_tenant
+from tests.support.accounts import Tenant, make_tenant, transition
 from tests.support.wiring import FIXTURES, services_for
 
 WHO = {"by": FIXTURES, "principal": "operator", "reason": "testing"}
@@ -221,3 +221,15 @@ async def test_the_actor_is_recorded(db, master, scope) -> None:
     await secrets.put(scope, "k", b"v", by=Actor("cli", "ops"), principal="operator", reason="r")
     [entry] = await secrets.access_log(scope.tenant_id)
     assert (entry.actor, entry.principal, entry.reason) == ("cli:ops", "operator", "r")
+
+
+async def test_a_purge_removes_secrets_and_their_access_log(db, master, scope, urls) -> None:
+    """The access log refuses every DELETE but a purge of a deprovisioned tenant."""
+    await secrets_with(db, master).put(scope, "k", b"v", **WHO)
+    services = services_for(db)
+    slug = (await services.tenants.get(scope.tenant_id)).slug
+    for step in ("suspend", "deprovision"):
+        await transition(db, Tenant(scope.tenant_id, slug), step)
+    report = await services.tenant_admin.purge(slug, by=FIXTURES, reason="t", force=True)
+    assert report.deleted["tenantry.secret_access_log"] == 1
+    assert report.deleted["tenantry.secret_data_keys"] == 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tenantry.kit.errors import InvalidInput
 from tenantry.secrets import repository
 from tenantry.secrets.keys import KEY_BYTES, NONCE_BYTES
 from tenantry.secrets.models import SecretUnreadable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 _SEAL_FORMAT = b"\x01"
 _NO_APP = bytes(16)
+MAX_PURPOSE = 200
 _HEADER = 5  # format byte, data key version
 
 
@@ -53,6 +55,8 @@ def value_aad(tenant_id: UUID, app_id: UUID, secret_id: UUID, version: int) -> b
 
 
 def seal_aad(tenant_id: UUID, app_id: UUID | None, purpose: str) -> bytes:
+    if not purpose or len(purpose) > MAX_PURPOSE:
+        raise InvalidInput("a sealing purpose of 1 to 200 characters is required")
     app = app_id.bytes if app_id is not None else _NO_APP
     return b"tenantry.seal.v1" + _field(tenant_id.bytes) + _field(app) + _field(purpose.encode())
 

@@ -108,11 +108,13 @@ ACCESS_LOG = ScopedTable(
 
 GUARD = """
 CREATE FUNCTION tenantry_private.secret_access_log_guard() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     -- A purge removes a deprovisioned tenant's rows in every table; nothing else deletes.
+    -- The caller's own rights read the tenant: the platform role in its context sees it (a
+    -- purge), the owner under forced row-level security sees nothing (refused).
     IF TG_OP = 'DELETE' THEN
         IF (SELECT t.status FROM tenantry.tenants t WHERE t.id = OLD.tenant_id)
            = 'deprovisioned' THEN
