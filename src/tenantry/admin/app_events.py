@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tenantry.admin.auth import AdminDep, AdminPost
 from tenantry.admin.rendering import changes_on, render
+from tenantry.kit.errors import InvalidInput
 from tenantry.services import Services, ServicesDep
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ async def _page(
     before = ctx.pop("before", None)
     if isinstance(before, str) and before:
         at, _, event_id = before.rpartition("_")
-        cursor = (datetime.fromisoformat(at), UUID(event_id))
+        try:
+            cursor = (datetime.fromisoformat(at), UUID(event_id))
+        except ValueError:
+            status_code = 422
+            ctx["error"] = "that page link is not valid: the newest events are shown"
     events = await services.outbox.stream(tenant_id, before=cursor, limit=PAGE)
     dead = await services.outbox.deliveries(tenant_id, status="dead", limit=PAGE)
     last = events[-1] if len(events) == PAGE else None
@@ -95,8 +100,15 @@ async def replay(
         return await services.outbox.replay(
             await services.outbox.tenant_id(slug),
             consumer=consumer or None,
-            event_id=UUID(event_id) if event_id else None,
+            event_id=_event_id(event_id),
             dead_only=dead_only,
         )
 
     return await _changed(request, services, admin, slug, run(), "deliveries queued again")
+
+
+def _event_id(value: str) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError as exc:
+        raise InvalidInput("event: not an event id") from exc

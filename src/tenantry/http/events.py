@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from tenantry.http.auth import PlatformAdmin, RequiresPrivilege, resolve_route_app
 from tenantry.http.platform import Slug, platform_router
 from tenantry.identity.principal import Principal, Scope
+from tenantry.kit.errors import InvalidInput
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 
@@ -151,7 +152,10 @@ def _cursor(before: str | None) -> tuple[datetime, UUID] | None:
     if before is None:
         return None
     at, _, event_id = before.rpartition("_")
-    return datetime.fromisoformat(at), UUID(event_id)
+    try:
+        return datetime.fromisoformat(at), UUID(event_id)
+    except ValueError as exc:
+        raise InvalidInput("before: not a next_before of this listing") from exc
 
 
 async def _page(
