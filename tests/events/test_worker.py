@@ -8,12 +8,15 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from tenantry.events.batches import apply_batch_once
 from tenantry.events.worker import Worker
+from tenantry.kit.context import TenantContext
 from tests.events.worker_support import make_stream
+from tests.support.wiring import services_for
 
 if TYPE_CHECKING:
     from tenantry.events.delivery import Event
-    from tenantry.kit.db import Database
+    from tenantry.kit.db import Database, Transaction
 
 
 def worker_for(db: Database, **options: object) -> Worker:
@@ -182,3 +185,41 @@ async def test_a_commit_wakes_an_idle_worker_at_once(db: Database) -> None:
         worker.stop()
         await run
     assert latency < 1.0
+
+
+async def test_a_batch_consumer_applies_a_tenants_events_once_in_one_transaction(
+    db: Database,
+) -> None:
+    stream = await make_stream(db)
+    calls: list[int] = []
+    fresh_seen: list[int] = []
+
+    async def handler(events: list[Event]) -> None:
+        calls.append(len(events))
+
+        async def effect(tx: Transaction, fresh: list[Event]) -> None:
+            fresh_seen.extend(e.payload["n"] for e in fresh)
+            for e in fresh:  # a real effect in the same transaction: a derived event
+                await services_for(db).outbox.publish_in(
+                    tx,
+                    tenant_id=e.tenant_id,
+                    app_id=e.app_id,
+                    type=stream.derived,
+                    payload={"of": str(e.id)},
+                )
+
+        context = TenantContext(stream.tenant_id, stream.app_id)
+        await apply_batch_once(db, context, stream.consumer, events, effect)
+
+    worker = worker_for(db)
+    worker.register_batch(stream.consumer, handler)
+    ids = [await stream.publish({"n": n}) for n in range(5)]
+    assert await worker.run_once() == 5
+    assert calls == [5]
+    # Replayed: delivered again, applied never again.
+    assert await services_for(db).outbox.replay(stream.tenant_id, consumer=stream.consumer) == 5
+    assert await worker.run_once() == 5
+    assert calls == [5, 5]
+    assert sorted(fresh_seen) == list(range(5))
+    assert sorted(await stream.derived_events()) == sorted(str(i) for i in ids)
+    assert {d.status for d in await stream.deliveries()} == {"delivered"}

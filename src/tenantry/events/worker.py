@@ -43,6 +43,7 @@ from tenantry.kit.ids import uuid7
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from uuid import UUID
 
     from tenantry.kit.db import Database
 
@@ -99,6 +100,7 @@ class Worker:
         self._retry_delay = retry_delay
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid7().hex[-8:]}"
         self._handlers: dict[str, Callable[[Event], Awaitable[None]]] = {}
+        self._batch_handlers: dict[str, Callable[[list[Event]], Awaitable[None]]] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._listening = asyncio.Event()
@@ -108,6 +110,15 @@ class Worker:
         if consumer.startswith(WEBHOOK_PREFIX):
             raise ValueError(f"{WEBHOOK_PREFIX}… consumers are delivered by the deliverer")
         self._handlers[consumer] = handler
+
+    def register_batch(
+        self, consumer: str, handler: Callable[[list[Event]], Awaitable[None]]
+    ) -> None:
+        """Deliver `consumer`'s claimed events to `handler` a tenant at a time (see
+        `events.batches`); raising fails the attempt of every event it was given."""
+        if consumer.startswith(WEBHOOK_PREFIX):
+            raise ValueError(f"{WEBHOOK_PREFIX}… consumers are delivered by the deliverer")
+        self._batch_handlers[consumer] = handler
 
     def summary(self) -> dict[str, int]:
         """Attempts settled so far, as `consumer/result` counts (for logs and tests)."""
@@ -146,7 +157,7 @@ class Worker:
         if not rows:
             return 0
         deliveries = [_delivery(row) for row in rows]
-        outcomes = await asyncio.gather(*(self._attempt(d) for d in deliveries))
+        outcomes = await self._attempts(deliveries)
         results = []
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             decided = verdict(delivery.attempts, outcome, self._retry_delay)
@@ -175,7 +186,33 @@ class Worker:
     def _scope(self) -> dict[str, Any]:
         if not self.registered_only:
             return {"consumers": None, "webhooks": True}
-        return {"consumers": sorted(self._handlers), "webhooks": self.deliverer is not None}
+        consumers = sorted({*self._handlers, *self._batch_handlers})
+        return {"consumers": consumers, "webhooks": self.deliverer is not None}
+
+    async def _attempts(self, deliveries: list[Delivery]) -> list[Outcome]:
+        """Every delivery attempted at once; a batch consumer's per tenant, in one call."""
+        singles = [d for d in deliveries if d.consumer not in self._batch_handlers]
+        groups: dict[tuple[str, UUID], list[Delivery]] = {}
+        for delivery in deliveries:
+            if delivery.consumer in self._batch_handlers:
+                groups.setdefault((delivery.consumer, delivery.tenant_id), []).append(delivery)
+        results = await asyncio.gather(
+            *(self._attempt(d) for d in singles),
+            *(self._attempt_batch(consumer, group) for (consumer, _), group in groups.items()),
+        )
+        outcomes = dict(zip((d.id for d in singles), results[: len(singles)], strict=True))
+        for group, outcome in zip(groups.values(), results[len(singles) :], strict=True):
+            outcomes.update((d.id, outcome) for d in group)
+        return [outcomes[d.id] for d in deliveries]
+
+    async def _attempt_batch(self, consumer: str, group: list[Delivery]) -> Outcome:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.lease.total_seconds() * 0.8):
+                await self._batch_handlers[consumer]([d.event for d in group])
+        except Exception as exc:  # noqa: BLE001 - any failure of a consumer is a failed attempt
+            return Outcome(ok=False, latency_ms=_since(started), error=short_error(exc))
+        return Outcome(ok=True, latency_ms=_since(started))
 
     async def _attempt(self, delivery: Delivery) -> Outcome:
         started = time.perf_counter()

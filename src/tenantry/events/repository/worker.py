@@ -133,3 +133,18 @@ async def next_due(
     row = await tx.fetch_one(_NEXT_DUE, params)
     wait = row["wait"] if row else None
     return wait if isinstance(wait, timedelta) else None
+
+
+async def consume_many(
+    tx: Transaction, tenant_id: UUID, app_id: UUID, consumer: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """Record that `consumer` applies these events; the ids it had not applied before (a
+    concurrent transaction recording the same event waits, then finds it recorded)."""
+    rows = await tx.fetch_all(
+        """INSERT INTO tenantry.event_consumption (tenant_id, app_id, id, consumer, event_id)
+           SELECT %s, %s, gen_random_uuid(), %s, e FROM unnest(%s::uuid[]) AS e
+           ON CONFLICT (tenant_id, app_id, consumer, event_id) DO NOTHING
+           RETURNING event_id""",
+        [tenant_id, app_id, consumer, list(event_ids)],
+    )
+    return {row["event_id"] for row in rows}
