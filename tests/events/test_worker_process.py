@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from tenantry.events.worker import Worker
 from tests.events.worker_consumers import CONSUMER, effects_handler
 from tests.events.worker_support import Stream, make_stream, worker_process
+from tests.support.cli import tenantry
 from tests.support.wiring import services_for
 
 if TYPE_CHECKING:
@@ -80,3 +81,13 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
     assert {d.status for d in deliveries} == {"delivered"}
     assert {d.attempts for d in deliveries} == {2}
     assert sorted(await stream.derived_events()) == sorted(str(i) for i in applied + pending)
+
+
+def test_worker_once_and_a_bad_consumer_module(urls: Urls) -> None:
+    done = tenantry(urls, "worker", "--once", "--registered-only")
+    assert done.returncode == 0, done.stderr
+    assert "delivery attempts" in done.stdout
+    bad = tenantry(urls, "worker", "--once", "--consumers", "no.such.module")
+    assert bad.returncode == 1
+    assert "cannot import consumer module no.such.module" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -68,6 +68,8 @@ def worker_command(
             )
             for module in modules:
                 module.register(worker, services)
+            # Next months' partitions exist before anything is published into them.
+            await services.outbox.ensure_partitions()
             if once:
                 handled = await worker.run_once()
                 console.print(f"{handled} delivery attempts", highlight=False)
