@@ -2,7 +2,7 @@
 
 A fresh embedded database with 4 tenants, each subscribing the in-process consumer
 `bench.effects` to `bench.tick.done`. Publisher tasks publish N events with
-`Events.publish_in`, `--per-tx` events per transaction, while `--workers` processes of
+`Events.publish_many_in`, `--per-tx` events per transaction (one statement), while `--workers` processes of
 `tenantry worker` (each `--concurrency` lanes) deliver them to `bench.effects`, whose handler
 applies the effect with `apply_once`: it upserts the event's row in a table of the benchmark's
 own (`public.bench_effects`, `applied = applied + 1` on a second application).
@@ -195,14 +195,16 @@ async def publish_all(
                 while True:
                     try:
                         async with db.tenant_transaction(TenantContext(tenant_id, app_id)) as tx:
-                            for n in range(start, min(start + per_tx, total)):
-                                await services.outbox.publish_in(
-                                    tx,
-                                    tenant_id=tenant_id,
-                                    app_id=app_id,
-                                    type=TYPE,
-                                    payload={"n": n},
-                                )
+                            # A change that emits many events publishes them in one statement.
+                            await services.outbox.publish_many_in(
+                                tx,
+                                tenant_id=tenant_id,
+                                app_id=app_id,
+                                events=[
+                                    (TYPE, {"n": n}, None)
+                                    for n in range(start, min(start + per_tx, total))
+                                ],
+                            )
                         break
                     except (psycopg.OperationalError, psycopg.InterfaceError, OSError):
                         # PostgreSQL restarting (chaos): publish the batch again. A commit

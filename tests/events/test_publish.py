@@ -178,3 +178,30 @@ async def test_the_migration_backfills_types_from_published_versions(world: Worl
         (world.type("order.paid"), "1.0.0"),
     ]
     assert rows[1][2] == ORDER_SCHEMA
+
+
+async def test_many_events_of_one_change_are_all_or_none(world: World) -> None:
+    await world.events.subscribe(
+        world.tenant_id, world.consumer_app_id, "ledger", [world.type("order.*")]
+    )
+    created = world.type("order.created")
+    context = TenantContext(world.tenant_id, world.app_id)
+    with pytest.raises(InvalidEventPayload):
+        async with world.services.db.tenant_transaction(context) as tx:
+            await world.events.publish_many_in(
+                tx,
+                tenant_id=world.tenant_id,
+                app_id=world.app_id,
+                events=[(created, ORDER, None), (created, {"total": "x"}, None)],
+            )
+    assert await _count(world, "events") == 0
+    async with world.services.db.tenant_transaction(context) as tx:
+        inserted = await world.events.publish_many_in(
+            tx,
+            tenant_id=world.tenant_id,
+            app_id=world.app_id,
+            events=[(created, {**ORDER, "order_id": f"o-{n}"}, "k") for n in range(5)],
+        )
+    assert inserted == 5
+    assert await _count(world, "events") == 5
+    assert await _count(world, "event_deliveries") == 5

@@ -126,15 +126,7 @@ class Events:
     ) -> StoredEvent:
         """Validate and insert the event (and, by the database, its deliveries) in `tx`.
         `own_types` holds the source app to the types its own manifest declares (the API)."""
-        if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
-            raise InvalidInput(f"an ordering key has 1 to {MAX_KEY_LENGTH} characters")
-        schema = await self._schema(tx, type)
-        if own_types and schema.app_id != app_id:
-            raise UnknownEventType(f"{type!r} is not an event type of this app")
-        assert schema.validator is not None
-        error = best_match(schema.validator.iter_errors(payload))
-        if error is not None:
-            raise InvalidEventPayload(error.json_path, error.message)
+        await self._validate(tx, app_id, type, payload, key, own_types=own_types)
         return await event_rows.insert_event(
             tx,
             tenant_id=tenant_id,
@@ -144,6 +136,42 @@ class Events:
             key=key,
             payload=payload,
         )
+
+    async def publish_many_in(
+        self,
+        tx: Transaction,
+        *,
+        tenant_id: UUID,
+        app_id: UUID,
+        events: Sequence[tuple[str, Any, str | None]],
+    ) -> int:
+        """Several events of one change, `(type, payload, key)` each, validated like
+        `publish_in` and inserted in one statement: a change that emits many events pays one
+        round trip. All or none: an invalid one refuses the lot."""
+        for type_, payload, key in events:
+            await self._validate(tx, app_id, type_, payload, key, own_types=False)
+        rows = [(uuid7(), type_, key, payload) for type_, payload, key in events]
+        return await event_rows.insert_events(tx, tenant_id=tenant_id, app_id=app_id, rows=rows)
+
+    async def _validate(
+        self,
+        tx: Transaction,
+        app_id: UUID,
+        type_: str,
+        payload: Any,  # noqa: ANN401 - any JSON value the type's schema accepts
+        key: str | None,
+        *,
+        own_types: bool,
+    ) -> None:
+        if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise InvalidInput(f"an ordering key has 1 to {MAX_KEY_LENGTH} characters")
+        schema = await self._schema(tx, type_)
+        if own_types and schema.app_id != app_id:
+            raise UnknownEventType(f"{type_!r} is not an event type of this app")
+        assert schema.validator is not None
+        error = best_match(schema.validator.iter_errors(payload))
+        if error is not None:
+            raise InvalidEventPayload(error.json_path, error.message)
 
     async def publish(
         self,

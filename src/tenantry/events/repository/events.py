@@ -73,6 +73,32 @@ async def insert_event(
     return StoredEvent(**row)
 
 
+async def insert_events(
+    tx: Transaction,
+    *,
+    tenant_id: UUID,
+    app_id: UUID,
+    rows: Sequence[tuple[UUID, str, str | None, Any]],
+) -> int:
+    """Several events in one statement (id, type, key, payload each); the fan-out trigger runs
+    for each row as for `insert_event`."""
+    cursor = await tx.execute(
+        """INSERT INTO tenantry.events (tenant_id, app_id, id, type, key, payload)
+           SELECT %s, %s, r.id, r.type, r.key, r.payload
+             FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[])
+                  AS r (id, type, key, payload)""",
+        [
+            tenant_id,
+            app_id,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [Jsonb(r[3]) for r in rows],
+        ],
+    )
+    return cursor.rowcount
+
+
 async def events(
     tx: Transaction,
     tenant_id: UUID,
