@@ -269,6 +269,13 @@ def upgrade() -> None:
     statements.append(
         "CREATE INDEX event_deliveries_due ON tenantry.event_deliveries (status, next_attempt_at)"
     )
+    # The claim's ordering check looks for an earlier unfinished delivery of the same key: only
+    # unfinished ones are indexed, so a key's long delivered history costs nothing.
+    statements.append(
+        "CREATE INDEX event_deliveries_unfinished_keys ON tenantry.event_deliveries "
+        "(tenant_id, consumer, ordering_key, event_created_at, event_id) "
+        "WHERE status IN ('pending', 'delivering') AND ordering_key IS NOT NULL"
+    )
     for name, target, command, using, check in OWNER_POLICIES:
         clauses = (f" USING ({using})" if using else "") + (
             f" WITH CHECK ({check})" if check else ""
