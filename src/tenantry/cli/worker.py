@@ -8,6 +8,7 @@ import logging
 import signal
 from datetime import timedelta
 
+import psycopg
 import typer
 
 from tenantry.cli._common import console, settings
@@ -15,7 +16,7 @@ from tenantry.events.worker import Worker, WorkerMetrics
 from tenantry.kit import dsn
 from tenantry.kit import logging as tenantry_logging
 from tenantry.kit.db import Database
-from tenantry.kit.errors import InvalidInput
+from tenantry.kit.errors import InvalidInput, TenantryError
 from tenantry.kit.metrics import Metrics
 from tenantry.services import Services, build_services
 
@@ -77,10 +78,27 @@ def worker_command(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, worker.stop)
-            await worker.run()
+            # A worker runs for months: the months ahead keep their partitions.
+            housekeeping = asyncio.create_task(_keep_partitions(services))
+            try:
+                await worker.run()
+            finally:
+                housekeeping.cancel()
             log.info("worker stopped", extra={"settled": worker.summary()})
 
     asyncio.run(main())
+
+
+PARTITION_CHECK_SECONDS = 6 * 3600
+
+
+async def _keep_partitions(services: Services) -> None:
+    while True:
+        await asyncio.sleep(PARTITION_CHECK_SECONDS)
+        try:
+            await services.outbox.ensure_partitions()
+        except (TenantryError, psycopg.Error) as exc:  # the database away: try next round
+            log.warning("event partitions not checked", extra={"error": type(exc).__name__})
 
 
 class _ConsumerModule:
