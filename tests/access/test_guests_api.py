@@ -110,3 +110,23 @@ async def test_the_guest_routes_refuse_strangers(client, db) -> None:
         "/v1/apps/thinktank/guest-invitations/accept", json={"code": "tenantry_ott_" + "a" * 71}
     )
     assert unsigned.status_code == 401
+
+
+async def test_a_revoked_session_accepts_nothing(client, db) -> None:
+    host_admin, member, group_id = await _workgroup(client, db)
+    invited = await client.post(
+        f"/v1/apps/admin/groups/{group_id}/guest-invitations",
+        headers=host_admin.auth,
+        json={"app": "thinktank", "email": member.email},
+    )
+    assert invited.status_code == 201, invited.text
+    code = await latest_mail(db, member.email)
+    logout = await client.post("/v1/apps/thinktank/auth/logout", headers=member.auth)
+    assert logout.status_code == 204, logout.text
+    # The access token has not expired, but its session has ended.
+    refused = await client.post(
+        "/v1/apps/thinktank/guest-invitations/accept", headers=member.auth, json={"code": code}
+    )
+    assert refused.status_code == 401, refused.text
+    guests = await client.get("/v1/apps/admin/guests", headers=host_admin.auth)
+    assert guests.json() == []

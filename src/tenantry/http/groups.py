@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenantry.access.models import Group, GuestInvitation, TenantPolicy
-from tenantry.http.auth import Profile, RequiresPrivilege, resolve_route_app
+from tenantry.http.auth import Profile, RequiresPrivilege, require_live_session, resolve_route_app
 from tenantry.http.platform import AppSlug
 from tenantry.identity.principal import Principal
 from tenantry.identity.schemas import Email, OpaqueValue
@@ -232,6 +232,8 @@ async def accept_guest_invitation(
     body: AcceptGuestInvitationIn, principal: Profile, services: ServicesDep
 ) -> GuestAdmissionOut:
     """Accept, signed in to your own tenant in the invited app as the invited address."""
+    # Acceptance runs on the platform path: the session is checked live here first.
+    await require_live_session(services, principal)
     host_id, user_id = await services.guests.accept(principal, body.code)
     host = await services.tenants.get(host_id)
     assert host is not None  # it admitted the guest in this very request
