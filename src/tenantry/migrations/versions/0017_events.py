@@ -196,17 +196,19 @@ CREATE FUNCTION tenantry.event_fan_out() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    -- Once per statement, over every event it inserted: a change publishing many events pays
+    -- one insert of their deliveries.
     INSERT INTO tenantry.event_deliveries
            (tenant_id, id, event_id, event_app_id, event_created_at, event_type, consumer,
             ordering_key)
-    SELECT NEW.tenant_id, gen_random_uuid(), NEW.id, NEW.app_id, NEW.created_at, NEW.type,
-           s.consumer, NEW.key
-      FROM tenantry.event_subscriptions s
-     WHERE s.tenant_id = NEW.tenant_id AND s.active
-       AND EXISTS (SELECT FROM unnest(s.types) p(pattern)
-                    WHERE p.pattern = NEW.type OR p.pattern = '*'
+    SELECT n.tenant_id, gen_random_uuid(), n.id, n.app_id, n.created_at, n.type,
+           s.consumer, n.key
+      FROM new_events n
+      JOIN tenantry.event_subscriptions s ON s.tenant_id = n.tenant_id AND s.active
+     WHERE EXISTS (SELECT FROM unnest(s.types) p(pattern)
+                    WHERE p.pattern = n.type OR p.pattern = '*'
                        OR (p.pattern LIKE '%.*'
-                           AND starts_with(NEW.type, left(p.pattern, -1))));
+                           AND starts_with(n.type, left(p.pattern, -1))));
     -- Identical notifications in one transaction are folded into one, sent on commit.
     PERFORM pg_notify('tenantry_events', '');
     RETURN NULL;
@@ -289,7 +291,8 @@ def upgrade() -> None:
         "REVOKE ALL ON FUNCTION tenantry.event_fan_out() FROM PUBLIC",
         (
             "CREATE TRIGGER event_fan_out AFTER INSERT ON tenantry.events "
-            "FOR EACH ROW EXECUTE FUNCTION tenantry.event_fan_out()"
+            "REFERENCING NEW TABLE AS new_events "
+            "FOR EACH STATEMENT EXECUTE FUNCTION tenantry.event_fan_out()"
         ),
     ]
     statements += _partition_functions(roles.runtime, roles.platform)
