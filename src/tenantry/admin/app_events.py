@@ -4,7 +4,6 @@ deliveries (attempts, last error, status code, latency), the dead letters, and r
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tenantry.admin.auth import AdminDep, AdminPost
 from tenantry.admin.rendering import changes_on, render
+from tenantry.events.models import page_cursor, parse_page_cursor
 from tenantry.kit.errors import InvalidInput
 from tenantry.services import Services, ServicesDep
 
@@ -36,10 +36,9 @@ async def _page(
     cursor = None
     before = ctx.pop("before", None)
     if isinstance(before, str) and before:
-        at, _, event_id = before.rpartition("_")
         try:
-            cursor = (datetime.fromisoformat(at), UUID(event_id))
-        except ValueError:
+            cursor = parse_page_cursor(before)
+        except InvalidInput:
             status_code = 422
             ctx["error"] = "that page link is not valid: the newest events are shown"
     events = await services.outbox.stream(tenant_id, before=cursor, limit=PAGE)
@@ -55,7 +54,7 @@ async def _page(
         dead=dead,
         subscriptions=await services.outbox.subscriptions(tenant_id),
         apps=services.apps.slugs_by_id,
-        next_before=f"{last.created_at.isoformat()}_{last.id}" if last else None,
+        next_before=page_cursor(last) if last else None,
         **ctx,
     )
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from tenantry.kit.errors import InvalidInput, NotFound
-
-if TYPE_CHECKING:
-    from datetime import datetime
-    from uuid import UUID
 
 # Shared with the database's CHECK on event types (migration 0017).
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*){1,5}$")
@@ -109,3 +107,16 @@ def matches(pattern: str, event_type: str) -> bool:
     if pattern in ("*", event_type):
         return True
     return pattern.endswith(".*") and event_type.startswith(pattern[:-1])
+
+
+def page_cursor(event: StoredEvent) -> str:
+    """Where the next (older) page of an event stream starts: `<created_at>_<id>`."""
+    return f"{event.created_at.isoformat()}_{event.id}"
+
+
+def parse_page_cursor(cursor: str) -> tuple[datetime, UUID]:
+    at, _, event_id = cursor.rpartition("_")
+    try:
+        return datetime.fromisoformat(at), UUID(event_id)
+    except ValueError as exc:
+        raise InvalidInput("before: not a next_before of this listing") from exc

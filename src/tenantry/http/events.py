@@ -12,10 +12,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from tenantry.events.models import page_cursor, parse_page_cursor
 from tenantry.http.auth import PlatformAdmin, RequiresPrivilege, resolve_route_app
 from tenantry.http.platform import Slug, platform_router
 from tenantry.identity.principal import Principal, Scope
-from tenantry.kit.errors import InvalidInput
 from tenantry.kit.problems import PROBLEM_RESPONSES
 from tenantry.services import ServicesDep
 
@@ -148,26 +148,16 @@ def _subscription(services: Services, subscription: Subscription) -> Subscriptio
     )
 
 
-def _cursor(before: str | None) -> tuple[datetime, UUID] | None:
-    if before is None:
-        return None
-    at, _, event_id = before.rpartition("_")
-    try:
-        return datetime.fromisoformat(at), UUID(event_id)
-    except ValueError as exc:
-        raise InvalidInput("before: not a next_before of this listing") from exc
-
-
 async def _page(
     services: Services, tenant_id: UUID, type_: str | None, before: str | None, limit: int
 ) -> EventPage:
     events = await services.outbox.stream(
-        tenant_id, type=type_, before=_cursor(before), limit=limit
+        tenant_id, type=type_, before=parse_page_cursor(before) if before else None, limit=limit
     )
     last = events[-1] if len(events) == limit else None
     return EventPage(
         items=[_event(services, e) for e in events],
-        next_before=f"{last.created_at.isoformat()}_{last.id}" if last else None,
+        next_before=page_cursor(last) if last else None,
     )
 
 
