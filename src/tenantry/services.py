@@ -30,6 +30,7 @@ from tenantry.identity.acting import ActingService
 from tenantry.identity.directory import UserDirectory
 from tenantry.identity.external import JwksCache
 from tenantry.identity.keys import KeyRing
+from tenantry.identity.liveness import SessionLiveness
 from tenantry.identity.service import IdentityService
 from tenantry.identity.throttle import LoginThrottle, ThrottlePolicy
 from tenantry.invitations.deactivation import UserAdministration
@@ -95,6 +96,8 @@ class Services:
     tenant_apps: TenantApps
     licences: Licences
     entitlements: Entitlements
+    # Sessions recently confirmed live, for the gateway (`identity.liveness`).
+    liveness: SessionLiveness
     secrets: Secrets
     webhooks: WebhookService
     # The worker's deliverer for `webhook:<endpoint id>` consumers.
@@ -172,6 +175,8 @@ def build_services(
     listener.subscribe(registry.invalidate)
     entitlements = Entitlements(db, required=settings.licences_required)
     listener.subscribe(entitlements.invalidate)
+    liveness = SessionLiveness(settings.gateway_session_recheck_seconds, listener.hears_triggers)
+    listener.subscribe(liveness.invalidate)
 
     def keys_changed(scope: str) -> None:
         if scope in (KEYS, EVERYTHING):
@@ -238,6 +243,7 @@ def build_services(
         tenant_apps=TenantApps(db, apps, tenants, audit),
         licences=Licences(db, apps, tenants, audit),
         entitlements=entitlements,
+        liveness=liveness,
         secrets=secrets,
         webhooks=WebhookService(
             db, sealer, hooks_feed, allow_private=settings.webhooks_allow_private

@@ -22,6 +22,7 @@ from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.requests import bind_request_id
+from tenantry.kit.route_index import index_routes
 from tenantry.services import build_services
 from tenantry.tenants.domains import TxtResolver
 
@@ -87,6 +88,7 @@ def create_app(
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)
+    index_routes(app.router.routes)
     return app
 
 
@@ -161,8 +163,7 @@ class RequestMiddleware:
                 await self.app(scope, bounded_receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = _route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(template, method, str(status)).inc()
             self.metrics.latency.labels(template, method).observe(elapsed)
@@ -204,7 +205,7 @@ def _bounded(scope: Scope, receive: Receive, *, refuse: bool) -> Receive:
 
     async def bounded_receive() -> Message:
         nonlocal received
-        if getattr(scope.get("route"), "endpoint", None) is gateway.forward:
+        if scope.get("endpoint") is gateway.forward:
             return await receive()
         if refuse:
             raise HTTPException(413, TOO_LARGE)
@@ -217,6 +218,13 @@ def _bounded(scope: Scope, receive: Receive, *, refuse: bool) -> Receive:
         return message
 
     return bounded_receive
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path (a metrics label: bounded, never the path itself)."""
+    if scope.get("endpoint") is gateway.forward:  # a plain route: no "route" in its scope
+        return gateway.ROUTE_PATH
+    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

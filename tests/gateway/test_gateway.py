@@ -8,6 +8,7 @@ import time
 
 import httpx
 import jwt
+import psycopg
 import pytest
 
 from tests.gateway import rawhttp
@@ -281,3 +282,46 @@ async def test_the_assertion_names_who_acts_for_the_user(db, stage: Stage, gatew
         "mode": "impersonation",
         "ro": True,
     }
+
+
+async def test_a_session_ended_here_stops_at_once(db, stage: Stage, gateway) -> None:
+    """The gateway trusts a session it saw live for a few seconds; ending it through Tenantry
+    makes the very next call fail."""
+    tenant = await make_tenant(db, APP)
+    user = await signed_in(gateway, APP, tenant, "leaving@example.com")
+    url = "/v1/apps/relay/workspaces/1"
+    for _ in range(3):  # seen live, then trusted
+        assert (await gateway.get(url, headers=user.auth)).status_code == 200
+    logout = await gateway.post(f"/v1/apps/{APP}/auth/logout", headers=user.auth)
+    assert logout.status_code == 204, logout.text
+    stage.clear()
+    answer = await gateway.get(url, headers=user.auth)
+    assert answer.status_code == 401, answer.text
+    assert stage.v1.seen == stage.v2.seen == []
+
+
+async def test_a_session_ended_by_any_statement_stops_within_milliseconds(
+    db, urls, stage: Stage, gateway
+) -> None:
+    """An operator's own statement, through no Tenantry code: the sessions table's trigger
+    announces it, and the gateway stops trusting the session long before its recheck window
+    (`gateway_session_recheck_seconds`, 5 s)."""
+    tenant = await make_tenant(db, APP)
+    user = await signed_in(gateway, APP, tenant, "revoked@example.com")
+    url = "/v1/apps/relay/workspaces/1"
+    for _ in range(3):
+        assert (await gateway.get(url, headers=user.auth)).status_code == 200
+    with psycopg.connect(urls.admin, autocommit=True) as conn:
+        ended = conn.execute(
+            "UPDATE tenantry.sessions SET revoked_at = now() WHERE tenant_id = %s",
+            [tenant.id],
+        ).rowcount
+    assert ended == 1
+    started = time.monotonic()
+    statuses = []
+    while time.monotonic() - started < 3:
+        statuses.append((await gateway.get(url, headers=user.auth)).status_code)
+        if statuses[-1] != 200:
+            break
+    assert statuses[-1] == 401, statuses
+    assert time.monotonic() - started < 1, f"still trusted after {len(statuses)} calls"

@@ -35,6 +35,7 @@ from tenantry.kit.errors import (
 from tenantry.security_events.service import Origin
 
 if TYPE_CHECKING:
+    from tenantry.licensing.models import LicenceState
     from tenantry.services import Services
 
 # Every authenticated answer of a licensed app names the licence's state (valid, grace,
@@ -68,17 +69,36 @@ async def _authorize(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     response: Response,
 ) -> Principal:
-    services = _services(request)
+    # Privileges (dotted names, see `RequiresPrivilege`) ride in the same security scopes.
+    required = frozenset(Scope(s) for s in security_scopes.scopes if "." not in s)
+    token = credentials.credentials if credentials else None
+    principal, state = await authorize(_services(request), request, token, required)
+    if state is not None:
+        response.headers[LICENCE_HEADER] = state.value
+    return principal
+
+
+def bearer_token(request: Request) -> str | None:
+    """The Bearer credential of `request`, read as `bearer` reads it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else None
+
+
+async def authorize(
+    services: Services, request: Request, token: str | None, required: frozenset[Scope]
+) -> tuple[Principal, LicenceState | None]:
+    """The principal `token` authenticates for the request's app (`{app}`, else the admin app),
+    holding every scope in `required`, and the licence state its request runs in."""
     route_app = request.path_params.get("app")
     app = services.apps.by_slug(route_app or ADMIN_APP)
-    if credentials is None or not credentials.credentials:
+    if not token or not token.strip():
         services.metrics.auth_failures.labels(reason="missing").inc()
         raise Unauthorized("a Bearer token is required")
     # A tenant named by the client (header) must be the credential's own tenant.
     claimed_tenant = request.headers.get("x-tenant-id")
     try:
         principal = await services.identity.authenticate(
-            app, credentials.credentials.strip(), origin(request), claimed_tenant
+            app, token.strip(), origin(request), claimed_tenant
         )
     except AppMismatch as exc:
         if route_app is None:
@@ -88,8 +108,6 @@ async def _authorize(
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
-    # Privileges (dotted names, see `RequiresPrivilege`) ride in the same security scopes.
-    required = frozenset(Scope(s) for s in security_scopes.scopes if "." not in s)
     missing = required - principal.scopes
     if missing & HIDDEN_SCOPES:
         raise NotFound("not found")
@@ -111,9 +129,7 @@ async def _authorize(
     state = await services.entitlements.admit(
         principal.tenant_id, principal.app_id, principal.app_slug, request.method
     )
-    if state is not None:
-        response.headers[LICENCE_HEADER] = state.value
-    return principal
+    return principal, state
 
 
 def Requires(*scopes: Scope) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one

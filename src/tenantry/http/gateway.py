@@ -15,51 +15,51 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import asynccontextmanager
-from functools import cache
-from typing import TYPE_CHECKING
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import httpx
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
-from starlette.routing import compile_path
 
-from tenantry.http.auth import Profile, RouteApp
+from tenantry.http.auth import LICENCE_HEADER, authorize, bearer_token
 from tenantry.http.gateway_headers import downstream_response_headers, upstream_request_headers
+from tenantry.http.gateway_transport import (
+    Answer,
+    Deadlines,
+    Upstream,
+    UpstreamPool,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from tenantry.http.routers import ROUTERS
 from tenantry.identity.assertions import GatewayAssertions
+from tenantry.identity.principal import Scope
 from tenantry.kit.errors import NotFound, TenantryError
-from tenantry.services import ServicesDep
+from tenantry.kit.route_index import paths_pattern
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from fastapi import FastAPI
 
+    from tenantry.identity.principal import Principal
+    from tenantry.licensing.models import LicenceState
+    from tenantry.services import Services
+
 log = logging.getLogger("tenantry.gateway")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-PREFIX = "/v1/apps/{app}"
-# Idle keep-alive connections per upstream host: enough for a busy app, bounded for many.
-POOL_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+ROUTE_PATH = "/v1/apps/{app}/{path:path}"
+# Answers up to this size are read whole and sent in one piece; longer ones stream.
+WHOLE_ANSWER_BYTES = 64 * 1024
 # An encoded slash or backslash makes the path the upstream sees differ from the one routed.
 AMBIGUOUS_ENCODINGS = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
 DOT_SEGMENTS = frozenset({".", ".."})
 # RFC 3986 path characters, and '%' so that what arrived escaped stays as it was.
 PATH_SAFE = "/%!$&'()*+,;=:@-._~"
-NAMED_GROUP = re.compile(r"\(\?P<\w+>")
-
-
-class UpstreamTimeout(TenantryError):
-    code = "upstream_timeout"
-    status = 504
-
-
-class UpstreamUnavailable(TenantryError):
-    code = "upstream_unavailable"
-    status = 502
 
 
 class MethodNotAllowed(TenantryError):
@@ -73,13 +73,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (an included router is one entry of the app's routes, holding the original router).
     mine = [r for r in app.router.routes if _is_gateway(r)]
     app.router.routes[:] = [r for r in app.router.routes if r not in mine] + mine
-    # One client for every forwarded request: its pool keeps connections to upstreams open.
-    client = httpx.AsyncClient(follow_redirects=False, limits=POOL_LIMITS, trust_env=False)
-    app.state.gateway_client = client
+    # One pool for every forwarded request: it keeps connections to upstreams open.
+    pool = UpstreamPool()
+    app.state.gateway_pool = pool
     try:
         yield
     finally:
-        await client.aclose()
+        pool.close()
 
 
 def _is_gateway(route: object) -> bool:
@@ -89,56 +89,43 @@ def _is_gateway(route: object) -> bool:
     )
 
 
-async def _routed_app(request: Request, app: RouteApp, services: ServicesDep) -> None:
-    """An app without any gateway route has nothing to forward to: an unknown path is a 404
-    before any credential is asked for, as on any other unknown route."""
-    if not await services.registry.routes_anything(app.id):
-        raise NotFound("not found")
-
-
-async def _not_a_tenantry_path(request: Request) -> None:
-    """A path a Tenantry route serves, asked with another method, is Tenantry's 405: the
-    upstream never answers in Tenantry's name."""
-    if _tenantry_paths().match(request.url.path):
-        raise MethodNotAllowed("this method is not allowed here")
-
-
 @cache
 def _tenantry_paths() -> re.Pattern[str]:
-    """Every Tenantry path under /v1/apps/ as one expression: asking each route to match, on
-    every forwarded request, cost about a millisecond."""
-    patterns = [
-        NAMED_GROUP.sub("(?:", compile_path(route.path)[0].pattern)
+    """Every Tenantry path under /v1/apps/ as one expression."""
+    pattern = paths_pattern(
+        route
         for included in ROUTERS
         for route in included.routes
         if isinstance(route, APIRoute) and route.path.startswith("/v1/apps/")
-    ]
-    return re.compile("|".join(patterns) or "(?!)")
+    )
+    assert pattern is not None  # every one is an APIRoute
+    return pattern
 
 
-router = APIRouter(prefix=PREFIX, lifespan=_lifespan, include_in_schema=False)
+async def forward(request: Request) -> Response:
+    """Forward to the upstream of the tenant's version of the app, streaming both ways.
 
-
-@router.api_route(
-    "/{path:path}",
-    methods=METHODS,
-    include_in_schema=False,
-    dependencies=[Depends(_not_a_tenantry_path), Depends(_routed_app)],
-)
-async def forward(request: Request, principal: Profile, services: ServicesDep) -> StreamingResponse:
-    """Forward to the upstream of the tenant's version of the app, streaming both ways."""
+    A plain route, not a FastAPI endpoint: the checks below run in this order (405, then 404
+    before any credential is asked for, then the credential) without dependency resolution,
+    which cost more than the rest of the forwarding."""
+    if _tenantry_paths().match(request.url.path):
+        # A path a Tenantry route serves, asked with another method: the upstream never
+        # answers in Tenantry's name.
+        raise MethodNotAllowed("this method is not allowed here")
+    services: Services = request.app.state.services
+    app = services.apps.by_slug(request.path_params["app"])
+    if not await services.registry.routes_anything(app.id):
+        raise NotFound("not found")  # nothing to forward to: as any unknown path
+    principal, licence = await authorize(
+        services, request, bearer_token(request), frozenset({Scope.PROFILE})
+    )
     remainder, raw_remainder = _remainder(request)
     route = await services.registry.upstream_for(principal.tenant_id, principal.app_id, remainder)
     if route is None:
         raise NotFound("not found")
-    context = await services.context.load(principal, services.identity.credential_checks(principal))
+    context = await _context(services, principal)
     assertion = GatewayAssertions(services.keys, services.settings.public_url).issue(
         principal, route.version, context
-    )
-    base = httpx.URL(route.upstream)
-    query = request.scope.get("query_string", b"")
-    target = base.copy_with(
-        raw_path=base.raw_path.rstrip(b"/") + raw_remainder + (b"?" + query if query else b"")
     )
     headers = upstream_request_headers(
         request.headers.raw,
@@ -148,35 +135,68 @@ async def forward(request: Request, principal: Profile, services: ServicesDep) -
         request_id=str(getattr(request.state, "request_id", "")),
         assertion=assertion,
     )
-    client: httpx.AsyncClient = request.app.state.gateway_client
+    query = request.scope.get("query_string", b"")
+    target = raw_remainder + (b"?" + query if query else b"")
     seconds = route.timeout_ms / 1000
-    # A bare Request, not `client.build_request`: the client's default headers (Accept-Encoding
-    # among them) would speak for the caller.
-    outgoing = httpx.Request(
-        request.method,
-        target,
-        headers=headers,
-        content=_body(request),
-        extensions={"timeout": httpx.Timeout(seconds).as_dict()},
-    )
+    pool: UpstreamPool = request.app.state.gateway_pool
     try:
-        answer = await client.send(outgoing, stream=True)
-    except httpx.TimeoutException as exc:
-        _log_failure(principal.app_slug, route.version, exc)
-        raise UpstreamTimeout(f"the app's upstream did not answer within {seconds:g} s") from exc
-    except httpx.HTTPError as exc:
-        _log_failure(principal.app_slug, route.version, exc)
-        raise UpstreamUnavailable("the app's upstream cannot be reached") from exc
-    return _streaming(answer)
+        answer = await pool.send(
+            _upstream(route.upstream),
+            request.method,
+            target,
+            headers,
+            _body(request) if _has_body(request) else None,
+            Deadlines(connect=seconds, read=seconds, write=seconds),
+        )
+        length = answer.length()
+        whole = await answer.read() if length is not None and length <= WHOLE_ANSWER_BYTES else None
+    except (UpstreamTimeout, UpstreamUnavailable) as exc:
+        log.warning(
+            "upstream failed",
+            extra={"app": principal.app_slug, "version": route.version, "error": exc.code},
+        )
+        raise
+    return _response(answer, whole, licence)
 
 
-def _streaming(answer: httpx.Response) -> StreamingResponse:
-    response = StreamingResponse(
-        _relay(answer), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
-    )
+async def _context(services: Services, principal: Principal) -> dict[str, Any]:
+    """The principal's tenant context (cached), with its session checked live unless it was
+    seen live moments ago and nothing that could end it has been heard of since."""
+    liveness = services.liveness
+    if liveness.recently_live(principal):
+        return await services.context.load(principal, [])
+    generation = liveness.generation
+    context = await services.context.load(principal, services.identity.credential_checks(principal))
+    liveness.seen_live(principal, generation)
+    return context
+
+
+def _response(answer: Answer, whole: bytes | None, licence: LicenceState | None) -> Response:
+    if whole is not None:
+        response: Response = Response(whole, status_code=answer.status)
+    else:
+        response = StreamingResponse(
+            _relay(answer), status_code=answer.status, background=BackgroundTask(answer.close)
+        )
     # Replace (not merge): the upstream's headers, cleaned, are the answer's headers.
-    response.raw_headers = downstream_response_headers(answer.headers.raw)
+    response.raw_headers = downstream_response_headers(answer.headers)
+    if licence is not None:
+        response.raw_headers.append((LICENCE_HEADER.lower().encode(), licence.value.encode()))
     return response
+
+
+router = APIRouter(lifespan=_lifespan, include_in_schema=False)
+router.add_route(ROUTE_PATH, forward, methods=METHODS, include_in_schema=False)
+
+
+@lru_cache(maxsize=1024)
+def _upstream(url: str) -> Upstream:
+    return Upstream.parse(url)
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
@@ -185,14 +205,14 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
+async def _relay(answer: Answer) -> AsyncIterator[bytes]:
     try:
-        async for chunk in answer.aiter_raw():
+        async for chunk in answer.body():
             yield chunk
-    except httpx.HTTPError as exc:
+    except UpstreamUnavailable as exc:
         # The status is already sent: the caller sees the connection break off, not a body
         # that looks complete.
-        log.warning("upstream broke off its answer", extra={"error": type(exc).__name__})
+        log.warning("upstream broke off its answer", extra={"error": exc.code})
         raise
 
 
@@ -212,10 +232,3 @@ def _remainder(request: Request) -> tuple[str, bytes]:
     # Bytes a URL cannot carry as they are (a host-routed path arrives decoded) are escaped.
     forwarded = quote(b"/" + b"/".join(rest), safe=PATH_SAFE).encode()
     return "/" + "/".join(decoded), forwarded
-
-
-def _log_failure(app: str, version: str, exc: Exception) -> None:
-    log.warning(
-        "upstream failed",
-        extra={"app": app, "version": version, "error": type(exc).__name__},
-    )

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Webhook endpoints may be on private or loopback addresses, and plain http (development
     # and tests only, like the external issuers' allowance above).
     webhooks_allow_private: bool = False
+    # The gateway trusts a session it saw live for this long, unless told sooner that it
+    # ended (`identity.liveness`); 0 checks the database on every forwarded call.
+    gateway_session_recheck_seconds: float = Field(default=5, ge=0, le=60)
     # Users of the admin app in this tenant are platform administrators.
     platform_tenant: str = "platform"
     # Days a deprovisioned tenant's data is kept before `tenantry tenants purge` may delete it.

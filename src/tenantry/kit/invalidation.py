@@ -71,6 +71,12 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._redis: object | None = None
+        self._connected = False
+
+    def hears_triggers(self) -> bool:
+        """Whether notifications sent by database triggers reach this process now: with the
+        PostgreSQL backend, while connected. (Redis carries only what writers publish.)"""
+        return self._connected and not self._redis_url
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -114,6 +120,12 @@ class Listener:
         for scope in scopes:
             await self._redis.publish(CHANNEL, scope)
 
+    def _heard_again(self) -> None:
+        # Anything may have changed while we were not listening.
+        self.dispatch(EVERYTHING)
+        self._connected = True
+        self._ready.set()
+
     async def _listen_postgres(self) -> None:
         while True:
             try:
@@ -121,14 +133,14 @@ class Listener:
                     self._url, autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    # Anything may have changed while we were not listening.
-                    self.dispatch(EVERYTHING)
-                    self._ready.set()
+                    self._heard_again()
                     async for notice in conn.notifies():
                         self.dispatch(notice.payload)
             except psycopg.OperationalError:
                 log.warning("invalidation listener lost its connection; reconnecting")
                 await asyncio.sleep(1)
+            finally:
+                self._connected = False
 
     async def _listen_redis(self) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
@@ -138,8 +150,7 @@ class Listener:
             try:
                 pubsub = client.pubsub()
                 await pubsub.subscribe(CHANNEL)
-                self.dispatch(EVERYTHING)
-                self._ready.set()
+                self._heard_again()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         data = message["data"]
@@ -148,4 +159,5 @@ class Listener:
                 log.warning("invalidation listener lost Redis; reconnecting")
                 await asyncio.sleep(1)
             finally:
+                self._connected = False
                 await client.aclose()

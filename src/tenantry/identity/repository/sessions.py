@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from tenantry.identity.models import RefreshState, Session
 from tenantry.kit.ids import uuid7
+from tenantry.kit.invalidation import notify_in
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,6 +99,8 @@ async def revoke_session(
               AND (%s::uuid IS NULL OR app_user_id = %s)""",
         [reason, tenant_id, app_id, session_id, user_id, user_id],
     )
+    if cur.rowcount:
+        await _ended(tx, tenant_id)
     return cur.rowcount == 1
 
 
@@ -111,7 +114,15 @@ async def revoke_user_sessions(
               AND id IS DISTINCT FROM %s""",
         [reason, user.tenant_id, user.app_id, user.id, keep],
     )
+    if cur.rowcount:
+        await _ended(tx, user.tenant_id)
     return cur.rowcount
+
+
+async def _ended(tx: Transaction, tenant_id: UUID) -> None:
+    """Sessions of the tenant ended: this process forgets them the moment the change commits
+    (the table's trigger tells the other processes, `identity.liveness`)."""
+    await notify_in(tx, str(tenant_id))
 
 
 async def add_refresh_token(
