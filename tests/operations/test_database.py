@@ -17,7 +17,7 @@ def test_db_status_lists_applied_migrations(scratch_urls) -> None:
     result = tenantry(scratch_urls, "db", "status", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["revision"] for r in rows] == [f"{n:04d}" for n in range(1, 21)]
+    assert [r["revision"] for r in rows] == [f"{n:04d}" for n in range(1, 22)]
     assert {r["state"] for r in rows} == {"applied"}
     assert all(r["applied_at"] for r in rows)
 

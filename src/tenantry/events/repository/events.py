@@ -82,19 +82,15 @@ async def insert_events(
 ) -> int:
     """Several events in one statement (id, type, key, payload each); the fan-out trigger runs
     for each row as for `insert_event`."""
+    # One JSON document rather than four arrays: psycopg quotes each element of a jsonb[]
+    # array with a regular expression, which cost more than the rest of publishing.
+    document = [{"id": str(i), "type": t, "key": k, "payload": p} for i, t, k, p in rows]
     cursor = await tx.execute(
         """INSERT INTO tenantry.events (tenant_id, app_id, id, type, key, payload)
            SELECT %s, %s, r.id, r.type, r.key, r.payload
-             FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[])
-                  AS r (id, type, key, payload)""",
-        [
-            tenant_id,
-            app_id,
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            [Jsonb(r[3]) for r in rows],
-        ],
+             FROM jsonb_to_recordset(%s::jsonb)
+                  AS r (id uuid, type text, key text, payload jsonb)""",
+        [tenant_id, app_id, Jsonb(document)],
     )
     return cursor.rowcount
 
