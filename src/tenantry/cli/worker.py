@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import psycopg
@@ -71,6 +72,7 @@ def worker_command(
                 module.register(worker, services)
             # Next months' partitions exist before anything is published into them.
             await services.outbox.ensure_partitions()
+            await services.outbox.analyze_partitions()
             if once:
                 handled = await worker.run_once()
                 console.print(f"{handled} delivery attempts", highlight=False)
@@ -78,27 +80,37 @@ def worker_command(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, worker.stop)
-            # A worker runs for months: the months ahead keep their partitions.
-            housekeeping = asyncio.create_task(_keep_partitions(services))
+            # A worker runs for months: the months ahead keep their partitions, and a filling
+            # month its statistics.
+            housekeeping = [
+                asyncio.create_task(
+                    _every(PARTITION_CHECK_SECONDS, services.outbox.ensure_partitions)
+                ),
+                asyncio.create_task(
+                    _every(STATISTICS_CHECK_SECONDS, services.outbox.analyze_partitions)
+                ),
+            ]
             try:
                 await worker.run()
             finally:
-                housekeeping.cancel()
+                for task in housekeeping:
+                    task.cancel()
             log.info("worker stopped", extra={"settled": worker.summary()})
 
     asyncio.run(main())
 
 
 PARTITION_CHECK_SECONDS = 6 * 3600
+STATISTICS_CHECK_SECONDS = 1
 
 
-async def _keep_partitions(services: Services) -> None:
+async def _every(seconds: float, chore: Callable[[], Awaitable[object]]) -> None:
     while True:
-        await asyncio.sleep(PARTITION_CHECK_SECONDS)
+        await asyncio.sleep(seconds)
         try:
-            await services.outbox.ensure_partitions()
+            await chore()
         except (TenantryError, psycopg.Error) as exc:  # the database away: try next round
-            log.warning("event partitions not checked", extra={"error": type(exc).__name__})
+            log.warning("worker housekeeping skipped", extra={"error": type(exc).__name__})
 
 
 class _ConsumerModule:

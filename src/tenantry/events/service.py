@@ -323,6 +323,13 @@ class Events:
         async with self._db.platform_transaction() as tx:
             return await event_rows.ensure_partitions(tx, months_ahead, months_back)
 
+    async def analyze_partitions(self) -> list[str]:
+        """Refresh the statistics of the event tables that have changed much since they were
+        last analyzed (a new month's partition fills faster than autovacuum looks at it); the
+        ones analyzed."""
+        async with self._db.platform_transaction() as tx:
+            return await event_rows.analyze_partitions(tx)
+
     async def partitions(self) -> list[str]:
         async with self._db.platform_transaction() as tx:
             return await event_rows.partitions(tx)

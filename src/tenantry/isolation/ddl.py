@@ -246,7 +246,10 @@ SCOPE_KEY_COLUMN = f"scope_key bytea NOT NULL GENERATED ALWAYS AS ({SCOPE_KEY_EX
 def _indexes(table: ScopedTable) -> list[str]:
     lead = ", ".join(table.scope_columns)
     statements: list[str] = []
-    if table.has_app:
+    # (tenant_id, app_id) finds a scope's rows and covers the key to tenant_apps, unless another
+    # index already leads with those columns: a second index would only cost every write.
+    led_by_scope = bool(table.unique or table.indexes) or table.primary_key[0] == "app_id"
+    if table.has_app and not led_by_scope:
         statements.append(f"CREATE INDEX ON {table.qualified} (tenant_id, app_id)")
     # No index on scope_key: every query names its tenant and app, whose indexes find the rows;
     # the key only filters them. An index on it made the planner AND it into keyset pages

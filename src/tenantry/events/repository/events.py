@@ -152,6 +152,11 @@ async def ensure_partitions(tx: Transaction, months_ahead: int, months_back: int
     return [row["name"] for row in rows]
 
 
+async def analyze_partitions(tx: Transaction) -> list[str]:
+    rows = await tx.fetch_all("SELECT tenantry.analyze_event_partitions() AS name")
+    return [row["name"] for row in rows]
+
+
 async def drop_partitions(tx: Transaction, older_than_months: int) -> list[str]:
     rows = await tx.fetch_all(
         "SELECT tenantry.drop_event_partitions(%s) AS name", [older_than_months]
