@@ -8,7 +8,7 @@ import pytest
 
 from tenantry.kit.errors import AppDisabled, NotFound
 from tests.registry.manifests import manifest, new_slug
-from tests.support.accounts import make_tenant, signed_in
+from tests.support.accounts import login, make_tenant, signed_in
 from tests.support.http import context_of
 
 
@@ -189,3 +189,37 @@ async def test_tenant_admins_read_their_apps(client, admin) -> None:
     context = await context_of(client, admin)
     assert context["app_version"] == "1.0.0"
     assert context["app_config"] == {}
+
+
+async def test_a_disabled_app_says_so_to_every_credential(control_client, operator, db) -> None:
+    """Signing in, an API token and an access token all hear `app_disabled`, not a 401 that
+    would send a client to ask for a password again."""
+    tenant = await make_tenant(db, "thinktank")
+    user = await signed_in(control_client, "thinktank", tenant, "creds@example.com")
+    created = await control_client.post(
+        "/v1/apps/thinktank/api-tokens",
+        headers=user.auth,
+        json={"name": "ci", "scopes": ["profile"]},
+    )
+    assert created.status_code == 201, created.text
+    api_token = created.json()["token"]
+    disabled = await _put(
+        control_client,
+        operator,
+        tenant,
+        "thinktank",
+        "status",
+        {"status": "disabled", "reason": "x"},
+    )
+    assert disabled.status_code == 200, disabled.text
+    answers = [
+        await login(control_client, user),
+        await control_client.get(
+            "/v1/apps/thinktank/context", headers={"Authorization": f"Bearer {api_token}"}
+        ),
+        await control_client.get("/v1/apps/thinktank/context", headers=user.auth),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(403, "app_disabled")] * 3
+    # A wrong password is refused the same way: the answer says nothing about the password.
+    user.password = "not-the-password-at-all"
+    assert (await login(control_client, user)).json()["code"] == "app_disabled"

@@ -17,6 +17,7 @@ from tenantry.identity.principal import (
     session_scopes,
 )
 from tenantry.identity.repository import acting, credentials, sessions
+from tenantry.identity.tenancy import has_app
 from tenantry.identity.tokens import TokenKind, parse_token
 from tenantry.kit.context import TenantContext
 from tenantry.kit.errors import AppMismatch, TenantMismatch, Unauthorized
@@ -123,7 +124,7 @@ class Authenticator:
             await self._record_refusal(app, origin, "malformed_api_token")
             raise Unauthorized("malformed API token")
         tenant = await self._tenants.get(parsed.tenant_id)
-        if tenant is None or app.id not in tenant.app_ids:
+        if tenant is None or not has_app(tenant, app.id):
             await self._record_refusal(app, origin, "unknown_api_token")
             raise Unauthorized("invalid API token")
         async with self._db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:

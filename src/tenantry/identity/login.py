@@ -19,6 +19,7 @@ from tenantry.identity import passwords, totp
 from tenantry.identity.access_tokens import EXCHANGE, MFA_CHALLENGE
 from tenantry.identity.models import TokenPair
 from tenantry.identity.repository import credentials, sessions, users
+from tenantry.identity.tenancy import has_app
 from tenantry.identity.throttle import throttle_key
 from tenantry.identity.tokens import TokenKind, new_token, parse_token
 from tenantry.kit.context import TenantContext
@@ -149,7 +150,7 @@ class Login:
         await self._throttle.check(account, ip)
         tenant = await self._tenants.by_slug(tenant_slug) if tenant_slug else None
         user = None
-        if tenant is not None and app.id in tenant.app_ids:
+        if tenant is not None and has_app(tenant, app.id):
             # Refused before the password is looked at: a suspended tenant answers the same
             # for every password, so it cannot serve as a password oracle.
             await self._tenants.require_serving(tenant.id, app.id)

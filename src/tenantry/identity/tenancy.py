@@ -27,6 +27,15 @@ class ServingTenant(Protocol):
     @property
     def app_ids(self) -> frozenset[UUID]: ...
 
+    @property
+    def disabled_app_ids(self) -> frozenset[UUID]: ...
+
+
+def has_app(tenant: ServingTenant, app_id: UUID) -> bool:
+    """Whether the tenant has the app, enabled or disabled: a disabled app's callers are told
+    so (`require_serving`: `app_disabled`), as its routes are, rather than not found."""
+    return app_id in tenant.app_ids or app_id in tenant.disabled_app_ids
+
 
 class TenantGate(Protocol):
     async def get(self, tenant_id: UUID) -> ServingTenant | None: ...
@@ -41,7 +50,7 @@ class TenantGate(Protocol):
 async def serving_tenant_id(tenants: TenantGate, app_id: UUID, slug: str) -> UUID:
     """The tenant an anonymous caller names for an app, if it serves the app now."""
     tenant = await tenants.by_slug(slug)
-    if tenant is None or app_id not in tenant.app_ids:
+    if tenant is None or not has_app(tenant, app_id):
         raise NotFound("no such tenant for this app")
     await tenants.require_serving(tenant.id, app_id)
     return tenant.id

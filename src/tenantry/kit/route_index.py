@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from starlette.routing import Match, compile_path
+from starlette.routing import Match, Route, WebSocketRoute, compile_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -47,9 +47,8 @@ def paths_pattern(routes: Iterable[BaseRoute], prefix: str = "") -> re.Pattern[s
             if nested is None:
                 return None
             parts.append(nested.pattern)
-        elif type(route).__name__ in {"APIRoute", "Route", "APIWebSocketRoute", "WebSocketRoute"}:
-            path: str = route.path  # type: ignore[attr-defined]
-            parts.append(NAMED_GROUP.sub("(?:", compile_path(prefix + path)[0].pattern))
+        elif isinstance(route, (Route, WebSocketRoute)):
+            parts.append(NAMED_GROUP.sub("(?:", compile_path(prefix + route.path)[0].pattern))
         else:
             return None
     return re.compile("|".join(f"(?:{p})" for p in parts) or "(?!)")
@@ -71,7 +70,7 @@ def _guard(entry: BaseRoute, pattern: re.Pattern[str]) -> None:
             return Match.NONE, {}
         return ask(scope)
 
-    entry.matches = matches  # type: ignore[method-assign]
+    entry.matches = matches  # type: ignore[method-assign]  # on the instance, on purpose
 
 
 def _route_path(scope: Scope) -> str:
