@@ -68,10 +68,12 @@ class WorkerMetrics:
         )
         self.counts: Counter[tuple[str, str]] = Counter()
 
-    def record(self, consumer: str, result: str) -> None:
-        label = metric_label(consumer)
-        self.settled.labels(label, result).inc()
-        self.counts[label, result] += 1
+    def record(self, outcomes: Counter[tuple[str, str]]) -> None:
+        """A claim's outcomes, (consumer, result) counted: one metric update per pair."""
+        for (consumer, result), n in outcomes.items():
+            label = metric_label(consumer)
+            self.settled.labels(label, result).inc(n)
+            self.counts[label, result] += n
 
 
 class Worker:
@@ -159,6 +161,7 @@ class Worker:
         deliveries = [_delivery(row) for row in rows]
         outcomes = await self._attempts(deliveries)
         results = []
+        settled: Counter[tuple[str, str]] = Counter()
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             decided = verdict(delivery.attempts, outcome, self._retry_delay)
             retry_ms = int(decided.retry_in.total_seconds() * 1000) if decided.retry_in else 0
@@ -173,7 +176,7 @@ class Worker:
                     outcome.latency_ms,
                 )
             )
-            self.metrics.record(delivery.consumer, _RESULTS[decided.status])
+            settled[delivery.consumer, _RESULTS[decided.status]] += 1
             if decided.status == "dead":
                 log.warning(
                     "delivery dead-lettered",
@@ -181,6 +184,7 @@ class Worker:
                 )
         async with self.db.platform_transaction() as tx:
             await repository.settle(tx, self.name, results)
+        self.metrics.record(settled)
         return len(deliveries)
 
     def _scope(self) -> dict[str, Any]:

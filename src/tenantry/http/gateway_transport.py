@@ -69,18 +69,26 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT)
+        self._unsent = bytearray()
 
     def reusable(self) -> bool:
         # An idle connection the upstream has closed has seen its end of stream already.
         return not (self.reader.at_eof() or self.writer.is_closing())
 
+    def hold(self, event: Any) -> None:  # noqa: ANN401 - an h11 event
+        """Frame `event` to go out with the next `send`: a request's head and its first piece
+        of body leave in one packet."""
+        self._unsent += self.h11.send(event) or b""
+
     async def send(self, event: Any, within: float) -> None:  # noqa: ANN401 - an h11 event
-        data = self.h11.send(event)
-        if not data:
+        self.hold(event)
+        if not self._unsent:
             return
-        self.writer.write(data)
+        self.writer.write(bytes(self._unsent))
+        self._unsent.clear()
         try:
-            await asyncio.wait_for(self.writer.drain(), within)
+            async with asyncio.timeout(within):
+                await self.writer.drain()
         except TimeoutError as exc:
             raise UpstreamTimeout("the app's upstream did not take the request in time") from exc
         except OSError as exc:
@@ -95,7 +103,8 @@ class _Connection:
             if event is not h11.NEED_DATA:
                 return event
             try:
-                data = await asyncio.wait_for(self.reader.read(READ_SIZE), within)
+                async with asyncio.timeout(within):  # no task per read, unlike wait_for
+                    data = await self.reader.read(READ_SIZE)
             except TimeoutError as exc:
                 raise UpstreamTimeout("the app's upstream did not answer in time") from exc
             except OSError as exc:
@@ -183,8 +192,7 @@ class UpstreamPool:
             head.append((b"transfer-encoding", b"chunked"))
         conn = await self._acquire(upstream, deadlines.connect)
         try:
-            request = h11.Request(method=method, target=upstream.path + target, headers=head)
-            await conn.send(request, deadlines.write)
+            conn.hold(h11.Request(method=method, target=upstream.path + target, headers=head))
             if body is not None:
                 async for chunk in body:
                     if chunk:
