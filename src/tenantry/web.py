@@ -21,6 +21,7 @@ from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
+from tenantry.kit.modules import installed_modules
 from tenantry.kit.requests import bind_request_id
 from tenantry.kit.route_index import index_routes
 from tenantry.services import build_services
@@ -80,11 +81,15 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in ROUTERS:
+    modules = installed_modules()
+    for router in (*ROUTERS, *(r for module in modules for r in module.routers())):
         app.include_router(router)
     # Last: a path under /v1/apps/{app}/ that no route above serves goes to the app's upstream.
     app.include_router(gateway.router)
     app.include_router(admin_views.router)
+    for module in modules:
+        for router in module.admin_routers():
+            app.include_router(router)
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)

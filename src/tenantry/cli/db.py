@@ -12,9 +12,14 @@ from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
 from tenantry.kit.invalidation import KEYS, notify
+from tenantry.kit.modules import installed_modules
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tenantry.kit.config import Settings
+    from tenantry.kit.db import Database
+    from tenantry.services import Services
 
 app = typer.Typer(no_args_is_help=True, help="Database server, migrations and keys.")
 
@@ -90,6 +95,20 @@ def seed_demo_command() -> None:
 
     created = run(seed_demo)
     console.print(f"demo data ready ({created['tenants']} tenants, {created['users']} users added)")
+    for module in installed_modules():
+        if module.seed_demo is not None:
+            added = run(_on_database(module.seed_demo))
+            counts = ", ".join(f"{n} {what}" for what, n in added.items())
+            console.print(f"{module.name} demo data ready ({counts} added)")
+
+
+def _on_database(
+    seed: Callable[[Database], Awaitable[dict[str, int]]],
+) -> Callable[[Services], Awaitable[dict[str, int]]]:
+    async def with_services(services: Services) -> dict[str, int]:
+        return await seed(services.db)
+
+    return with_services
 
 
 @app.command("rotate-key")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tenantry.isolation.roles import Roles
 
 SCHEMA = "tenantry"
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CONTEXT = "FROM tenantry.current_scope s"
 _PARTITION_KEY = re.compile(r"^(?:RANGE|LIST) \((?P<column>[a-z_][a-z0-9_]{0,62})\)$")
 TENANT = f"(SELECT s.tenant_id {_CONTEXT})"
@@ -69,7 +69,10 @@ class RuntimeAccess(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A foreign key to another tenant table, always composite with `tenant_id` first."""
+    """A foreign key to another tenant table, always composite with `tenant_id` first.
+
+    `table` is in the declaring table's schema, or schema-qualified (`tenantry.app_users`).
+    """
 
     columns: tuple[str, ...]
     table: str
@@ -108,7 +111,7 @@ class ScopedTable:
 
     def __post_init__(self) -> None:
         for identifier in (self.schema, self.name):
-            if not _IDENTIFIER.match(identifier):
+            if not IDENTIFIER.match(identifier):
                 raise ValueError(f"not a plain SQL identifier: {identifier!r}")
         if self.cross_app_read and self.scope is not Scope.APP:
             raise ValueError("cross_app_read is for app-scoped tables (tenant_or_app has it)")
@@ -229,9 +232,10 @@ def _create_table(table: ScopedTable) -> str:
             f"FOREIGN KEY (tenant_id, app_id) REFERENCES {SCHEMA}.tenant_apps (tenant_id, app_id)"
         )
     for ref in table.references:
+        target = ref.table if "." in ref.table else f"{table.schema}.{ref.table}"
         lines.append(
             f"FOREIGN KEY (tenant_id, {', '.join(ref.columns)}) "
-            f"REFERENCES {table.schema}.{ref.table} (tenant_id, {', '.join(ref.target_columns)}) "
+            f"REFERENCES {target} (tenant_id, {', '.join(ref.target_columns)}) "
             f"ON DELETE {ref.on_delete}"
         )
     lines += [f"CHECK ({check})" for check in table.checks]

@@ -171,6 +171,8 @@ class Database:
         max_size: int = 10,
     ) -> None:
         self._ttl = context_ttl_seconds
+        # For engines beside the pool on the same role (`tenantry.library.orm`).
+        self.runtime_url = runtime_url
         options: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
         self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,

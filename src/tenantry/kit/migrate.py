@@ -22,6 +22,7 @@ from tenantry.isolation.roles import Roles, create_role_statements, database_sta
 from tenantry.kit.context import ContextKey, hmac_pads
 from tenantry.kit.dsn import database_name
 from tenantry.kit.errors import ConfigurationError, InvalidInput
+from tenantry.kit.modules import Module, installed_modules
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -104,7 +105,7 @@ def _statement_stats(conn: psycopg.Connection[tuple[object, ...]], roles: Roles)
         )
 
 
-def _sqlalchemy_url(url: str) -> str:
+def sqlalchemy_url(url: str) -> str:
     if "://" in url:
         return str(make_url(url).set(drivername="postgresql+psycopg"))
     # key=value conninfo: hand it to psycopg unchanged through the query string.
@@ -116,7 +117,7 @@ def _sqlalchemy_url(url: str) -> str:
 @contextmanager
 def _alembic(url: str, roles: Roles) -> Iterator[tuple[Any, Config]]:
     """One transaction as the owner role, and an Alembic config that runs on it."""
-    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
@@ -149,6 +150,10 @@ def upgrade(
                     "INSERT INTO tenantry_private.migration_log (revision) VALUES (%s)",
                     (applied_revision,),
                 )
+        for module in (m for m in installed_modules() if m.migrations is not None):
+            applied += tuple(
+                f"{module.name}:{r}" for r in upgrade_module(connection, roles, module)
+            )
         ensure_context_key(connection.connection.driver_connection)
     return UpgradeReport(
         database=database_name(url),
@@ -163,6 +168,32 @@ def downgrade(url: str, roles: Roles, revision: str) -> tuple[str, ...]:
         before = _current(connection)
         command.downgrade(config, revision)
         return tuple(reversed(_between(_current(connection), before)))
+
+
+def module_config(module: Module, connection: Connection, roles: Roles) -> Config:
+    assert module.migrations is not None
+    config = Config()
+    config.set_main_option("script_location", str(module.migrations))
+    config.attributes.update(connection=connection, roles=roles, module=module)
+    return config
+
+
+def upgrade_module(
+    connection: Connection, roles: Roles, module: Module, revision: str = "heads"
+) -> tuple[str, ...]:
+    """Run a module's migrations on `connection` (the owner's transaction); the revisions
+    applied, oldest first."""
+    before = _module_heads(connection, module)
+    command.upgrade(module_config(module, connection, roles), revision)
+    return tuple(sorted(_module_heads(connection, module) - before))
+
+
+def _module_heads(connection: Connection, module: Module) -> set[str]:
+    context = MigrationContext.configure(
+        connection,
+        opts={"version_table_schema": "tenantry_private", "version_table": module.version_table},
+    )
+    return set(context.get_current_heads())
 
 
 def _has_migration_log(connection: Connection) -> bool:

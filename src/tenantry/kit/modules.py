@@ -1,0 +1,57 @@
+"""Installed modules: packages that add tables, API routes, admin pages and demo data.
+
+A package names a `Module` under the `tenantry.modules` entry-point group, e.g. in its
+`pyproject.toml`:
+
+    [project.entry-points."tenantry.modules"]
+    notes = "notes:MODULE"
+
+`tenantry db upgrade` runs each module's migrations after Tenantry's own (its version table is
+`tenantry_private.alembic_version_<name>`), the API includes its routers, the admin UI its pages
+and `tenantry db seed-demo` calls its demo seeder. Modules reach Tenantry through
+`tenantry.library` only, the same API any outside team uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from tenantry.kit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+    from pathlib import Path
+
+ENTRY_POINT_GROUP = "tenantry.modules"
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    name: str
+    # A folder with the module's Alembic `env.py` and `versions/`.
+    migrations: Path | None = None
+    # API routers (`fastapi.APIRouter`), included after Tenantry's own; admin routers are
+    # included under the admin UI's session and CSRF protection.
+    routers: Callable[[], Sequence[Any]] = field(default=tuple)
+    admin_routers: Callable[[], Sequence[Any]] = field(default=tuple)
+    # Called by `tenantry db seed-demo` with the open `Database` after Tenantry's own demo
+    # data exists; returns counts of what it added.
+    seed_demo: Callable[[Any], Awaitable[dict[str, int]]] | None = None
+
+    @property
+    def version_table(self) -> str:
+        return f"alembic_version_{self.name}"
+
+
+@cache
+def installed_modules() -> tuple[Module, ...]:
+    found = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        module = entry.load()
+        if not isinstance(module, Module):
+            raise ConfigurationError(f"entry point {entry.name} is not a tenantry Module")
+        found.append(module)
+    return tuple(sorted(found, key=lambda module: module.name))

@@ -1,0 +1,49 @@
+"""Tenantry's public library API: what a team building on Tenantry imports.
+
+Everything here is stable and typed; anything else under `tenantry.` is internal. Tenantry's own
+AI workloads (`tenantry.workloads`) are built on this module alone, which CI enforces.
+
+- Tables: `ScopedTable` (with `TableScope`, `Reference`, `RuntimeAccess`), created from your
+  Alembic migrations with `tenantry.library.alembic.create_scoped_table`.
+- Transactions: `Database.tenant_transaction(TenantContext(...))`, `Database.read(...)`.
+- Routes: `TenantTransaction(*scopes)` yields a `Scoped` (principal + transaction);
+  `Requires(*scopes)` and `RequiresPrivilege(name)` authorize without a transaction.
+- ORM: `tenantry.library.orm.ContextSessions` (SQLAlchemy async sessions in a context).
+- Modules: `Module`, named under the `tenantry.modules` entry point, adds migrations, routers,
+  admin pages and demo data to a Tenantry service.
+"""
+
+from tenantry.http.auth import Requires, RequiresPrivilege
+from tenantry.identity.principal import Principal, Scope
+from tenantry.isolation.ddl import Reference, RuntimeAccess, ScopedTable
+from tenantry.isolation.ddl import Scope as TableScope
+from tenantry.kit.context import TenantContext
+from tenantry.kit.db import Database, Transaction
+from tenantry.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TenantryError
+from tenantry.kit.ids import uuid7
+from tenantry.kit.modules import Module
+from tenantry.library.dependencies import Scoped, TenantTransaction, database
+
+__all__ = [
+    "Conflict",
+    "Database",
+    "Forbidden",
+    "InvalidInput",
+    "Module",
+    "NotFound",
+    "Principal",
+    "Reference",
+    "Requires",
+    "RequiresPrivilege",
+    "RuntimeAccess",
+    "Scope",
+    "Scoped",
+    "ScopedTable",
+    "TableScope",
+    "TenantContext",
+    "TenantTransaction",
+    "TenantryError",
+    "Transaction",
+    "database",
+    "uuid7",
+]

@@ -1,0 +1,52 @@
+"""FastAPI dependencies for routes of your own, under Tenantry's authentication.
+
+    @router.post("/v1/apps/{app}/notes")
+    async def add_note(body: NoteIn, scoped: Annotated[Scoped, TenantTransaction(Scope.PROFILE)]):
+        await scoped.tx.execute("INSERT INTO notes.notes ...", [...])
+
+The route gets the principal `Requires` verified and a transaction in that principal's signed
+context; it commits when the route returns (before the answer leaves) and rolls back when it
+raises. This module does not use postponed annotations: FastAPI reads the dependency's
+signature, which names the route's scopes from the enclosing call.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from tenantry.http.auth import Requires
+from tenantry.identity.principal import Principal, Scope
+from tenantry.kit.db import Database, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """A verified principal and a transaction in its signed context."""
+
+    principal: Principal
+    tx: Transaction
+
+
+def database(request: Request) -> Database:
+    """The service's database (its pools and context signer)."""
+    db: Database = request.app.state.services.db
+    return db
+
+
+def TenantTransaction(*scopes: Scope, read_only: bool = False) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one
+    """The principal (holding every scope in `scopes`) and a transaction in its context.
+
+    `read_only` makes it a READ ONLY transaction (reads on a replica-friendly path)."""
+
+    async def transaction(
+        request: Request, principal: Annotated[Principal, Requires(*scopes)]
+    ) -> AsyncIterator[Scoped]:
+        context = replace(principal.context, read_only=True) if read_only else principal.context
+        async with database(request).tenant_transaction(context) as tx:
+            yield Scoped(principal, tx)
+
+    # "function": the transaction ends before the answer is sent, so a failed commit is the
+    # client's error answer, never a success already on the wire.
+    return Depends(transaction, scope="function")

@@ -1,0 +1,71 @@
+"""SQLAlchemy 2 (async) sessions bound to a signed tenant context, for teams that use the ORM.
+
+    sessions = ContextSessions(db)          # an open tenantry Database
+    async with sessions.session(principal.context) as session:
+        session.add(Note(tenant_id=..., app_id=..., body="..."))
+    # committed here; rolled back if the block raised
+
+Every transaction the session begins carries the context, applied with the transaction-local
+`set_config(..., true)` before its first statement (so a `commit()` inside the block and the
+work after it stay in the same tenant and app), and the context is cleared whenever a
+connection goes back to the pool, as Tenantry's own transactions do.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from tenantry.kit.db import SET_CONTEXT
+from tenantry.kit.migrate import sqlalchemy_url
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session, SessionTransaction
+
+    from tenantry.kit.context import TenantContext
+    from tenantry.kit.db import Database
+
+
+class ContextSessions:
+    """Sessions on the runtime role's connections (the `Database`'s runtime URL)."""
+
+    def __init__(self, database: Database, *, pool_size: int = 5, **engine_options: Any) -> None:  # noqa: ANN401 - passed through to SQLAlchemy
+        self._database = database
+        url = sqlalchemy_url(database.runtime_url)
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, **engine_options)
+        event.listen(self.engine.sync_engine, "reset", _forget_context)
+
+    @asynccontextmanager
+    async def session(self, context: TenantContext) -> AsyncIterator[AsyncSession]:
+        """A session whose transactions all run in `context`; committed when the block ends."""
+        signer = self._database.signer
+
+        def apply(
+            _session: Session, transaction: SessionTransaction, connection: Connection
+        ) -> None:
+            if transaction.nested:
+                return
+            connection.exec_driver_sql(SET_CONTEXT, (signer.sign_tenant(context),))
+            if context.read_only:
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            event.listen(session.sync_session, "after_begin", apply)
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _forget_context(dbapi_connection: Any, _record: Any, _reset_state: Any) -> None:  # noqa: ANN401 - SQLAlchemy's pool event signature
+    # A statement inside a transaction could have stored a context at session level.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("RESET tenantry.context")
+    cursor.close()
