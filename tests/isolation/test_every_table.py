@@ -20,6 +20,7 @@ from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
 from tenantry.webhooks.delivery import WebhookDeliverer
 from tenantry.webhooks.sealing import SecretSealer
+from tests.support import workload_conversations, workload_costs, workload_knowledge
 from tests.support.accounts import Tenant, latest_mail, login, signed_in, signup, tenant_admin
 from tests.support.wiring import FIXTURES
 
@@ -124,6 +125,9 @@ async def populate(client, control_app, slug: str) -> Tenant:
     )
     assert policy.status_code == 200, policy.text
     await _guest(client, control_app, admin, tenant, group.json()["id"])
+    # The AI workloads' tables (the `workloads` module, built on the library API).
+    for workload in (workload_conversations, workload_knowledge, workload_costs):
+        await workload.populate(client, control_app, tenant, user)
     invited = await client.post(
         "/v1/apps/admin/apps/thinktank/invitations",
         headers=admin.auth,

@@ -6,8 +6,29 @@ summaries, budgets and alerts (`costs`). Installed as the `workloads` module (th
 `tenantry.modules` entry point): its tables live in the `ai` schema.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tenantry.library import Module
 
-MODULE = Module(name="workloads", migrations=Path(__file__).parent / "migrations")
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fastapi import APIRouter
+
+
+def _routers() -> Sequence[APIRouter]:
+    from tenantry.workloads.conversations import http as conversations  # noqa: PLC0415 - routers load when an app is built, not on import
+    from tenantry.workloads.costs import http as costs  # noqa: PLC0415 - as above
+    from tenantry.workloads.knowledge import http as knowledge  # noqa: PLC0415 - as above
+
+    return (conversations.router, knowledge.router, costs.router)
+
+
+MODULE = Module(
+    name="workloads",
+    migrations=Path(__file__).parent / "migrations",
+    routers=_routers,
+)

@@ -1,0 +1,1 @@
+"""conversations of the AI workloads."""

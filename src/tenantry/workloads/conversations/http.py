@@ -1,0 +1,7 @@
+"""The conversations API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["conversations"])

@@ -1,0 +1,1 @@
+"""costs of the AI workloads."""

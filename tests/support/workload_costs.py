@@ -1,0 +1,7 @@
+"""Rows in every costs table for the isolation suites, made through the API."""
+
+from __future__ import annotations
+
+
+async def populate(client, control_app, tenant, user) -> None:
+    """Fill every costs table for `tenant` (`user` is a signed-in thinktank user)."""
