@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from tenantry.cli._common import DatabaseUrlOption, console, print_rows, settings
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, migrate
+from tenantry.kit.modules import installed_modules
 from tenantry.operations import doctor
 
 
@@ -58,6 +59,11 @@ def status_command(
     script = ScriptDirectory.from_config(migrate.alembic_config())
     with psycopg.connect(dsn.admin_url(config)) as conn:
         current, applied_at = migrate.applied_revisions(conn)
+        modules = [
+            (module.name, migrate.module_revisions(conn, module))
+            for module in installed_modules()
+            if module.migrations is not None
+        ]
     revisions = list(reversed(list(script.walk_revisions())))
     applied_ids = set()
     if current:
@@ -70,5 +76,11 @@ def status_command(
             applied_at.get(r.revision, ""),
         ]
         for r in revisions
+    ]
+    # Installed modules' revisions, named `<module>:<revision>` (their own version tables).
+    rows += [
+        [f"{name}:{revision}", doc, "applied" if applied else "pending", ""]
+        for name, revisions_of in modules
+        for revision, doc, applied in revisions_of
     ]
     print_rows(["revision", "description", "state", "applied_at"], rows, as_json=as_json)

@@ -297,6 +297,29 @@ def applied_revisions(
     return current, applied_at
 
 
+def module_revisions(
+    conn: psycopg.Connection[tuple[object, ...]], module: Module
+) -> list[tuple[str, str, bool]]:
+    """Each of a module's revisions, oldest first: (id, first line of its description, applied)."""
+    assert module.migrations is not None
+    config = Config()
+    config.set_main_option("script_location", str(module.migrations))
+    script = ScriptDirectory.from_config(config)
+    table = f"tenantry_private.{module.version_table}"
+    present = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()
+    heads: list[str] = []
+    if present and present[0]:
+        query = sql.SQL("SELECT version_num FROM {}").format(sql.SQL(table))
+        heads = [str(row[0]) for row in conn.execute(query)]
+    applied = (
+        {r.revision for r in script.iterate_revisions(tuple(heads), "base")} if heads else set()
+    )
+    return [
+        (r.revision, (r.doc or "").splitlines()[0], r.revision in applied)
+        for r in reversed(list(script.walk_revisions()))
+    ]
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
