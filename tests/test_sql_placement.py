@@ -18,6 +18,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / "tenantry"
 EXCEPTED = {
     "isolation": "the policy generator, the verifier and the catalog auditor",
     "migrations": "schema changes",
+    "workloads/migrations": "the workloads module's schema changes",
     "kit/db.py": "the signed context and the one-message read around every query",
     "kit/migrate.py": "roles, context keys and the migration log, before any schema exists",
     "kit/embedded.py": "bootstrapping the embedded server",

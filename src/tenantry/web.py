@@ -21,14 +21,14 @@ from tenantry.kit.config import Settings, get_settings
 from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
-from tenantry.kit.modules import installed_modules
+from tenantry.kit.modules import Module, installed_modules
 from tenantry.kit.requests import bind_request_id
 from tenantry.kit.route_index import index_routes
 from tenantry.services import build_services
 from tenantry.tenants.domains import TxtResolver
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,9 +42,11 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     resolver: TxtResolver | None = None,
+    modules: Sequence[Module] | None = None,
 ) -> FastAPI:
-    """Build the app. Pass `database` to share an open pool (tests, embedding) and `resolver`
-    to verify domains against a name server of your own."""
+    """Build the app. Pass `database` to share an open pool (tests, embedding), `resolver`
+    to verify domains against a name server of your own and `modules` to serve other modules
+    than the installed ones (the `tenantry.modules` entry points)."""
     config = settings or get_settings()
     metrics = Metrics()
 
@@ -81,7 +83,8 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    modules = installed_modules()
+    if modules is None:
+        modules = installed_modules()
     for router in (*ROUTERS, *(r for module in modules for r in module.routers())):
         app.include_router(router)
     # Last: a path under /v1/apps/{app}/ that no route above serves goes to the app's upstream.

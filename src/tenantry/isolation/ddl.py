@@ -163,6 +163,36 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
     return statements
 
 
+def drop_scoped_table_sql(table: ScopedTable) -> list[str]:
+    """The table (with its policies, indexes and statistics) and its registry row."""
+    return [
+        f"DROP TABLE {table.qualified}",
+        (
+            f"DELETE FROM {SCHEMA}.scoped_tables "
+            f"WHERE table_schema = '{table.schema}' AND table_name = '{table.name}'"
+        ),
+    ]
+
+
+def tenant_schema_sql(name: str, roles: Roles) -> list[str]:
+    """A schema for tenant tables outside `tenantry`: owned by the owner role, usable (never
+    creatable) by the runtime and platform roles."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS {name} AUTHORIZATION "{roles.owner}"',
+        f"REVOKE ALL ON SCHEMA {name} FROM PUBLIC",
+        f'GRANT USAGE ON SCHEMA {name} TO "{roles.runtime}", "{roles.platform}"',
+    ]
+
+
+def drop_tenant_schema_sql(name: str) -> str:
+    """Without CASCADE: a table still in it (and its registry row) must be dropped first."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f"DROP SCHEMA {name}"
+
+
 # What each declared runtime access lets the runtime role run: its grants, its policies, and
 # what `tenantry audit-db` holds the live grants to.
 RUNTIME_COMMANDS: dict[RuntimeAccess, tuple[str, ...]] = {

@@ -115,18 +115,26 @@ def sqlalchemy_url(url: str) -> str:
 
 
 @contextmanager
-def _alembic(url: str, roles: Roles) -> Iterator[tuple[Any, Config]]:
-    """One transaction as the owner role, and an Alembic config that runs on it."""
+def owner_transaction(url: str, roles: Roles) -> Iterator[Connection]:
+    """One SQLAlchemy transaction on `url` acting as the owner role, committed when the block
+    ends: migrations (Tenantry's and installed modules') run in it."""
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            config.attributes["roles"] = roles
-            yield connection, config
+            yield connection
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _alembic(url: str, roles: Roles) -> Iterator[tuple[Any, Config]]:
+    """One transaction as the owner role, and an Alembic config that runs on it."""
+    with owner_transaction(url, roles) as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        config.attributes["roles"] = roles
+        yield connection, config
 
 
 def upgrade(
@@ -186,6 +194,16 @@ def upgrade_module(
     before = _module_heads(connection, module)
     command.upgrade(module_config(module, connection, roles), revision)
     return tuple(sorted(_module_heads(connection, module) - before))
+
+
+def downgrade_module(
+    connection: Connection, roles: Roles, module: Module, revision: str = "base"
+) -> tuple[str, ...]:
+    """Revert a module's migrations to `revision` on `connection` (the owner's transaction);
+    the heads it had before that are gone now."""
+    before = _module_heads(connection, module)
+    command.downgrade(module_config(module, connection, roles), revision)
+    return tuple(sorted(before - _module_heads(connection, module)))
 
 
 def _module_heads(connection: Connection, module: Module) -> set[str]:

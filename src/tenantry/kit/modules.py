@@ -14,6 +14,7 @@ and `tenantry db seed-demo` calls its demo seeder. Modules reach Tenantry throug
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ENTRY_POINT_GROUP = "tenantry.modules"
+# The name is part of the version table's name (`alembic_version_<name>`).
+MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,12 @@ class Module:
     # Called by `tenantry db seed-demo` with the open `Database` after Tenantry's own demo
     # data exists; returns counts of what it added.
     seed_demo: Callable[[Any], Awaitable[dict[str, int]]] | None = None
+
+    def __post_init__(self) -> None:
+        if not MODULE_NAME.match(self.name):
+            raise ConfigurationError(
+                f"module name {self.name!r}: lowercase letters, digits and _ (at most 40)"
+            )
 
     @property
     def version_table(self) -> str:

@@ -28,20 +28,30 @@ from typing import TYPE_CHECKING
 
 from alembic import context, op
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
-from tenantry.isolation.ddl import IDENTIFIER, SCHEMA, ScopedTable, scoped_table_sql
+from tenantry.isolation.ddl import (
+    ScopedTable,
+    drop_scoped_table_sql,
+    drop_tenant_schema_sql,
+    scoped_table_sql,
+    tenant_schema_sql,
+)
 from tenantry.isolation.roles import Roles
 from tenantry.kit.config import get_settings
 from tenantry.kit.dsn import admin_url
-from tenantry.kit.migrate import sqlalchemy_url
+from tenantry.kit.migrate import owner_transaction
 from tenantry.kit.modules import Module
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-__all__ = ["create_scoped_table", "create_tenant_schema", "drop_scoped_table", "run_migrations"]
+__all__ = [
+    "create_scoped_table",
+    "create_tenant_schema",
+    "drop_scoped_table",
+    "drop_tenant_schema",
+    "run_migrations",
+]
 
 
 @Operations.register_operation("create_scoped_table")
@@ -84,12 +94,8 @@ def _create(operations: Operations, operation: CreateScopedTable) -> None:
 
 @Operations.implementation_for(DropScopedTable)
 def _drop(operations: Operations, operation: DropScopedTable) -> None:
-    table = operation.table
-    operations.execute(f"DROP TABLE {table.qualified}")
-    operations.execute(
-        f"DELETE FROM {SCHEMA}.scoped_tables "
-        f"WHERE table_schema = '{table.schema}' AND table_name = '{table.name}'"
-    )
+    for statement in drop_scoped_table_sql(operation.table):
+        operations.execute(statement)
 
 
 def create_scoped_table(table: ScopedTable) -> None:
@@ -105,12 +111,14 @@ def drop_scoped_table(table: ScopedTable) -> None:
 def create_tenant_schema(name: str) -> None:
     """A schema for tenant tables: owned by the owner role, usable (never creatable) by the
     runtime and platform roles."""
-    if not IDENTIFIER.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    roles = _roles()
-    op.execute(f'CREATE SCHEMA IF NOT EXISTS {name} AUTHORIZATION "{roles.owner}"')
-    op.execute(f"REVOKE ALL ON SCHEMA {name} FROM PUBLIC")
-    op.execute(f'GRANT USAGE ON SCHEMA {name} TO "{roles.runtime}", "{roles.platform}"')
+    for statement in tenant_schema_sql(name, _roles()):
+        op.execute(statement)
+
+
+def drop_tenant_schema(name: str) -> None:
+    """Drop a schema made by `create_tenant_schema` (for a migration's `downgrade`, after its
+    tables)."""
+    op.execute(drop_tenant_schema_sql(name))
 
 
 def run_migrations(name: str) -> None:
@@ -119,7 +127,8 @@ def run_migrations(name: str) -> None:
 
     Under `tenantry db upgrade` (an installed `tenantry.modules` entry point) they run in the
     upgrade's own transaction; from the `alembic` command they connect to `sqlalchemy.url` of
-    the Alembic configuration, else `TENANTRY_DATABASE_URL`, and switch to the owner role."""
+    the Alembic configuration, else `TENANTRY_DATABASE_URL`, and act as the owner role of
+    `TENANTRY_ROLE_PREFIX`, in one transaction."""
     config = context.config
     module = Module(name, Path(config.get_main_option("script_location") or "."))
     connection: Connection | None = config.attributes.get("connection")
@@ -130,13 +139,8 @@ def run_migrations(name: str) -> None:
     url = config.get_main_option("sqlalchemy.url") or admin_url(settings)
     roles = Roles(settings.role_prefix)
     config.attributes["roles"] = roles
-    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
-    try:
-        with engine.begin() as owned:
-            owned.exec_driver_sql(f'SET LOCAL ROLE "{roles.owner}"')
-            _run(owned, module)
-    finally:
-        engine.dispose()
+    with owner_transaction(url, roles) as owned:
+        _run(owned, module)
 
 
 def _run(connection: Connection, module: Module) -> None:

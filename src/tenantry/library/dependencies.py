@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
 
 from tenantry.http.auth import Requires
 from tenantry.identity.principal import Principal, Scope
-from tenantry.kit.db import Database, Transaction
+from tenantry.kit.db import Database, Transaction, conflict
+from tenantry.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,23 +31,41 @@ class Scoped:
     tx: Transaction
 
 
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
 def database(request: Request) -> Database:
     """The service's database (its pools and context signer)."""
-    db: Database = request.app.state.services.db
-    return db
+    return _services(request).db
 
 
 def TenantTransaction(*scopes: Scope, read_only: bool = False) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one
     """The principal (holding every scope in `scopes`) and a transaction in its context.
 
-    `read_only` makes it a READ ONLY transaction (reads on a replica-friendly path)."""
+    The credential is checked again with the transaction's first statement, in the same round
+    trip, as Tenantry's own routes do: a revoked session stops working at once, not when its
+    access token expires. `read_only` makes it a READ ONLY transaction. A constraint that
+    fails only at commit (a deferred one) answers 409 `conflict`, never a success."""
 
     async def transaction(
         request: Request, principal: Annotated[Principal, Requires(*scopes)]
     ) -> AsyncIterator[Scoped]:
+        services = _services(request)
         context = replace(principal.context, read_only=True) if read_only else principal.context
-        async with database(request).tenant_transaction(context) as tx:
-            yield Scoped(principal, tx)
+        committing = False
+        try:
+            async with services.db.tenant_transaction(context) as tx:
+                for requirement in services.identity.credential_checks(principal):
+                    tx.require(*requirement)
+                yield Scoped(principal, tx)
+                committing = True
+        except psycopg.errors.IntegrityError as exc:
+            # The route's own statements raise where they run; only the commit lands here.
+            if not committing:
+                raise
+            raise conflict(exc) from exc
 
     # "function": the transaction ends before the answer is sent, so a failed commit is the
     # client's error answer, never a success already on the wire.

@@ -3,7 +3,8 @@
     sessions = ContextSessions(db)          # an open tenantry Database
     async with sessions.session(principal.context) as session:
         session.add(Note(tenant_id=..., app_id=..., body="..."))
-    # committed here; rolled back if the block raised
+    # committed here (whatever is open, also after a commit() inside); rolled back if the
+    # block raised
 
 Every transaction the session begins carries the context, applied with the transaction-local
 `set_config(..., true)` before its first statement (so a `commit()` inside the block and the
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session, SessionTransaction
+    from sqlalchemy.pool import PoolResetState
 
     from tenantry.kit.context import TenantContext
     from tenantry.kit.db import Database
@@ -57,15 +59,28 @@ class ContextSessions:
 
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             event.listen(session.sync_session, "after_begin", apply)
-            async with session.begin():
+            try:
                 yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            # Whatever transaction is open now: after a `commit()` inside the block, the work
+            # that followed it is in a new one, which must not be dropped at close.
+            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def _forget_context(dbapi_connection: Any, _record: Any, _reset_state: Any) -> None:  # noqa: ANN401 - SQLAlchemy's pool event signature
-    # A statement inside a transaction could have stored a context at session level.
+def _forget_context(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:  # noqa: ANN401 - SQLAlchemy's pool event signature
+    """A statement inside a transaction could have stored a context at session level
+    (`set_config(..., false)`), which its commit kept: clear it before the connection goes
+    back to the pool. The pool's own rollback comes after this event, and would undo a RESET
+    left in an open transaction, so the RESET is committed here."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # the connection is closed, not pooled (or there is no event loop to reset on)
+    dbapi_connection.rollback()
     cursor = dbapi_connection.cursor()
     cursor.execute("RESET tenantry.context")
     cursor.close()
+    dbapi_connection.commit()

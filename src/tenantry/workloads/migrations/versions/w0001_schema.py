@@ -7,9 +7,7 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-from alembic import op
-
-from tenantry.library.alembic import create_tenant_schema
+from tenantry.library.alembic import create_tenant_schema, drop_tenant_schema
 
 revision = "w0001"
 down_revision = None
@@ -22,4 +20,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP SCHEMA ai")
+    drop_tenant_schema("ai")
