@@ -1,4 +1,4 @@
-"""`TenantTransaction` on a route of a module's own (`tests/support/library.py`), served by
+"""`TenantTransaction` and `TenantSession` (the ORM's) on routes of a module's own (`tests/support/library.py`), served by
 `create_app` beside Tenantry's routes: the principal's tenant and app, all or nothing, the
 commit before the answer, and the scopes."""
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tests.support.database import Urls
 
 ITEMS = "/v1/apps/thinktank/libtest/items"
+ORM_ITEMS = "/v1/apps/thinktank/libtest/orm-items"
 
 
 @pytest.fixture
@@ -38,10 +39,11 @@ def stored(urls: Urls, user: User) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+@pytest.mark.parametrize("route", [ITEMS, ORM_ITEMS])
 async def test_writes_land_in_the_principals_tenant_and_app(
-    library_client: httpx.AsyncClient, library_urls: Urls, user: User
+    library_client: httpx.AsyncClient, library_urls: Urls, user: User, route: str
 ) -> None:
-    response = await library_client.post(ITEMS, json={"label": "first"}, headers=user.auth)
+    response = await library_client.post(route, json={"label": "first"}, headers=user.auth)
     assert response.status_code == 201, response.text
     assert stored(library_urls, user) == [(str(user.tenant.id), "thinktank", user.id, "first")]
     listed = await library_client.get(ITEMS, headers=user.auth)
@@ -60,11 +62,12 @@ async def test_another_tenant_sees_none_of_it(
     assert listed.json() == []
 
 
+@pytest.mark.parametrize("route", [ITEMS, ORM_ITEMS])
 async def test_a_route_that_raises_writes_nothing(
-    library_client: httpx.AsyncClient, library_urls: Urls, user: User
+    library_client: httpx.AsyncClient, library_urls: Urls, user: User, route: str
 ) -> None:
     response = await library_client.post(
-        ITEMS, json={"label": "undone", "fail_after_write": True}, headers=user.auth
+        route, json={"label": "undone", "fail_after_write": True}, headers=user.auth
     )
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
@@ -72,39 +75,42 @@ async def test_a_route_that_raises_writes_nothing(
     assert stored(library_urls, user) == []
 
 
+@pytest.mark.parametrize("route", [ITEMS, ORM_ITEMS])
 async def test_a_commit_that_fails_is_an_error_answer(
-    library_client: httpx.AsyncClient, library_urls: Urls, user: User
+    library_client: httpx.AsyncClient, library_urls: Urls, user: User, route: str
 ) -> None:
     # Every statement succeeds; the deferred constraint refuses the row at COMMIT, after the
     # route has returned: the client must hear of it, not get a 201 for a row that is not there.
     response = await library_client.post(
-        ITEMS, json={"label": REFUSED_AT_COMMIT}, headers=user.auth
+        route, json={"label": REFUSED_AT_COMMIT}, headers=user.auth
     )
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "conflict"
     assert stored(library_urls, user) == []
 
 
+@pytest.mark.parametrize("route", [ITEMS, ORM_ITEMS])
 async def test_scopes_are_required(
-    library_client: httpx.AsyncClient, library_urls: Urls, user: User
+    library_client: httpx.AsyncClient, library_urls: Urls, user: User, route: str
 ) -> None:
-    missing = await library_client.post(ITEMS, json={"label": "anonymous"})
+    missing = await library_client.post(route, json={"label": "anonymous"})
     assert missing.status_code == 401
     assert missing.json()["code"] == "unauthorized"
     forged = await library_client.post(
-        ITEMS, json={"label": "forged"}, headers={"Authorization": "Bearer not-a-token"}
+        route, json={"label": "forged"}, headers={"Authorization": "Bearer not-a-token"}
     )
     assert forged.status_code == 401
     assert stored(library_urls, user) == []
 
 
+@pytest.mark.parametrize("route", [ITEMS, ORM_ITEMS])
 async def test_a_revoked_session_stops_at_once(
-    library_client: httpx.AsyncClient, library_urls: Urls, user: User
+    library_client: httpx.AsyncClient, library_urls: Urls, user: User, route: str
 ) -> None:
     logout = await library_client.post("/v1/apps/thinktank/auth/logout", headers=user.auth)
     assert logout.status_code == 204, logout.text
     # The access token has not expired, but its session is gone.
-    response = await library_client.post(ITEMS, json={"label": "late"}, headers=user.auth)
+    response = await library_client.post(route, json={"label": "late"}, headers=user.auth)
     assert response.status_code == 401
     assert stored(library_urls, user) == []
 

@@ -4,38 +4,21 @@ context, on the runtime role, leaving nothing behind on the pooled connection.""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenantry.kit.context import TenantContext
-from tenantry.kit.ids import uuid7
 from tenantry.library.orm import ContextSessions
 from tests.support.accounts import make_tenant
+from tests.support.library import Item
 from tests.support.wiring import services_for
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from tenantry.kit.db import Database
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Item(Base):
-    __tablename__ = "items"
-    __table_args__ = {"schema": "libtest"}  # noqa: RUF012 - SQLAlchemy's declarative form
-
-    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid7)
-    app_id: Mapped[UUID]
-    author_id: Mapped[UUID | None]
-    label: Mapped[str]
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenantry.library import Conflict, Module, Scope, Scoped, TenantTransaction, uuid7
+from tenantry.library.dependencies import ScopedSession, TenantSession
 
 NAME = "libtest"
 
@@ -107,6 +110,23 @@ def write_module(folder: Path) -> Path:
     return migrations
 
 
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    """`libtest.items` for the ORM."""
+
+    __tablename__ = "items"
+    __table_args__ = {"schema": "libtest"}  # noqa: RUF012 - SQLAlchemy's declarative form
+
+    tenant_id: Mapped[UUID] = mapped_column(primary_key=True)
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid7)
+    app_id: Mapped[UUID]
+    author_id: Mapped[UUID | None]
+    label: Mapped[str]
+
+
 class ItemIn(BaseModel):
     label: str = Field(min_length=1, max_length=200)
     # Raise after the insert: the transaction must roll back.
@@ -142,6 +162,24 @@ async def list_items(
         [scoped.principal.tenant_id, scoped.principal.app_id],
     )
     return [{"id": str(r["id"]), "label": r["label"]} for r in rows]
+
+
+@router.post("/v1/apps/{app}/libtest/orm-items", status_code=201)
+async def add_item_with_the_orm(
+    body: ItemIn, orm: Annotated[ScopedSession, TenantSession(Scope.PROFILE)]
+) -> dict[str, Any]:
+    principal = orm.principal
+    item = Item(
+        tenant_id=principal.tenant_id,
+        app_id=principal.app_id,
+        author_id=principal.app_user_id,
+        label=body.label,
+    )
+    orm.session.add(item)
+    if body.fail_after_write:
+        await orm.session.flush()
+        raise Conflict("refused after the write")
+    return {"id": str(item.id), "label": body.label}
 
 
 def libtest_module(migrations: Path) -> Module:

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 (async) sessions bound to a signed tenant context, for teams that use the ORM.
 
-    sessions = ContextSessions(db)          # an open tenantry Database
+    sessions = ContextSessions(db)          # an open tenantry Database (or shared_sessions(db))
     async with sessions.session(principal.context) as session:
         session.add(Note(tenant_id=..., app_id=..., body="..."))
     # committed here (whatever is open, also after a commit() inside); rolled back if the
@@ -10,6 +10,9 @@ Every transaction the session begins carries the context, applied with the trans
 `set_config(..., true)` before its first statement (so a `commit()` inside the block and the
 work after it stay in the same tenant and app), and the context is cleared whenever a
 connection goes back to the pool, as Tenantry's own transactions do.
+
+In a route, `tenantry.library.dependencies.TenantSession(*scopes)` yields the verified principal
+and a session in its context, as `TenantTransaction` does with a transaction.
 """
 
 from __future__ import annotations
@@ -70,6 +73,25 @@ class ContextSessions:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_SHARED: dict[int, ContextSessions] = {}
+
+
+def shared_sessions(database: Database) -> ContextSessions:
+    """One `ContextSessions` per open `Database`, made on first use and disposed when the
+    database closes (what `TenantSession` routes share)."""
+    key = id(database)
+    sessions = _SHARED.get(key)
+    if sessions is None:
+        sessions = _SHARED[key] = ContextSessions(database)
+
+        async def dispose() -> None:
+            del _SHARED[key]
+            await sessions.dispose()
+
+        database.close_callbacks.append(dispose)
+    return sessions
 
 
 def _forget_context(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:  # noqa: ANN401 - SQLAlchemy's pool event signature
