@@ -102,10 +102,10 @@ DEFINITIONS: dict[str, SettingDefinition] = {
         ),
         SettingDefinition(
             "ai_monthly_budget_usd",
-            Annotated[float, Field(ge=0, le=10_000_000)],
+            Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None,
             50.0,
-            "Monthly spending cap for AI workloads.",
-            {"business": 1000.0, "enterprise": 50_000.0},
+            "Monthly AI spending (USD) that budget alerts measure against; null for no budget.",
+            {"business": 1000.0, "enterprise": 50_000.0, "internal": None},
         ),
         SettingDefinition(
             "audit_retention_days",

@@ -11,6 +11,8 @@ from tenantry.kit.ids import uuid7
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from psycopg.rows import DictRow
+
     from tenantry.kit.actor import Actor
     from tenantry.kit.db import Transaction
 
@@ -20,6 +22,18 @@ async def stored(tx: Transaction, tenant_id: UUID) -> dict[str, Any]:
         "SELECT key, value FROM tenantry.tenant_settings WHERE tenant_id = %s", [tenant_id]
     )
     return {r["key"]: r["value"] for r in rows}
+
+
+async def stored_value(tx: Transaction, tenant_id: UUID, key: str) -> DictRow | None:
+    """The tenant's plan, whether it stores `key` and the stored value; None when the
+    transaction cannot see the tenant (another tenant's context sees no row)."""
+    return await tx.fetch_one(
+        """SELECT t.plan, s.key IS NOT NULL AS stored, s.value
+             FROM tenantry.tenants t
+             LEFT JOIN tenantry.tenant_settings s ON s.tenant_id = t.id AND s.key = %s
+            WHERE t.id = %s""",
+        [key, tenant_id],
+    )
 
 
 async def write(

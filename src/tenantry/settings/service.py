@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tenantry.kit.errors import NotFound
 from tenantry.kit.invalidation import notify_in
 from tenantry.settings import registry, repository
 
@@ -32,6 +33,17 @@ class SettingsService:
     @staticmethod
     def validate(key: str, value: Any) -> Any:  # noqa: ANN401 - JSON values
         return registry.definition(key).validate(value)
+
+    @staticmethod
+    async def effective_value_in(tx: Transaction, tenant_id: UUID, key: str) -> Any:  # noqa: ANN401 - JSON values
+        """One setting's effective value for the tenant, read in the caller's transaction: its
+        own value, else its plan's default. Works in the tenant's own context (the runtime
+        role reads its tenant's settings); a tenant the context cannot see is NotFound."""
+        found = registry.definition(key)
+        row = await repository.stored_value(tx, tenant_id, key)
+        if row is None:
+            raise NotFound("no such tenant")
+        return row["value"] if row["stored"] else found.default_for(row["plan"])
 
     async def write_in(
         self,
