@@ -1,7 +1,115 @@
-"""Rows in every conversations table for the isolation suites, made through the API."""
+"""Rows in every conversations table for the isolation suites, made through the API, and the
+helpers the conversations tests share."""
 
 from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from tests.support.accounts import signed_in, tenant_admin
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tenantry.kit.db import Database
+    from tests.support.accounts import Tenant, User
+
+MANAGE = "conversations.manage"
+
+
+async def grant_manage(client: httpx.AsyncClient, admin: User, user: User) -> None:
+    """The tenant's administrator gives `user` (of thinktank) a role holding the privilege."""
+    key = "ai_" + os.urandom(4).hex()
+    role = await client.post(
+        "/v1/apps/admin/roles",
+        headers=admin.auth,
+        json={"key": key, "name": "AI managers", "privileges": [MANAGE]},
+    )
+    assert role.status_code == 201, role.text
+    assigned = await client.post(
+        "/v1/apps/admin/assignments",
+        headers=admin.auth,
+        json={"role": key, "subject": {"kind": "user", "id": user.id, "app": user.app}},
+    )
+    assert assigned.status_code == 201, assigned.text
+
+
+async def manager(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:
+    """A signed-in thinktank user holding `conversations.manage`."""
+    admin = await tenant_admin(client, db, tenant, f"admin-{os.urandom(3).hex()}@example.com")
+    user = await signed_in(client, "thinktank", tenant, email)
+    await grant_manage(client, admin, user)
+    return user
+
+
+async def call(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    user: User,
+    body: Any = None,
+    expect: int = 200,
+) -> Any:
+    """`method path` as `user` on thinktank, which must answer `expect`; its JSON, if any."""
+    response = await client.request(
+        method, f"/v1/apps/thinktank{path}", headers=user.auth, json=body
+    )
+    assert response.status_code == expect, (
+        f"{method} {path}: {response.status_code} {response.text}"
+    )
+    return response.json() if response.content else None
 
 
 async def populate(client, control_app, tenant, user) -> None:
     """Fill every conversations table for `tenant` (`user` is a signed-in thinktank user)."""
+    admin = await tenant_admin(
+        client, control_app.state.services.db, tenant, f"ai-root@{tenant.slug}.test"
+    )
+    await grant_manage(client, admin, user)
+    persona = await call(
+        client,
+        "POST",
+        "/manage/personalities",
+        user,
+        {"name": "Guide", "model": "small-1", "system_prompt": "Be brief."},
+        201,
+    )
+    await call(
+        client,
+        "POST",
+        "/manage/widgets",
+        user,
+        {"name": "Help", "personality_id": persona["id"], "allowed_origins": ["https://x.test"]},
+        201,
+    )
+    chat = await call(client, "POST", "/chats", user, {"personality_id": persona["id"]}, 201)
+    messages = f"/chats/{chat['id']}/messages"
+    await call(client, "POST", messages, user, {"role": "user", "content": "Hello"}, 201)
+    answer = await call(
+        client, "POST", messages, user, {"role": "assistant", "status": "streaming"}, 201
+    )
+    await call(
+        client, "POST", f"{messages}/{answer['id']}/pieces", user, {"index": 0, "content": "Hi"}
+    )
+    await call(client, "POST", f"{messages}/{answer['id']}/complete", user, {"pieces": 1})
+    await call(client, "PUT", f"{messages}/{answer['id']}/feedback", user, {"rating": 5})
+    await call(
+        client,
+        "POST",
+        "/meetings",
+        user,
+        {
+            "title": "Weekly",
+            "starts_at": "2026-01-05T09:00:00Z",
+            "ends_at": "2026-01-05T09:30:00Z",
+        },
+        201,
+    )
+    await call(
+        client,
+        "PUT",
+        "/me/ai-preferences",
+        user,
+        {"preferred_personality_id": persona["id"], "language": "fr"},
+    )
+    await call(client, "POST", "/me/memories", user, {"content": "Prefers short answers"}, 201)

@@ -1,0 +1,1 @@
+"""The conversations' routes, one module per resource (gathered by `conversations.http`)."""
