@@ -11,8 +11,8 @@
         unregister_privileges(MANAGE)
 
 Routes then require it with `RequiresPrivilege("notes.manage", Scope.PROFILE)`: deny by
-default, a tenant's administrators hand it out with a role. The `owner` template holds every
-privilege without being named; `templates` adds it to other role templates (e.g. `admin`).
+default, a tenant's administrators hand it out with a role. The `owner` template always gets
+it (owners hold every privilege); `templates` adds it to other role templates (e.g. `admin`).
 Unregistering removes the privilege from every role and template that held it.
 """
 
@@ -28,6 +28,7 @@ __all__ = ["Privilege", "register_privileges", "unregister_privileges"]
 
 # The catalog's own rule (revision 0009): dotted lowercase names, two to five parts.
 KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,4}$")
+OWNER = "owner"
 _PRIVILEGES = sa.table("privileges", sa.column("key"), sa.column("description"), schema="tenantry")
 _TEMPLATES = sa.table(
     "role_template_privileges",
@@ -51,15 +52,14 @@ class Privilege:
 
 
 def register_privileges(*privileges: Privilege) -> None:
-    """Add `privileges` to the catalog and to the role templates each names."""
+    """Add `privileges` to the catalog, to the owner template and to the templates each names."""
     op.bulk_insert(_PRIVILEGES, [{"key": p.key, "description": p.description} for p in privileges])
     grants = [
         {"template_key": template, "privilege_key": p.key}
         for p in privileges
-        for template in p.templates
+        for template in dict.fromkeys((OWNER, *p.templates))
     ]
-    if grants:
-        op.bulk_insert(_TEMPLATES, grants)
+    op.bulk_insert(_TEMPLATES, grants)
 
 
 def unregister_privileges(*privileges: Privilege) -> None:
