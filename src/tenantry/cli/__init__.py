@@ -10,6 +10,7 @@ import typer
 
 from tenantry.cli import admins, audit, db, mail, ops, serve, tenants
 from tenantry.cli import apps as apps_cli
+from tenantry.cli import client as client_cli
 from tenantry.cli import events as events_cli
 from tenantry.cli import flags as flags_cli
 from tenantry.cli import licenses as licenses_cli
@@ -37,6 +38,7 @@ app.add_typer(apps_cli.app, name="apps")
 app.add_typer(licenses_cli.app, name="licenses")
 app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(events_cli.app, name="events")
+app.add_typer(client_cli.app, name="client")
 app.add_typer(flags_cli.settings_app, name="settings")
 app.add_typer(flags_cli.flags_app, name="flags")
 app.command("doctor")(ops.doctor_command)
