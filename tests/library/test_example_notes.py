@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     import httpx
+    from fastapi import FastAPI
 
     from tenantry.kit.modules import Module
     from tests.support.accounts import User
@@ -65,11 +66,17 @@ async def notes_db(notes_urls: Urls) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(scope="module")
-async def notes_client(
+async def notes_app(
     notes_urls: Urls, notes_db: Database, notes_module: Module
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[FastAPI]:
     app = create_app(api_settings(notes_urls), database=notes_db, modules=(notes_module,))
-    async with app.router.lifespan_context(app), client_for(app) as client:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def notes_client(notes_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(notes_app) as client:
         yield client
 
 
@@ -99,6 +106,15 @@ def test_the_entry_point_names_the_module(notes_module: Module) -> None:
     assert notes_module.name == "notes"
     assert notes_module.migrations is not None
     assert (notes_module.migrations / "env.py").is_file()
+
+
+def test_its_routes_are_documented(notes_app: FastAPI) -> None:
+    paths = notes_app.openapi()["paths"]
+    listing = paths["/v1/apps/{app}/notes"]["get"]
+    assert listing["security"] == [{"HTTPBearer": ["profile"]}]
+    assert {p["name"] for p in listing["parameters"]} == {"app", "before", "limit"}
+    assert {"401", "404", "422"} <= set(listing["responses"])
+    assert paths["/v1/apps/{app}/notes/{note_id}"]["patch"]["tags"] == ["notes"]
 
 
 def test_its_migration_gives_the_table_every_guarantee(

@@ -9,16 +9,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from notes import repository
 from notes.models import Note
 from tenantry.library import NotFound, Scope, Scoped, TenantTransaction, uuid7
 from tenantry.library.dependencies import ScopedSession, TenantSession
-from tenantry.library.http import PROBLEM_RESPONSES
+from tenantry.library.http import PROBLEM_RESPONSES, resolve_route_app
 
-router = APIRouter(prefix="/v1/apps/{app}/notes", tags=["notes"], responses=PROBLEM_RESPONSES)
+# The problems every route may answer, and the `{app}` segment documented and resolved (404 for
+# an app the service does not serve) once for all routes.
+router = APIRouter(
+    prefix="/v1/apps/{app}/notes",
+    tags=["notes"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(resolve_route_app)],
+)
 
 
 class NoteIn(BaseModel):
