@@ -27,8 +27,15 @@ def _routers() -> Sequence[APIRouter]:
     return (conversations.router, knowledge.router, costs.router)
 
 
+def _admin_routers() -> Sequence[APIRouter]:
+    from tenantry.workloads.costs import admin as costs  # noqa: PLC0415 - as above
+
+    return (costs.router,)
+
+
 MODULE = Module(
     name="workloads",
     migrations=Path(__file__).parent / "migrations",
     routers=_routers,
+    admin_routers=_admin_routers,
 )

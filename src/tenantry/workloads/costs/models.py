@@ -129,6 +129,13 @@ class BudgetAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdState:
+    percent: int
+    reached: bool
+    alert: BudgetAlert | None
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetStatus:
     period: date
     budget_usd: Decimal | None  # None: the tenant has no budget
@@ -137,6 +144,20 @@ class BudgetStatus:
     thresholds: tuple[int, ...]
     alerts: list[BudgetAlert]
 
+    def states(self) -> list[ThresholdState]:
+        """Each threshold (and any alert raised under an older choice of thresholds), lowest
+        first: whether this month's spending reached it, and its alert."""
+        raised = {a.threshold_percent: a for a in self.alerts}
+        return [
+            ThresholdState(p, self.reached(p), raised.get(p))
+            for p in sorted({*self.thresholds, *raised})
+        ]
+
+    def reached(self, percent: int) -> bool:
+        if self.budget_usd is None or self.spent_usd <= 0:
+            return False
+        return self.spent_usd * 100 >= self.budget_usd * percent
+
     @property
     def percent(self) -> Decimal | None:
         """Spent as a percentage of the budget; None without a budget (or with a zero one,
@@ -144,6 +165,15 @@ class BudgetStatus:
         if not self.budget_usd:
             return None
         return (self.spent_usd * 100 / self.budget_usd).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    days: Summary
+    months: list[date]  # the first day of each of the last 12 months, oldest first
+    month_totals: list[tuple[date, Decimal]]
+    budget: BudgetStatus
+    alerts: list[BudgetAlert]
 
 
 def month_of(moment: date) -> date:
@@ -158,11 +188,16 @@ def period_start(granularity: Granularity, day: date) -> date:
     return day
 
 
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after (or before) `day`'s."""
+    month = day.year * 12 + day.month - 1 + months
+    return date(month // 12, month % 12 + 1, 1)
+
+
 def default_since(granularity: Granularity, until: date) -> date:
     count = DEFAULT_PERIODS[granularity]
     if granularity == "day":
         return until - timedelta(days=count - 1)
     if granularity == "week":
         return until - timedelta(weeks=count - 1)
-    month = until.year * 12 + until.month - 1 - (count - 1)
-    return date(month // 12, month % 12 + 1, 1)
+    return add_months(until, 1 - count)

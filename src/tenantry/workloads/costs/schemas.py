@@ -198,30 +198,21 @@ class BudgetOut(BaseModel):
 
     @classmethod
     def of(cls, status: BudgetStatus) -> BudgetOut:
-        alerts = {a.threshold_percent: a for a in status.alerts}
-        percent = status.percent
-        thresholds = [
-            ThresholdOut(
-                percent=p,
-                reached=_reached(status, p),
-                alert=BudgetAlertOut.of(alerts[p]) if p in alerts else None,
-            )
-            for p in sorted({*status.thresholds, *alerts})
-        ]
         return cls(
             period=status.period.strftime("%Y-%m"),
             budget_usd=status.budget_usd,
             spent_usd=status.spent_usd,
             events=status.events,
-            percent=percent,
-            thresholds=thresholds,
+            percent=status.percent,
+            thresholds=[
+                ThresholdOut(
+                    percent=state.percent,
+                    reached=state.reached,
+                    alert=BudgetAlertOut.of(state.alert) if state.alert else None,
+                )
+                for state in status.states()
+            ],
         )
-
-
-def _reached(status: BudgetStatus, percent: int) -> bool:
-    if status.budget_usd is None or status.spent_usd <= 0:
-        return False
-    return status.spent_usd * 100 >= status.budget_usd * percent
 
 
 class ThresholdsIn(BaseModel):

@@ -15,14 +15,18 @@ from tenantry.library import InvalidInput, uuid7
 from tenantry.library.settings import tenant_setting
 from tenantry.workloads.costs import budgets, repository
 from tenantry.workloads.costs.models import (
+    DEFAULT_PERIODS,
     DEFAULT_THRESHOLDS,
     MAX_AGE,
     MAX_SKEW,
     BudgetAlert,
     BudgetStatus,
+    Overview,
+    Range,
     Recorded,
     Summary,
     Usage,
+    add_months,
     month_of,
 )
 
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from tenantry.library import Database, Transaction
-    from tenantry.workloads.costs.models import CostEvent, NewCostEvent, Range, SummaryRow
+    from tenantry.workloads.costs.models import CostEvent, NewCostEvent, SummaryRow
 
 BUDGET_SETTING = "ai_monthly_budget_usd"
 
@@ -175,3 +179,20 @@ async def set_thresholds(
 
 def this_month() -> date:
     return month_of(datetime.now(UTC).date())
+
+
+async def overview(tx: Transaction, tenant_id: UUID, today: date) -> Overview:
+    """What the operators' AI cost page shows of a tenant: `tx` must be a cross-app context
+    of the tenant. The last 30 days per app and service, the last 12 months, this month's
+    budget status and the latest alerts."""
+    days = await tenant_summary(
+        tx, tenant_id, Range.of("day", None, today), by_app=True, by_service=True
+    )
+    months = Range.of("month", None, today)
+    return Overview(
+        days=days,
+        months=[add_months(months.since, i) for i in range(DEFAULT_PERIODS["month"])],
+        month_totals=await repository.month_totals(tx, tenant_id, months.since, months.until),
+        budget=await budget_status(tx, tenant_id, month_of(today)),
+        alerts=await repository.recent_alerts(tx, tenant_id, 20),
+    )
