@@ -88,7 +88,19 @@ def prepare_roles(
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA tenantry_private FROM PUBLIC"))
         if is_superuser:
             _statement_stats(conn, roles)
+            _vector_extension(conn)
     return warnings
+
+
+def _vector_extension(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Install pgvector where the server ships it (the embedded one does). It is not a trusted
+    extension, so only a superuser may create it; the migrations, which run as the owner role,
+    use it when it is there (the knowledge workload's embeddings) and do without it elsewhere."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    if row and row[0]:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
 
 
 def _statement_stats(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
