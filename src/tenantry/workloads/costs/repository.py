@@ -66,6 +66,9 @@ async def insert_events(
                               %(metadata)s::jsonb[])
                        AS r(id, occurred_at, service, model, input_tokens, output_tokens, units,
                             unit, cost_usd, app_user_id, idempotency_key, metadata)
+                 -- Keys in one order: two batches sharing keys wait for each other, never
+                 -- for each other both at once (a deadlock).
+                 ORDER BY r.idempotency_key
                 ON CONFLICT (tenant_id, app_id, idempotency_key)
                    WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING {_EVENT}""",
