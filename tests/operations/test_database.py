@@ -29,8 +29,13 @@ def test_db_status_lists_applied_migrations(scratch_urls) -> None:
 def test_policy_shapes_migrate_down_and_up_again(scratch_urls) -> None:
     """Revisions 0005 and 0006 regenerate every policy; each downgrade restores the shapes
     before it, and the database passes the audit at every step."""
-    down = tenantry(scratch_urls, "db", "downgrade", "0005")
+    # Installed modules' tables stand on the current schema: reverting under them is refused.
+    refused = tenantry(scratch_urls, "db", "downgrade", "0005")
+    assert refused.returncode == 1
+    assert "installed modules are applied (workloads)" in refused.stderr, refused.stderr
+    down = tenantry(scratch_urls, "db", "downgrade", "0005", "--modules")
     assert down.returncode == 0, down.stderr
+    assert "workloads:w0001" in down.stdout
     with psycopg.connect(scratch_urls.admin) as conn:
         texts = [
             row[0]

@@ -82,10 +82,17 @@ def upgrade(
 def downgrade(
     revision: str = typer.Argument(..., help="The revision to return to, e.g. 0004."),
     database_url: str | None = DatabaseUrlOption,
+    modules: bool = typer.Option(
+        False,
+        "--modules",
+        help="Revert installed modules' migrations first (their tables are dropped).",
+    ),
 ) -> None:
     """Revert migrations down to REVISION (each revision's downgrade, newest first)."""
     config = settings(database_url)
-    undone = migrate.downgrade(dsn.admin_url(config), Roles(config.role_prefix), revision)
+    undone = migrate.downgrade(
+        dsn.admin_url(config), Roles(config.role_prefix), revision, modules=modules
+    )
     console.print(f"reverted {', '.join(undone)}" if undone else f"already at {revision}")
 
 

@@ -182,12 +182,29 @@ def upgrade(
     )
 
 
-def downgrade(url: str, roles: Roles, revision: str) -> tuple[str, ...]:
-    """Revert to `revision`; returns the revisions undone, newest first."""
+def downgrade(url: str, roles: Roles, revision: str, *, modules: bool = False) -> tuple[str, ...]:
+    """Revert to `revision`; returns the revisions undone, newest first.
+
+    Installed modules' tables stand on the current schema (Tenantry's revisions regenerate the
+    policies of every registered table), so while a module is applied this refuses, unless
+    `modules` reverts every module first (dropping their tables; `upgrade` restores them)."""
     with _alembic(url, roles) as (connection, config):
+        applied = [m for m in installed_modules() if m.migrations and _module_heads(connection, m)]
+        if applied and not modules:
+            names = ", ".join(m.name for m in applied)
+            raise InvalidInput(
+                f"installed modules are applied ({names}) and stand on this schema: pass "
+                "--modules to revert them first (their tables are dropped; `tenantry db "
+                "upgrade` brings them back)"
+            )
+        undone: tuple[str, ...] = ()
+        for module in applied:
+            undone += tuple(
+                f"{module.name}:{r}" for r in downgrade_module(connection, roles, module)
+            )
         before = _current(connection)
         command.downgrade(config, revision)
-        return tuple(reversed(_between(_current(connection), before)))
+        return undone + tuple(reversed(_between(_current(connection), before)))
 
 
 def module_config(module: Module, connection: Connection, roles: Roles) -> Config:
@@ -212,10 +229,18 @@ def downgrade_module(
     connection: Connection, roles: Roles, module: Module, revision: str = "base"
 ) -> tuple[str, ...]:
     """Revert a module's migrations to `revision` on `connection` (the owner's transaction);
-    the heads it had before that are gone now."""
+    the revisions undone, newest first."""
+    config = module_config(module, connection, roles)
+    script = ScriptDirectory.from_config(config)
     before = _module_heads(connection, module)
-    command.downgrade(module_config(module, connection, roles), revision)
-    return tuple(sorted(before - _module_heads(connection, module)))
+    command.downgrade(config, revision)
+    after = _module_heads(connection, module)
+    kept = {r.revision for r in script.iterate_revisions(tuple(after), "base")} if after else set()
+    return tuple(
+        r.revision
+        for r in script.iterate_revisions(tuple(before), "base")
+        if r.revision not in kept
+    )
 
 
 def _module_heads(connection: Connection, module: Module) -> set[str]:
