@@ -74,11 +74,14 @@ async def get(tx: Transaction, caller: Caller, chat_id: UUID, message_id: UUID) 
 async def page(
     tx: Transaction, caller: Caller, chat_id: UUID, after: int, limit: int
 ) -> list[DictRow]:
-    """Messages with a sequence number above `after`, in order: one walk of the (chat,
-    sequence) key. The caller's ownership of the chat is checked beforehand."""
+    """The `limit` messages after sequence number `after`, in order. Sequence numbers are
+    dense (messages go only with their chat), so the page is the range (after, after + limit]
+    of the (chat, sequence) key: however the planner reads it, it reads `limit` rows at most,
+    even in a chat of a million messages. The caller's ownership of the chat is checked
+    beforehand."""
     return await tx.fetch_all(
         f"""SELECT {COLUMNS} FROM ai.chat_messages
-             WHERE {IN_CHAT} AND sequence > %(after)s
+             WHERE {IN_CHAT} AND sequence > %(after)s AND sequence <= %(after)s + %(limit)s
              ORDER BY sequence LIMIT %(limit)s""",
         _keys(caller, chat_id, after=after, limit=limit),
     )
