@@ -52,6 +52,9 @@ if TYPE_CHECKING:
         DepartmentIn,
         DepartmentOut,
         Disabling,
+        DocumentIn,
+        DocumentOut,
+        DocumentPage,
         DomainRequest,
         EndpointChange,
         EndpointIn,
@@ -134,6 +137,8 @@ if TYPE_CHECKING:
         Rollback,
         RouteIn,
         RouteOut,
+        SearchMode,
+        SearchOut,
         SecretsSecretOut,
         SecurityEventOut,
         SessionOut,
@@ -1853,6 +1858,74 @@ class InvitationsApi:
         return cast("UserStatusOut", response.json())
 
 
+class KnowledgeApi:
+    """Operations tagged 'knowledge'."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    async def list_documents(
+        self, app: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> DocumentPage:
+        """List Documents (`GET /v1/apps/{app}/knowledge/documents`). Needs: profile.
+
+        The app's documents, newest first.
+        """
+        response = await self._t.send(
+            "GET",
+            f"/v1/apps/{segment(app)}/knowledge/documents",
+            query={"cursor": cursor, "limit": limit},
+        )
+        return cast("DocumentPage", response.json())
+
+    async def add_document(self, app: str, body: DocumentIn) -> DocumentOut:
+        """Add Document (`POST /v1/apps/{app}/knowledge/documents`). Needs: knowledge.manage,
+        profile.
+
+        Chunk, embed and index a document, in one transaction. Content the app already holds
+        is not stored twice: the answer is then 200 with the stored document.
+        """
+        response = await self._t.send(
+            "POST", f"/v1/apps/{segment(app)}/knowledge/documents", json=body
+        )
+        return cast("DocumentOut", response.json())
+
+    async def get_document(self, app: str, document_id: UUID | str) -> DocumentOut:
+        """Get Document (`GET /v1/apps/{app}/knowledge/documents/{document_id}`). Needs:
+        profile.
+        """
+        response = await self._t.send(
+            "GET", f"/v1/apps/{segment(app)}/knowledge/documents/{segment(document_id)}"
+        )
+        return cast("DocumentOut", response.json())
+
+    async def delete_document(self, app: str, document_id: UUID | str) -> None:
+        """Delete Document (`DELETE /v1/apps/{app}/knowledge/documents/{document_id}`). Needs:
+        knowledge.manage, profile.
+
+        Delete a document with its chunks, embeddings and terms.
+        """
+        await self._t.send(
+            "DELETE", f"/v1/apps/{segment(app)}/knowledge/documents/{segment(document_id)}"
+        )
+
+    async def search(
+        self, app: str, *, q: str, mode: SearchMode | None = None, limit: int | None = None
+    ) -> SearchOut:
+        """Search (`GET /v1/apps/{app}/knowledge/search`). Needs: profile.
+
+        The app's chunks that best match `q`: by meaning (vector), by words (fulltext,
+        BM25), or both fused by reciprocal rank (hybrid). A server without pgvector answers
+        a vector or hybrid request with 422 `vector_search_unavailable`.
+        """
+        response = await self._t.send(
+            "GET",
+            f"/v1/apps/{segment(app)}/knowledge/search",
+            query={"q": q, "mode": mode, "limit": limit},
+        )
+        return cast("SearchOut", response.json())
+
+
 class LicencesApi:
     """Operations tagged 'licences'."""
 
@@ -2332,6 +2405,7 @@ class TenantryClient(ClientBase):
         self.groups = GroupsApi(transport)
         self.identity = IdentityApi(transport)
         self.invitations = InvitationsApi(transport)
+        self.knowledge = KnowledgeApi(transport)
         self.licences = LicencesApi(transport)
         self.operations = OperationsApi(transport)
         self.secrets = SecretsApi(transport)

@@ -51,6 +51,9 @@ __all__ = [
     "DepartmentIn",
     "DepartmentOut",
     "Disabling",
+    "DocumentIn",
+    "DocumentOut",
+    "DocumentPage",
     "DomainRequest",
     "EndpointChange",
     "EndpointIn",
@@ -73,6 +76,7 @@ __all__ = [
     "GuestInvitationIn",
     "GuestInvitationOut",
     "GuestOut",
+    "HitOut",
     "ImpersonationEnd",
     "ImpersonationOut",
     "ImpersonationStart",
@@ -139,6 +143,8 @@ __all__ = [
     "RouteOut",
     "SchemasUsageOut",
     "Scope",
+    "SearchMode",
+    "SearchOut",
     "SecretsSecretOut",
     "SecurityEventOut",
     "SessionOut",
@@ -185,6 +191,9 @@ JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | flo
 
 
 Scope: TypeAlias = Literal["profile", "sessions", "api_tokens", "account", "admin", "platform"]
+
+
+SearchMode: TypeAlias = Literal["vector", "fulltext", "hybrid"]
 
 
 SubjectKind: TypeAlias = Literal["user", "department", "group"]
@@ -581,6 +590,32 @@ class Disabling(TypedDict):
     reason: str
 
 
+class DocumentIn(TypedDict):
+    title: str
+    content: str
+    source: NotRequired[str | None]
+    metadata: NotRequired[dict[str, Any]]
+
+
+class DocumentOut(TypedDict):
+    id: str
+    title: str
+    source: str | None
+    status: str
+    chunk_count: int
+    content_length: int
+    embedder: str | None
+    metadata: dict[str, Any]
+    created_by: str | None
+    created_at: str
+    updated_at: str
+
+
+class DocumentPage(TypedDict):
+    items: list[DocumentOut]
+    next_cursor: str | None
+
+
 class DomainRequest(TypedDict):
     domain: str
 
@@ -738,6 +773,19 @@ class GuestOut(TypedDict):
     status: str
     groups: list[str]
     created_at: str
+
+
+class HitOut(TypedDict):
+    document_id: str
+    title: str
+    source: str | None
+    ordinal: int
+    snippet: str
+    score: float
+    vector_similarity: float | None
+    vector_rank: int | None
+    fulltext_score: float | None
+    fulltext_rank: int | None
 
 
 class ImpersonationEnd(TypedDict):
@@ -1213,6 +1261,12 @@ class SchemasUsageOut(TypedDict):
     output_tokens: int
     units: str
     cost_usd: str
+
+
+class SearchOut(TypedDict):
+    mode: SearchMode
+    strategy: str
+    hits: list[HitOut]
 
 
 class SecretsSecretOut(TypedDict):
