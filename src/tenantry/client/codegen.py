@@ -93,7 +93,7 @@ class Types:
         if kind == "null":
             return "None"
         if kind == "array":
-            return f"list[{self.of(schema.get('items'))}]"
+            return f"list[{self.of(schema.get('items'), param=param)}]"
         if kind == "object":
             values = schema.get("additionalProperties")
             if not isinstance(values, dict) and schema.get("patternProperties"):
@@ -351,10 +351,7 @@ def _method(name: str, operation: Operation, types: Types) -> list[str]:  # noqa
         lines.append(f"        {send}")
         return lines
     lines.append(f"        response = {send}")
-    if returns == "Any":
-        lines.append(f"        return response.{reader}")
-    else:
-        lines.append(f'        return cast("{returns}", response.{reader})')
+    lines.append(f'        return cast("{returns}", response.{reader})')
     return lines
 
 
