@@ -51,6 +51,9 @@ async def record(
     that earlier event (`replayed`) and counts nothing again. Then the months they fall in are
     checked against the tenant's budget, in the same transaction."""
     _check_times(events)
+    # Read before the insert: from the insert on, this transaction holds its months' totals,
+    # and every other recorder of the tenant waits for it to end.
+    budget = await _budget(tx, tenant_id)
     ids = [uuid7() for _ in events]
     inserted = {e.id: e for e in await repository.insert_events(tx, tenant_id, app_id, ids, events)}
     # Only an event with a key can be skipped: its key names the earlier event.
@@ -69,9 +72,9 @@ async def record(
             results.append(Recorded(inserted[event_id], replayed=False))
         else:
             results.append(Recorded(earlier[str(event.idempotency_key)], replayed=True))
-    if inserted:
+    if inserted and budget is not None:
         months = {month_of(e.occurred_at.astimezone(UTC).date()) for e in inserted.values()}
-        await check_budget(db, tx, tenant_id, sorted(months))
+        await _raise_alerts(db, tx, tenant_id, sorted(months), budget)
     return results
 
 
@@ -93,12 +96,21 @@ async def check_budget(
     db: Database, tx: Transaction, tenant_id: UUID, months: Sequence[date]
 ) -> list[BudgetAlert]:
     """Raise (once) each alert the months' spending has reached, and tell the administrators."""
-    budget = await tenant_setting(tx, tenant_id, BUDGET_SETTING)
+    budget = await _budget(tx, tenant_id)
     if budget is None:
         return []
-    raised = await repository.raise_alerts(
-        tx, tenant_id, months, Decimal(str(budget)), DEFAULT_THRESHOLDS
-    )
+    return await _raise_alerts(db, tx, tenant_id, months, budget)
+
+
+async def _budget(tx: Transaction, tenant_id: UUID) -> Decimal | None:
+    budget = await tenant_setting(tx, tenant_id, BUDGET_SETTING)
+    return None if budget is None else Decimal(str(budget))
+
+
+async def _raise_alerts(
+    db: Database, tx: Transaction, tenant_id: UUID, months: Sequence[date], budget: Decimal
+) -> list[BudgetAlert]:
+    raised = await repository.raise_alerts(tx, tenant_id, months, budget, DEFAULT_THRESHOLDS)
     for alert in raised:
         await budgets.tell_administrators(db, tx, tenant_id, alert)
     return raised
@@ -155,12 +167,12 @@ def _total(rows: Sequence[SummaryRow]) -> Usage:
 
 async def budget_status(tx: Transaction, tenant_id: UUID, period: date) -> BudgetStatus:
     """The month's spending against the budget, the thresholds and the alerts raised."""
-    budget = await tenant_setting(tx, tenant_id, BUDGET_SETTING)
+    budget = await _budget(tx, tenant_id)
     spent, events = await repository.month_total(tx, tenant_id, period)
     own = await repository.thresholds(tx, tenant_id)
     return BudgetStatus(
         period=period,
-        budget_usd=None if budget is None else Decimal(str(budget)),
+        budget_usd=budget,
         spent_usd=spent,
         events=events,
         thresholds=tuple(own) or DEFAULT_THRESHOLDS,
