@@ -4,7 +4,7 @@ deleting documents) held by the `owner` and `admin` templates.
 
 - knowledge_documents, keyed (tenant_id, app_id, id): the keyset listing walks the key, newest
   first (ids are UUIDv7); unique by content hash, so a document is stored once per app;
-  (tenant, app, chunk_count, term_count) gives search its collection statistics from the
+  (tenant, app, id, chunk_count, term_count) gives search its collection statistics from the
   index alone.
 - knowledge_chunks, keyed (tenant_id, app_id, document_id, ordinal): a scope's chunks are one
   range of the key, which the exact vector search walks. `search` is the stored tsvector.
@@ -67,7 +67,9 @@ DOCUMENTS = ScopedTable(
         "updated_at timestamptz NOT NULL DEFAULT now()",
     ),
     unique=("content_sha256",),
-    indexes=("chunk_count, term_count",),
+    # The key again, with the counts: a document by id, and a scope's statistics from the
+    # index alone (an index on the counts only was chosen for lookups by id, filtering them).
+    indexes=("id, chunk_count, term_count",),
 )
 
 
