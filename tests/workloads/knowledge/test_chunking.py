@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,7 +44,7 @@ def test_a_long_paragraph_is_cut_between_sentences() -> None:
         assert chunk.endswith("short.")  # never a sentence cut in two
     # Every sentence is somewhere, in order, and each chunk after the first repeats one.
     assert [s for s in sentences if any(s in c for c in chunks)] == sentences
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.split(". ")[0] + "." in before
 
 

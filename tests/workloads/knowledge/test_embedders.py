@@ -79,7 +79,10 @@ def embedding_server() -> Iterator[EmbeddingServer]:
             state.requests.append(
                 {"path": self.path, "auth": self.headers.get("Authorization"), **body}
             )
-            if self.path != "/v1/embeddings" or self.headers.get("Authorization") != f"Bearer {KEY}":
+            if (
+                self.path != "/v1/embeddings"
+                or self.headers.get("Authorization") != f"Bearer {KEY}"
+            ):
                 self._answer(401, {"error": {"message": "bad key"}})
                 return
             if state.status != 200:
@@ -101,7 +104,7 @@ def embedding_server() -> Iterator[EmbeddingServer]:
             self.end_headers()
             self.wfile.write(raw)
 
-        def log_message(self, *args: object) -> None:
+        def log_message(self, *_: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -172,9 +175,7 @@ def test_settings_choose_the_embedder() -> None:
     with pytest.raises(EmbedderFailed, match="TENANTRY_EMBEDDER_MODEL"):
         embedder_from(KnowledgeSettings(embedder="http", embedder_url="http://127.0.0.1:9"))
     built = embedder_from(
-        KnowledgeSettings(
-            embedder="http", embedder_url="http://127.0.0.1:9/v1", embedder_model="m"
-        )
+        KnowledgeSettings(embedder="http", embedder_url="http://127.0.0.1:9/v1", embedder_model="m")
     )
     assert built.name == "http:m"
     assert built.dimensions == 384
