@@ -11,10 +11,9 @@
   written in thinktank's context, by thinktank's managers).
 """
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from tenantry.library import (
     Principal,
@@ -22,7 +21,6 @@ from tenantry.library import (
     Scope,
     Scoped,
     TenantTransaction,
-    database,
 )
 from tenantry.workloads.conversations.caller import Caller
 
@@ -34,14 +32,16 @@ Writes = Annotated[Scoped, TenantTransaction(Scope.PROFILE)]
 
 
 async def _managing(
-    request: Request, principal: Annotated[Principal, RequiresPrivilege(MANAGE, Scope.PROFILE)]
-) -> AsyncIterator[Scoped]:
-    async with database(request).tenant_transaction(principal.context) as tx:
-        yield Scoped(principal, tx)
+    _: Annotated[Principal, RequiresPrivilege(MANAGE, Scope.PROFILE)],
+    scoped: Annotated[Scoped, TenantTransaction(Scope.PROFILE)],
+) -> Scoped:
+    # The privilege is checked first; the transaction is the library's own, which checks the
+    # credential again with its first statement (a revoked session stops at once).
+    return scoped
 
 
 # As `TenantTransaction`, ended (committed) before the answer is sent.
-Manages = Annotated[Scoped, Depends(_managing, scope="function")]
+Manages = Annotated[Scoped, Depends(_managing)]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="The most items in a page.")]
 Cursor = Annotated[
