@@ -46,14 +46,13 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
-from tenantry.identity.principal import Credential, Principal
 from tenantry.kit import embedded
 from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.library.knowledge import KnowledgeSettings
 from tenantry.workloads.knowledge import repository
 from tenantry.workloads.knowledge.embedders import HashingEmbedder
-from tenantry.workloads.knowledge.models import SearchMode
+from tenantry.workloads.knowledge.models import Author, SearchMode
 from tenantry.workloads.knowledge.service import KnowledgeService, NewDocument
 
 if TYPE_CHECKING:
@@ -307,14 +306,7 @@ async def ingest(
 ) -> dict[str, Any]:
     """Documents of ~5 chunks through the service as the runtime role: chunks per second."""
     rng = random.Random(7)
-    principal = Principal(
-        tenant_id=tenant,
-        app_id=app,
-        app_slug="thinktank",
-        app_user_id=UUID(int=1),
-        credential=Credential.API_TOKEN,
-        scopes=frozenset(),
-    )
+    author = Author(tenant, app, None)
     service = KnowledgeService()
     chunks = 0
     started = time.perf_counter()
@@ -325,9 +317,9 @@ async def ingest(
             )
             for _ in range(5)
         ]
-        async with db.tenant_transaction(principal.context) as tx:
+        async with db.tenant_transaction(TenantContext(tenant, app)) as tx:
             document, _ = await service.add_document(
-                tx, principal, embedder, NewDocument(f"Ingested {n}", "\n\n".join(paragraphs))
+                tx, author, embedder, NewDocument(f"Ingested {n}", "\n\n".join(paragraphs))
             )
         chunks += document.chunk_count
     elapsed = time.perf_counter() - started

@@ -31,7 +31,7 @@ from tenantry.library import (
 from tenantry.library.http import PROBLEM_RESPONSES, resolve_route_app
 from tenantry.library.knowledge import knowledge_settings
 from tenantry.workloads.knowledge.embedders import Embedder, embedder_from
-from tenantry.workloads.knowledge.models import SearchMode
+from tenantry.workloads.knowledge.models import Author, SearchMode
 from tenantry.workloads.knowledge.schemas import DocumentIn, DocumentOut, DocumentPage, SearchOut
 from tenantry.workloads.knowledge.service import KnowledgeService, NewDocument
 
@@ -79,7 +79,9 @@ async def add_document(
     """Chunk, embed and index a document, in one transaction. Content the app already holds
     is not stored twice: the answer is then 200 with the stored document."""
     new = NewDocument(body.title, body.content, body.source, body.metadata)
-    document, created = await service.add_document(scoped.tx, scoped.principal, embedder, new)
+    principal = scoped.principal
+    author = Author(principal.tenant_id, principal.app_id, principal.app_user_id)
+    document, created = await service.add_document(scoped.tx, author, embedder, new)
     if not created:
         response.status_code = status.HTTP_200_OK
     return DocumentOut.of(document)

@@ -27,6 +27,16 @@ class VectorSearchUnavailable(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
+class Author:
+    """Whose knowledge base a document goes to (the transaction's tenant and app; row-level
+    security refuses any other) and who added it (None for demo data and imports)."""
+
+    tenant_id: UUID
+    app_id: UUID
+    user_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     id: UUID
     title: str

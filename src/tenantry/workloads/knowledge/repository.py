@@ -78,7 +78,7 @@ async def insert_document(
     chunk_count: int,
     embedder: str | None,
     metadata: dict[str, Any],
-    created_by: UUID,
+    created_by: UUID | None,
 ) -> Document | None:
     """Insert the document; None when the app already has one with the same content."""
     row = await tx.fetch_one(

@@ -25,6 +25,7 @@ from tenantry.workloads.knowledge import repository
 from tenantry.workloads.knowledge.chunking import DEFAULT_POLICY, ChunkingPolicy, split_into_chunks
 from tenantry.workloads.knowledge.fusion import reciprocal_rank_fusion
 from tenantry.workloads.knowledge.models import (
+    Author,
     ChunkKey,
     Document,
     Ranked,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from uuid import UUID
 
-    from tenantry.library import Principal, Transaction
+    from tenantry.library import Transaction
     from tenantry.workloads.knowledge.embedders import Embedder
 
 MAX_CHUNKS_PER_DOCUMENT = 2_000
@@ -68,7 +69,7 @@ class KnowledgeService:
     chunking: ChunkingPolicy = DEFAULT_POLICY
 
     async def add_document(
-        self, tx: Transaction, principal: Principal, embedder: Embedder, new: NewDocument
+        self, tx: Transaction, author: Author, embedder: Embedder, new: NewDocument
     ) -> tuple[Document, bool]:
         """The document, chunked, embedded and indexed in `tx`; True if it was new, False (and
         the stored one) when the app already holds the same content."""
@@ -86,8 +87,8 @@ class KnowledgeService:
         digest = hashlib.sha256(new.content.encode()).digest()
         document = await repository.insert_document(
             tx,
-            tenant_id=principal.tenant_id,
-            app_id=principal.app_id,
+            tenant_id=author.tenant_id,
+            app_id=author.app_id,
             document_id=uuid7(),
             title=new.title,
             source=new.source,
@@ -97,7 +98,7 @@ class KnowledgeService:
             chunk_count=len(chunks),
             embedder=embedder.name if dimensions is not None else None,
             metadata=new.metadata,
-            created_by=principal.app_user_id,
+            created_by=author.user_id,
         )
         if document is None:
             existing = await repository.document_with_content(tx, digest)
@@ -106,7 +107,7 @@ class KnowledgeService:
         # Embedded after the insert: a duplicate costs no embedding.
         embeddings = await embedder.embed(chunks) if dimensions is not None else None
         await repository.insert_chunks(
-            tx, principal.tenant_id, principal.app_id, document.id, chunks, embeddings
+            tx, author.tenant_id, author.app_id, document.id, chunks, embeddings
         )
         await repository.index_terms(tx, document.id)
         return document, True
