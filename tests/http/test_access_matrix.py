@@ -47,7 +47,10 @@ PUBLIC = {
     ("GET", "/readyz"),
 }
 # Routes whose call without input is itself a user mistake: the handler's answer.
-ALLOWED_OVERRIDES = {("GET", "/v1/apps/{app}/people"): 422}
+ALLOWED_OVERRIDES = {
+    ("GET", "/v1/apps/{app}/people"): 422,
+    ("GET", "/v1/apps/{app}/knowledge/search"): 422,  # `q`, what to look for, is required
+}
 SESSION_SCOPES = {"profile", "sessions", "api_tokens", "account"}
 HIDDEN = {"admin", "platform"}
 
