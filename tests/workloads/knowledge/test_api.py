@@ -166,6 +166,10 @@ async def test_writing_takes_the_privilege_reading_does_not(client, db, kb) -> N
         ({"title": "t", "content": "x" * 500_001}, "content"),
         ({"title": "t", "content": "words", "colour": "red"}, "colour"),
         ({"title": "t", "content": "words", "metadata": []}, "metadata"),
+        ({"title": "t", "content": "words", "metadata": {"k": "v" * 16_400}}, "metadata"),
+        ({"title": "t", "content": "words", "metadata": {"k": "a\u0000b"}}, "metadata"),
+        ({"title": "t\u0000", "content": "words"}, "title"),
+        ({"title": "t", "content": "nul \u0000 inside"}, "content"),
     ],
 )
 async def test_bad_documents_are_problems(client, kb, body, field) -> None:
@@ -196,6 +200,13 @@ async def test_bad_searches_are_problems(client, kb, params) -> None:
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
+
+
+async def test_a_search_for_nothing_is_a_problem(client, kb) -> None:
+    _, user, _ = kb
+    for q in ("   ", "nul \u0000 inside"):
+        found = await search(client, user, q, expect=422)
+        assert found["code"] == "invalid_input"
 
 
 async def test_bad_cursors_and_ids_are_problems(client, kb) -> None:

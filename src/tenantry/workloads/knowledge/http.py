@@ -133,7 +133,7 @@ async def search(
     """The app's chunks that best match `q`: by meaning (vector), by words (fulltext, BM25),
     or both fused by reciprocal rank (hybrid). A server without pgvector answers a vector or
     hybrid request with 422 `vector_search_unavailable`."""
-    if not q.strip():
+    if not q.strip() or "\x00" in q:
         raise InvalidInput("q: give some words to look for")
     return SearchOut.of(await service.search(scoped.tx, embedder, q, mode, limit))
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tenantry.workloads.knowledge.models import Document, SearchMode, SearchResult
+
+METADATA_BYTES = 16_384
 
 
 class DocumentIn(BaseModel):
@@ -21,6 +24,24 @@ class DocumentIn(BaseModel):
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Free JSON, kept with the document (16 KiB at most)."
     )
+
+    @field_validator("title", "content", "source")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # As the database writes it back (jsonb's text form), which its limit counts.
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        if "\\u0000" in text:
+            raise ValueError("must not contain NUL characters")
+        if len(text.encode()) > METADATA_BYTES:
+            raise ValueError(f"must be at most {METADATA_BYTES} bytes as JSON")
+        return value
 
 
 class DocumentOut(BaseModel):
