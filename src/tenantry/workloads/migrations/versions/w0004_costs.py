@@ -215,8 +215,8 @@ def upgrade() -> None:
     # A tenant administrator's cross-app reads name the tenant and a range of days.
     op.execute("CREATE INDEX ON ai.cost_daily_summaries (tenant_id, day)")
     # Rollup rows are rewritten on every insert: room on their page keeps the updates HOT.
-    for table in ("cost_daily_summaries", "cost_monthly_totals"):
-        op.execute(f"ALTER TABLE ai.{table} SET (fillfactor = 70)")
+    for rollup in ("cost_daily_summaries", "cost_monthly_totals"):
+        op.execute(f"ALTER TABLE ai.{rollup} SET (fillfactor = 70)")
     op.execute(ROLL_UP)
     op.execute("REVOKE ALL ON FUNCTION ai.roll_up_cost_events() FROM PUBLIC")
     op.execute(
