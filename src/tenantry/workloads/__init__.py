@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from fastapi import APIRouter
 
+    from tenantry.library import Database
+
 
 def _routers() -> Sequence[APIRouter]:
     from tenantry.workloads.conversations import http as conversations  # noqa: PLC0415 - routers load when an app is built, not on import
@@ -33,9 +35,22 @@ def _admin_routers() -> Sequence[APIRouter]:
     return (costs.router,)
 
 
+async def _seed_demo(db: Database) -> dict[str, int]:
+    """Demo chats, a small knowledge base and a month of costs for the demo tenants."""
+    from tenantry.workloads.conversations import demo as conversations  # noqa: PLC0415 - as above
+    from tenantry.workloads.costs import demo as costs  # noqa: PLC0415 - as above
+    from tenantry.workloads.knowledge import demo as knowledge  # noqa: PLC0415 - as above
+
+    added: dict[str, int] = {}
+    for area in (conversations, knowledge, costs):
+        added |= await area.seed_demo(db)
+    return added
+
+
 MODULE = Module(
     name="workloads",
     migrations=Path(__file__).parent / "migrations",
     routers=_routers,
     admin_routers=_admin_routers,
+    seed_demo=_seed_demo,
 )
