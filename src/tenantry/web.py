@@ -93,6 +93,8 @@ def create_app(
     for module in modules:
         for router in module.admin_routers():
             app.include_router(router)
+    # Linked from each tenant's admin page.
+    app.state.tenant_pages = [page for module in modules for page in module.tenant_pages]
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)

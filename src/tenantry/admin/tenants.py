@@ -78,6 +78,7 @@ async def _tenant_page(
         history=history,
         history_flag=history_flag,
         actions=[a for a, (allowed, _) in TRANSITIONS.items() if tenant_status in allowed],
+        module_pages=request.app.state.tenant_pages,
         **await _apps_panel(services, slug),
         **refusal,
     )

@@ -40,6 +40,9 @@ class Module:
     # included under the admin UI's session and CSRF protection.
     routers: Callable[[], Sequence[Any]] = field(default=tuple)
     admin_routers: Callable[[], Sequence[Any]] = field(default=tuple)
+    # Pages of its admin routers linked from each tenant's page: (label, path under
+    # /admin/tenants/{slug}/).
+    tenant_pages: Sequence[tuple[str, str]] = ()
     # Called by `tenantry db seed-demo` with the open `Database` after Tenantry's own demo
     # data exists; returns counts of what it added.
     seed_demo: Callable[[Any], Awaitable[dict[str, int]]] | None = None

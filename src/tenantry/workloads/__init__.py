@@ -52,5 +52,6 @@ MODULE = Module(
     migrations=Path(__file__).parent / "migrations",
     routers=_routers,
     admin_routers=_admin_routers,
+    tenant_pages=(("AI costs", "ai-costs"),),
     seed_demo=_seed_demo,
 )
