@@ -179,8 +179,8 @@ $fn$
 """
 
 EVENT_TYPE = "ai.budget.threshold_crossed"
-# The admin app's manifest declares it too (registry/manifests/admin.json); this registers it
-# where that manifest was published before the type existed.
+# Emitted on the admin app's behalf (its administrators are who the alert is for). Registered
+# here, not in the admin app's published manifest, which stays as every installation has it.
 EVENT_SCHEMA = {
     "type": "object",
     "required": ["alert_id", "period", "threshold_percent", "spent_usd", "budget_usd"],
