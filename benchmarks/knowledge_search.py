@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 DIMENSIONS = 384
 TOPICS = 2_000
+TOPIC_DIMENSIONS = 6
 WORDS = 30_000
 CHUNKS_PER_DOCUMENT = 10
 # Server settings for the load and the index build on this 2-core machine.
@@ -112,11 +113,21 @@ def seed(admin: str, tenant_sizes: list[int], rng: random.Random) -> dict[str, A
     """Tenants, documents, chunks (clustered vectors, Zipf words) and terms, as the superuser."""
     with psycopg.connect(admin, autocommit=True) as conn:
         app = conn.execute("SELECT id FROM tenantry.apps WHERE slug = 'thinktank'").fetchone()[0]
-        conn.execute("CREATE TABLE bench_topics (id int PRIMARY KEY, v vector)")
-        with conn.cursor().copy("COPY bench_topics (id, v) FROM STDIN") as copy:
+        # A topic: a centre, and the directions its chunks vary along (TOPIC_DIMENSIONS of
+        # them, so that chunks of a topic spread over a low-dimensional patch, as real
+        # embeddings do; isotropic noise in 384 dimensions makes every chunk of a topic
+        # equally far from a query, and "the 10 nearest" a draw that no index can follow).
+        directions = ", ".join(f"b{k} vector" for k in range(TOPIC_DIMENSIONS))
+        names = ", ".join(f"b{k}" for k in range(TOPIC_DIMENSIONS))
+        conn.execute(f"CREATE TABLE bench_topics (id int PRIMARY KEY, v vector, {directions})")
+        with conn.cursor().copy(f"COPY bench_topics (id, v, {names}) FROM STDIN") as copy:
             for topic in range(TOPICS):
                 centre = [rng.gauss(0, 1) for _ in range(DIMENSIONS)]
-                copy.write_row((topic, repository.vector_literal(centre)))
+                basis = [
+                    repository.vector_literal([rng.gauss(0, 0.3) for _ in range(DIMENSIONS)])
+                    for _ in range(TOPIC_DIMENSIONS)
+                ]
+                copy.write_row((topic, repository.vector_literal(centre), *basis))
         conn.execute("CREATE TABLE bench_tenants (n int PRIMARY KEY, id uuid, chunks int)")
         with conn.cursor().copy("COPY bench_tenants (n, id, chunks) FROM STDIN") as copy:
             for n, size in enumerate(tenant_sizes):
@@ -152,6 +163,12 @@ def seed(admin: str, tenant_sizes: list[int], rng: random.Random) -> dict[str, A
             [app, CHUNKS_PER_DOCUMENT, CHUNKS_PER_DOCUMENT, CHUNKS_PER_DOCUMENT],
         )
         log("chunks (clustered vectors, Zipf words)")
+        coordinates = ", ".join(f"random() * 2 - 1 AS z{k}" for k in range(TOPIC_DIMENSIONS))
+        # z_k * b_k with pgvector's element-wise product (it has no scalar one).
+        spread = " + ".join(
+            f"t.b{k} * array_fill(z.z{k}::real, ARRAY[{DIMENSIONS}])::vector"
+            for k in range(TOPIC_DIMENSIONS)
+        )
         # Each tenant writes about ~20 topics, drawn by Zipf popularity from the shared 2,000.
         conn.execute(
             f"""
@@ -160,12 +177,15 @@ def seed(admin: str, tenant_sizes: list[int], rng: random.Random) -> dict[str, A
             SELECT d.tenant_id, d.app_id, d.id, o,
                    (SELECT string_agg('w' || floor({WORDS} * power(random(), 2))::int, ' ')
                       FROM generate_series(1, 40) WHERE o >= 0),
-                   t.v + (SELECT array_agg((random() - 0.5) * 1.8)
-                            FROM generate_series(1, {DIMENSIONS}) WHERE o >= 0)::vector
+                   t.v + {spread} + (SELECT array_agg((random() - 0.5) * 0.1)
+                                     FROM generate_series(1, {DIMENSIONS}) WHERE o >= 0)::vector
               FROM ai.knowledge_documents d
              CROSS JOIN LATERAL generate_series(0, d.chunk_count - 1) AS o
              CROSS JOIN LATERAL (
-                   SELECT c.v FROM bench_topics c
+                   SELECT {coordinates} WHERE o >= 0
+             ) AS z
+             CROSS JOIN LATERAL (
+                   SELECT c.* FROM bench_topics c
                     WHERE c.id = floor({TOPICS} * power(abs(hashtext(d.tenant_id::text
                                  || abs(hashtext(d.id::text || o)) % 20)) / 2147483648.0, 3))
              ) AS t
@@ -241,10 +261,10 @@ def queries_for(
     for content, vector in rows:
         words = content.split()
         base = [float(x) for x in vector.strip("[]").split(",")]
-        found.append((" ".join(rng.sample(words, 4)), [x + rng.gauss(0, 0.3) for x in base]))
+        found.append((" ".join(rng.sample(words, 4)), [x + rng.gauss(0, 0.1) for x in base]))
     while len(found) < n:  # a tiny tenant: the same chunks again, other noise
         text, vector = found[len(found) % len(rows)]
-        found.append((text, [x + rng.gauss(0, 0.3) for x in vector]))
+        found.append((text, [x + rng.gauss(0, 0.1) for x in vector]))
     return found
 
 
@@ -332,19 +352,23 @@ async def ingest(
 
 
 async def run(
-    admin: str, scale: Scale, threshold: int, extra_embedder: Embedder | None
+    admin: str, scale: Scale, threshold: int, ef_search: int, extra_embedder: Embedder | None
 ) -> dict[str, Any]:
     rng = random.Random(42)
     tenant_sizes = sizes(scale)
     log(f"seeding {sum(tenant_sizes):,} chunks in {len(tenant_sizes)} tenants")
     started = time.perf_counter()
-    result: dict[str, Any] = {"scale": scale.__dict__, "threshold": threshold}
+    result: dict[str, Any] = {
+        "scale": scale.__dict__,
+        "threshold": threshold,
+        "ef_search": ef_search,
+    }
     result["seed"] = seed(admin, tenant_sizes, rng)
     result["seed"]["seconds"] = round(time.perf_counter() - started)
     result["seed"]["largest"] = tenant_sizes[0]
     result["seed"]["smallest"] = tenant_sizes[-1]
     app = result["seed"].pop("app_id")
-    settings = KnowledgeSettings(exact_search_max_chunks=threshold)
+    settings = KnowledgeSettings(exact_search_max_chunks=threshold, hnsw_ef_search=ef_search)
     service = KnowledgeService(settings)
     exact = KnowledgeService(settings.model_copy(update={"exact_search_max_chunks": 10**12}))
     hnsw_only = KnowledgeService(settings.model_copy(update={"exact_search_max_chunks": 0}))
@@ -390,6 +414,12 @@ def main() -> None:
         "default; --quick: 5,000, so that its largest tenants take the index)",
     )
     parser.add_argument(
+        "--ef-search",
+        type=int,
+        default=KnowledgeSettings().hnsw_ef_search,
+        help="hnsw.ef_search of the approximate search",
+    )
+    parser.add_argument(
         "--minilm",
         action="store_true",
         help="also measure ingestion with all-MiniLM-L6-v2 (needs tenantry[embeddings])",
@@ -407,7 +437,7 @@ def main() -> None:
     bench = fresh_database()
     try:
         tune(bench.data_dir, bench.admin)
-        result = asyncio.run(run(bench.admin, scale, threshold, extra))
+        result = asyncio.run(run(bench.admin, scale, threshold, args.ef_search, extra))
     finally:
         stop(bench)
         import shutil

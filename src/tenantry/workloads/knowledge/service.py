@@ -104,7 +104,8 @@ class KnowledgeService:
             existing = await repository.document_with_content(tx, digest)
             assert existing is not None  # the conflict was with a row of this scope
             return existing, False
-        # Embedded after the insert: a duplicate costs no embedding.
+        # Embedded after the insert, so a duplicate costs no embedding; the price is a
+        # transaction open while the embedder runs (one connection per ingestion under way).
         embeddings = await embedder.embed(chunks) if dimensions is not None else None
         await repository.insert_chunks(
             tx, author.tenant_id, author.app_id, document.id, chunks, embeddings
