@@ -121,6 +121,8 @@ def test_cross_app_reads_are_declared_per_table(runtime) -> None:
     assert [r["table_name"] for r in rows] == [
         "app_user_preferences",
         "app_users",
+        # AI cost summaries (the workloads module): administrators compare their apps' costs.
+        "cost_daily_summaries",
         "entitlements",
         "licence_activations",
         "licences",
