@@ -41,7 +41,7 @@ class KnowledgeSettings(BaseSettings):
     # Scopes (one app of one tenant) with at most this many chunks are searched exactly, by
     # their own index; larger ones through the HNSW index with iterative scans
     # (docs/knowledge.md has the measurements behind the defaults).
-    exact_search_max_chunks: int = Field(default=10_000, ge=0)
+    exact_search_max_chunks: int = Field(default=20_000, ge=0)
     hnsw_ef_search: int = Field(default=200, ge=1, le=1000)
     hnsw_max_scan_tuples: int = Field(default=20_000, ge=1)
 
