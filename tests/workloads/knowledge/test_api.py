@@ -68,7 +68,7 @@ async def test_a_document_is_chunked_embedded_and_found(client, urls, kb) -> Non
 async def test_each_mode_ranks_the_matching_document_first(client, urls, kb) -> None:
     _, user, docs = kb
     if not vector_available(urls):
-        pytest.skip("covered by test_without_pgvector_search_is_fulltext_only")
+        pytest.skip("no pgvector on this server: test_without_pgvector.py covers it")
     for mode in ("vector", "fulltext", "hybrid"):
         found = await search(client, user, "tomatoes full sun watering", mode=mode)
         assert found["mode"] == mode
