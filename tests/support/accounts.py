@@ -3,6 +3,7 @@ user of an app, through the HTTP API as the user would; never by writing rows.""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -123,3 +124,28 @@ def totp_next(secret: str) -> str:
     """The next time step's code, accepted as clock drift: a second sign-in within one
     30-second step cannot reuse the code that confirmed enrolment."""
     return pyotp.TOTP(secret).at(time.time() + totp.STEP_SECONDS)
+
+
+async def grant(client, admin: User, user: User, privilege: str) -> None:
+    """`admin`, the tenant's administrator, gives `user` `privilege` through a role of its own."""
+    key = "r_" + os.urandom(4).hex()
+    role = await client.post(
+        "/v1/apps/admin/roles",
+        headers=admin.auth,
+        json={"key": key, "name": f"Holders of {privilege}", "privileges": [privilege]},
+    )
+    assert role.status_code == 201, role.text
+    assigned = await client.post(
+        "/v1/apps/admin/assignments",
+        headers=admin.auth,
+        json={"role": key, "subject": {"kind": "user", "id": user.id, "app": user.app}},
+    )
+    assert assigned.status_code == 201, assigned.text
+
+
+async def holding(client, db: Database, tenant: Tenant, email: str, privilege: str) -> User:
+    """A signed-in thinktank user of `tenant` holding `privilege`."""
+    admin = await tenant_admin(client, db, tenant, f"grantor-{os.urandom(3).hex()}@example.com")
+    user = await signed_in(client, "thinktank", tenant, email)
+    await grant(client, admin, user, privilege)
+    return user

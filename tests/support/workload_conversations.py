@@ -3,10 +3,9 @@ helpers the conversations tests share."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from tests.support.accounts import signed_in, tenant_admin
+from tests.support.accounts import grant, holding, tenant_admin
 
 if TYPE_CHECKING:
     import httpx
@@ -17,29 +16,9 @@ if TYPE_CHECKING:
 MANAGE = "conversations.manage"
 
 
-async def grant_manage(client: httpx.AsyncClient, admin: User, user: User) -> None:
-    """The tenant's administrator gives `user` (of thinktank) a role holding the privilege."""
-    key = "ai_" + os.urandom(4).hex()
-    role = await client.post(
-        "/v1/apps/admin/roles",
-        headers=admin.auth,
-        json={"key": key, "name": "AI managers", "privileges": [MANAGE]},
-    )
-    assert role.status_code == 201, role.text
-    assigned = await client.post(
-        "/v1/apps/admin/assignments",
-        headers=admin.auth,
-        json={"role": key, "subject": {"kind": "user", "id": user.id, "app": user.app}},
-    )
-    assert assigned.status_code == 201, assigned.text
-
-
 async def manager(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:
-    """A signed-in thinktank user holding `conversations.manage`."""
-    admin = await tenant_admin(client, db, tenant, f"admin-{os.urandom(3).hex()}@example.com")
-    user = await signed_in(client, "thinktank", tenant, email)
-    await grant_manage(client, admin, user)
-    return user
+    """A signed-in thinktank user of `tenant` holding `conversations.manage`."""
+    return await holding(client, db, tenant, email, MANAGE)
 
 
 async def call(
@@ -65,7 +44,7 @@ async def populate(client, control_app, tenant, user) -> None:
     admin = await tenant_admin(
         client, control_app.state.services.db, tenant, f"ai-root@{tenant.slug}.test"
     )
-    await grant_manage(client, admin, user)
+    await grant(client, admin, user, MANAGE)
     persona = await call(
         client,
         "POST",

@@ -3,10 +3,9 @@ helpers the knowledge tests share."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from tests.support.accounts import signed_in, tenant_admin
+from tests.support.accounts import grant, holding, tenant_admin
 
 if TYPE_CHECKING:
     import httpx
@@ -22,29 +21,9 @@ Travel is booked through the travel desk. Trains are preferred for trips under f
 Laptops are replaced every three years. A broken laptop is swapped the same day at the help desk."""
 
 
-async def grant_manage(client: httpx.AsyncClient, admin: User, user: User) -> None:
-    """The tenant's administrator gives `user` a role holding `knowledge.manage`."""
-    key = "kb_" + os.urandom(4).hex()
-    role = await client.post(
-        "/v1/apps/admin/roles",
-        headers=admin.auth,
-        json={"key": key, "name": "Knowledge editors", "privileges": [MANAGE]},
-    )
-    assert role.status_code == 201, role.text
-    assigned = await client.post(
-        "/v1/apps/admin/assignments",
-        headers=admin.auth,
-        json={"role": key, "subject": {"kind": "user", "id": user.id, "app": user.app}},
-    )
-    assert assigned.status_code == 201, assigned.text
-
-
 async def editor(client: httpx.AsyncClient, db: Database, tenant: Tenant, email: str) -> User:
     """A signed-in thinktank user of `tenant` holding `knowledge.manage`."""
-    admin = await tenant_admin(client, db, tenant, f"kb-admin-{os.urandom(3).hex()}@example.com")
-    user = await signed_in(client, "thinktank", tenant, email)
-    await grant_manage(client, admin, user)
-    return user
+    return await holding(client, db, tenant, email, MANAGE)
 
 
 async def add_document(
@@ -75,5 +54,5 @@ async def populate(client, control_app, tenant, user) -> None:
     admin = await tenant_admin(
         client, control_app.state.services.db, tenant, f"kb-root@{tenant.slug}.test"
     )
-    await grant_manage(client, admin, user)
+    await grant(client, admin, user, MANAGE)
     await add_document(client, user, f"Handbook of {tenant.slug}", HANDBOOK, source="handbook.md")
