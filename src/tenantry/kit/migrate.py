@@ -220,9 +220,23 @@ def upgrade_module(
 ) -> tuple[str, ...]:
     """Run a module's migrations on `connection` (the owner's transaction); the revisions
     applied, oldest first."""
+    config = module_config(module, connection, roles)
+    script = ScriptDirectory.from_config(config)
     before = _module_heads(connection, module)
-    command.upgrade(module_config(module, connection, roles), revision)
-    return tuple(sorted(_module_heads(connection, module) - before))
+    command.upgrade(config, revision)
+    after = _module_heads(connection, module)
+    had = _ancestry(script, before)
+    # Parents before children: the order Alembic applied them in.
+    return tuple(
+        r.revision
+        for r in reversed(list(script.iterate_revisions(tuple(after), "base")))
+        if r.revision not in had
+    )
+
+
+def _ancestry(script: ScriptDirectory, heads: set[str]) -> set[str]:
+    """`heads` and every revision below them."""
+    return {r.revision for r in script.iterate_revisions(tuple(heads), "base")} if heads else set()
 
 
 def downgrade_module(
@@ -234,8 +248,7 @@ def downgrade_module(
     script = ScriptDirectory.from_config(config)
     before = _module_heads(connection, module)
     command.downgrade(config, revision)
-    after = _module_heads(connection, module)
-    kept = {r.revision for r in script.iterate_revisions(tuple(after), "base")} if after else set()
+    kept = _ancestry(script, _module_heads(connection, module))
     return tuple(
         r.revision
         for r in script.iterate_revisions(tuple(before), "base")

@@ -6,9 +6,13 @@ AI workloads (`tenantry.workloads`) are built on this module alone, which CI enf
 - Tables: `ScopedTable` (with `TableScope`, `Reference`, `RuntimeAccess`), created from your
   Alembic migrations with `tenantry.library.alembic.create_scoped_table`.
 - Transactions: `Database.tenant_transaction(TenantContext(...))`, `Database.read(...)`.
-- Routes: `TenantTransaction(*scopes)` yields a `Scoped` (principal + transaction);
+- Routes: `TenantTransaction(*scopes)` yields a `Scoped` (principal + transaction),
+  `TenantSession(*scopes)` a `ScopedSession` (principal + SQLAlchemy session);
   `Requires(*scopes)` and `RequiresPrivilege(name)` authorize without a transaction.
 - ORM: `tenantry.library.orm.ContextSessions` (SQLAlchemy async sessions in a context).
+- Submodules: `alembic` and `privileges` (for migrations), `orm`, `settings` (a tenant's
+  settings), `notifications` (mail and events to a tenant's administrators), `cross_app`,
+  `tenants`, `http`, `admin` (module pages in the admin UI), `knowledge` (search settings).
 - Modules: `Module`, named under the `tenantry.modules` entry point, adds migrations, routers,
   admin pages and demo data to a Tenantry service.
 """
@@ -22,7 +26,13 @@ from tenantry.kit.db import Database, Transaction
 from tenantry.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TenantryError
 from tenantry.kit.ids import uuid7
 from tenantry.kit.modules import Module
-from tenantry.library.dependencies import Scoped, TenantTransaction, database
+from tenantry.library.dependencies import (
+    Scoped,
+    ScopedSession,
+    TenantSession,
+    TenantTransaction,
+    database,
+)
 
 __all__ = [
     "Conflict",
@@ -38,9 +48,11 @@ __all__ = [
     "RuntimeAccess",
     "Scope",
     "Scoped",
+    "ScopedSession",
     "ScopedTable",
     "TableScope",
     "TenantContext",
+    "TenantSession",
     "TenantTransaction",
     "TenantryError",
     "Transaction",
