@@ -6,43 +6,20 @@ Screenshots of every page land in test-artifacts/admin/ for review.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.admin.stage import ADMIN_EMAIL
+from tests.support.browser import ARTIFACTS, browser_page
 from tests.support.wiring import PASSWORD
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
-def page() -> Page:
-    assert Path(CHROMIUM).exists(), (
-        "Debian's chromium is required: apt-get install chromium (make test does it)"
-    )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        console_errors: list[str] = []
-        page = context.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+def page() -> Iterator[Page]:
+    with browser_page() as page:
         yield page
-        browser.close()
-        # A strict CSP violation shows up as a console error; there must be none.
-        assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
 
 
 def shot(page: Page, name: str) -> None:

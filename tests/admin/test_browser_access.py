@@ -5,32 +5,20 @@ land in test-artifacts/admin/ beside the other pages'."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.admin.stage import ADMIN_EMAIL
+from tests.support.browser import ARTIFACTS, browser_page
 from tests.support.wiring import PASSWORD
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
-def page() -> Page:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install chromium"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        console_errors: list[str] = []
-        page = context.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+def page() -> Iterator[Page]:
+    with browser_page() as page:
         yield page
-        browser.close()
-        assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
 
 
 def test_access_and_audit_walkthrough(page: Page, stage) -> None:

@@ -9,20 +9,16 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tenantry.web import create_app
 from tests.admin.stage import ADMIN_EMAIL, PLATFORM, Stage, prepare, signed_in_client
+from tests.support.browser import ARTIFACTS, browser_page
 from tests.support.live import live_server
 from tests.support.wiring import PASSWORD, api_settings
-
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
@@ -109,18 +105,8 @@ def test_an_unknown_tenant_is_not_found(operator) -> None:
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install chromium"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        console_errors: list[str] = []
-        page = context.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    with browser_page() as page:
         yield page
-        browser.close()
-        # A strict CSP violation shows up as a console error; there must be none.
-        assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
 
 
 def test_from_the_tenant_page_to_its_ai_costs_in_a_browser(page: Page, stage) -> None:
