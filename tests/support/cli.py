@@ -16,13 +16,18 @@ if TYPE_CHECKING:
 
 
 def tenantry(
-    urls: Urls, *args: str, stdin: str | None = None, platform_tenant: str | None = None
+    urls: Urls,
+    *args: str,
+    stdin: str | None = None,
+    platform_tenant: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "TENANTRY_DATABASE_URL": urls.admin,
         "TENANTRY_ROLE_PREFIX": ROLES.prefix,
         "COLUMNS": "200",
+        **(env or {}),
     }
     if platform_tenant is not None:
         env["TENANTRY_PLATFORM_TENANT"] = platform_tenant

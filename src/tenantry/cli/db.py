@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import psycopg
 import typer
+from psycopg import sql
 
-from tenantry.cli._common import DatabaseUrlOption, console, run, settings
+from tenantry.cli._common import DatabaseUrlOption, console, database, run, settings
 from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, embedded, migrate
 from tenantry.kit.invalidation import KEYS, notify
-from tenantry.kit.modules import installed_modules
+from tenantry.kit.modules import Maintenance, installed_modules
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -116,6 +118,28 @@ def _on_database(
         return await seed(services.db)
 
     return with_services
+
+
+@app.command()
+def maintain(database_url: str | None = DatabaseUrlOption) -> None:
+    """Run the installed modules' maintenance (e.g. indexes for large knowledge bases); run it
+    from cron, or after a bulk load."""
+    config = settings(database_url)
+
+    async def main() -> None:
+        roles = Roles(config.role_prefix)
+        async with (
+            database(config) as db,
+            await psycopg.AsyncConnection.connect(dsn.admin_url(config), autocommit=True) as owner,
+        ):
+            await owner.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
+            for module in installed_modules():
+                if module.maintain is not None:
+                    counts = await module.maintain(Maintenance(db, owner))
+                    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+                    console.print(f"{module.name}: {summary or 'nothing to do'}")
+
+    asyncio.run(main())
 
 
 @app.command("rotate-key")

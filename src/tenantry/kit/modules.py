@@ -26,9 +26,24 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
     from pathlib import Path
 
+    import psycopg
+
+    from tenantry.kit.db import Database
+
 ENTRY_POINT_GROUP = "tenantry.modules"
 # The name is part of the version table's name (`alembic_version_<name>`).
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """What `tenantry db maintain` hands a module's maintenance."""
+
+    # The service's database: `platform_transaction()` reads across tenants.
+    database: Database
+    # A connection acting as the schema owner, in autocommit: DDL the service's roles may not
+    # run, such as `CREATE INDEX CONCURRENTLY`.
+    owner: psycopg.AsyncConnection[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,8 @@ class Module:
     # Called by `tenantry db seed-demo` with the open `Database` after Tenantry's own demo
     # data exists; returns counts of what it added.
     seed_demo: Callable[[Any], Awaitable[dict[str, int]]] | None = None
+    # Called by `tenantry db maintain`; returns counts of what it did.
+    maintain: Callable[[Maintenance], Awaitable[dict[str, int]]] | None = None
 
     def __post_init__(self) -> None:
         if not MODULE_NAME.match(self.name):

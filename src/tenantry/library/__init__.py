@@ -14,7 +14,8 @@ AI workloads (`tenantry.workloads`) are built on this module alone, which CI enf
   settings), `notifications` (mail and events to a tenant's administrators), `cross_app`,
   `tenants`, `http`, `admin` (module pages in the admin UI), `knowledge` (search settings).
 - Modules: `Module`, named under the `tenantry.modules` entry point, adds migrations, routers,
-  admin pages and demo data to a Tenantry service.
+  admin pages, demo data and maintenance (`Maintenance`, run by `tenantry db maintain`) to a
+  Tenantry service.
 """
 
 from tenantry.http.auth import Requires, RequiresPrivilege
@@ -25,7 +26,7 @@ from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database, Transaction
 from tenantry.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TenantryError
 from tenantry.kit.ids import uuid7
-from tenantry.kit.modules import Module
+from tenantry.kit.modules import Maintenance, Module
 from tenantry.library.dependencies import (
     Scoped,
     ScopedSession,
@@ -39,6 +40,7 @@ __all__ = [
     "Database",
     "Forbidden",
     "InvalidInput",
+    "Maintenance",
     "Module",
     "NotFound",
     "Principal",

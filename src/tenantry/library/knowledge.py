@@ -39,11 +39,17 @@ class KnowledgeSettings(BaseSettings):
     # pgvector's HNSW indexes take at most 2,000 dimensions.
     embedding_dimensions: int = Field(default=384, ge=1, le=2000)
     # Scopes (one app of one tenant) with at most this many chunks are searched exactly, by
-    # their own index; larger ones through the HNSW index with iterative scans
+    # their own key range; `tenantry db maintain` builds each larger one its own HNSW index
+    # (and drops it once the scope shrinks below half of this), and until then such a scope
+    # is searched through the table's shared HNSW index with iterative scans
     # (docs/knowledge.md has the measurements behind the defaults).
-    exact_search_max_chunks: int = Field(default=20_000, ge=0)
+    exact_search_max_chunks: int = Field(default=10_000, ge=0)
     hnsw_ef_search: int = Field(default=200, ge=1, le=1000)
     hnsw_max_scan_tuples: int = Field(default=20_000, ge=1)
+    # maintenance_work_mem while `tenantry db maintain` builds a scope's index: the graph
+    # builds several times faster while it fits in memory (about 2 kB per chunk of 384
+    # dimensions).
+    index_build_memory: str = Field(default="1GB", pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$")
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tenantry.library import Module
+from tenantry.library import Maintenance, Module
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,6 +47,12 @@ async def _seed_demo(db: Database) -> dict[str, int]:
     return added
 
 
+async def _maintain(maintenance: Maintenance) -> dict[str, int]:
+    from tenantry.workloads.knowledge.maintenance import maintain_scope_indexes  # noqa: PLC0415 - as above
+
+    return await maintain_scope_indexes(maintenance)
+
+
 MODULE = Module(
     name="workloads",
     migrations=Path(__file__).parent / "migrations",
@@ -54,4 +60,5 @@ MODULE = Module(
     admin_routers=_admin_routers,
     tenant_pages=(("AI costs", "ai-costs"),),
     seed_demo=_seed_demo,
+    maintain=_maintain,
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -18,7 +19,8 @@ from tenantry.library.knowledge import KnowledgeSettings
 from tenantry.workloads.knowledge import repository
 from tenantry.workloads.knowledge.models import SearchMode
 from tenantry.workloads.knowledge.service import KnowledgeService
-from tests.support.accounts import make_tenant, signed_in
+from tests.support.accounts import Tenant, make_tenant, signed_in
+from tests.support.cli import tenantry
 from tests.support.workload_knowledge import HANDBOOK, add_document, editor, search
 
 DOCS = "/v1/apps/thinktank/knowledge/documents"
@@ -191,6 +193,68 @@ def exact_top(conn, vector: list[float], k: int = 10) -> list[tuple[object, int]
 async def test_a_tiny_tenant_among_big_ones_gets_its_exact_nearest_chunks(
     client, db, urls, signer
 ) -> None:
+    app, big, tiny = await tiny_among_big(db, urls)
+    # Scopes above 500 chunks take an HNSW index, as the big tenants here do.
+    service = KnowledgeService(KnowledgeSettings(exact_search_max_chunks=500))
+    assert await recall(db, urls, signer, service, tiny, app, "exact") == 1.0
+    assert await recall(db, urls, signer, service, big[0], app, "shared_index") >= 0.9
+    # The tiny tenant's search never sees the big tenants' chunks, whatever it asks.
+    async with db.tenant_transaction(TenantContext(tiny.id, app, read_only=True)) as tx:
+        assert (await repository.scope_statistics(tx)).chunks == 15
+
+
+async def test_maintenance_gives_each_large_scope_its_own_index(client, db, urls, signer) -> None:
+    app, big, tiny = await tiny_among_big(db, urls)
+    threshold = {"TENANTRY_EXACT_SEARCH_MAX_CHUNKS": "500"}
+    done = tenantry(urls, "db", "maintain", env=threshold)
+    assert done.returncode == 0, done.stderr
+    assert "workloads: " in done.stdout
+    names = {t.id: scope_index_name(urls, t.id, app) for t in (*big, tiny)}
+    assert set(existing_indexes(urls)) >= {names[t.id] for t in big}
+    assert names[tiny.id] not in existing_indexes(urls)  # searched exactly, needs none
+
+    service = KnowledgeService(KnowledgeSettings(exact_search_max_chunks=500))
+    assert await recall(db, urls, signer, service, big[0], app, "scope_index") >= 0.95
+    assert await recall(db, urls, signer, service, tiny, app, "exact") == 1.0
+    # The plan, as the runtime role in the big tenant's context: its own index.
+    async with db.tenant_transaction(TenantContext(big[0].id, app, read_only=True)) as tx:
+        statistics = await repository.scope_statistics(tx)
+        assert statistics.own_index
+        await tx.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await tx.execute("SET LOCAL enable_sort = off")
+        plan = await tx.fetch_all(
+            "EXPLAIN SELECT c.ordinal FROM ai.knowledge_chunks c"
+            " WHERE c.tenant_id = %s AND c.app_id = %s"
+            " ORDER BY c.embedding <=> (SELECT embedding FROM ai.knowledge_chunks LIMIT 1)"
+            " LIMIT 10",
+            [big[0].id, app],
+        )
+    assert names[big[0].id] in "\n".join(row["QUERY PLAN"] for row in plan)
+
+    # Naming another scope's tenant (to reach its index) finds nothing: the policy still holds.
+    async with db.tenant_transaction(TenantContext(tiny.id, app, read_only=True)) as tx:
+        mine = await repository.scope_statistics(tx)
+        forged = replace(mine, tenant_id=big[0].id, own_index=True)
+        vector = repository.vector_literal([1.0] * 384)
+        stolen = await repository.nearest_approximate(
+            tx, forged, vector, 10, ef_search=100, max_scan_tuples=1000
+        )
+    assert stolen == []
+
+    # A scope that shrank below half the threshold loses its index; the others keep theirs.
+    with psycopg.connect(urls.admin, autocommit=True) as conn:
+        conn.execute("DELETE FROM ai.knowledge_documents WHERE tenant_id = %s", [big[1].id])
+    again = tenantry(urls, "db", "maintain", env=threshold)
+    assert again.returncode == 0, again.stderr
+    left = existing_indexes(urls)
+    assert names[big[1].id] not in left
+    assert {names[big[0].id], names[big[2].id]} <= set(left)
+    audit = tenantry(urls, "audit-db")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+async def tiny_among_big(db, urls) -> tuple[object, list[Tenant], Tenant]:
+    """Three tenants of 1,500 chunks and one of 15, sharing their topics."""
     with psycopg.connect(urls.admin) as conn:
         if conn.execute("SELECT to_regtype('vector') IS NULL").fetchone()[0]:
             pytest.skip("no pgvector on this server: there is no approximate index to lose rows")
@@ -202,34 +266,49 @@ async def test_a_tiny_tenant_among_big_ones_gets_its_exact_nearest_chunks(
     seed_chunks(urls, tiny.id, app, 15)
     with psycopg.connect(urls.admin, autocommit=True) as conn:
         conn.execute("ANALYZE ai.knowledge_chunks")
-    # Scopes above 500 chunks take the HNSW index, as the big tenants here do.
-    service = KnowledgeService(KnowledgeSettings(exact_search_max_chunks=500))
+    return app, big, tiny
+
+
+async def recall(db, urls, signer, service, tenant, app, strategy: str) -> float:
+    """Mean recall@10 of 8 vector searches near the tenant's own chunks, each by `strategy`."""
     rng = random.Random(5)
-    for tenant, strategy, required in ((tiny, "exact", 1.0), (big[0], "hnsw", 0.9)):
-        context = TenantContext(tenant.id, app, read_only=True)
-        recalls = []
-        with psycopg.connect(urls.runtime, row_factory=dict_row) as conn:
-            conn.execute(
-                "SELECT set_config('tenantry.context', %s, false)",
-                [signer.sign_tenant(context)],
-            )
-            for _ in range(8):
-                seen = conn.execute(
-                    "SELECT embedding::text AS e FROM ai.knowledge_chunks ORDER BY random() LIMIT 1"
-                ).fetchone()["e"]
-                query = [float(x) + rng.gauss(0, 0.2) for x in seen.strip("[]").split(",")]
-                want = exact_top(conn, query)
-                async with db.tenant_transaction(context) as tx:
-                    stats = await repository.scope_statistics(tx)
-                    result = await service.search_embedded(
-                        tx, "bulk", query, SearchMode.VECTOR, 10, stats
-                    )
-                assert result.strategy == strategy
-                got = [(h.document_id, h.ordinal) for h in result.hits]
-                assert len(got) == 10  # a full page, whatever the policy filtered
-                assert {g[0] for g in got} <= {w[0] for w in want}  # only the tenant's own
-                recalls.append(len(set(got) & set(want)) / 10)
-        assert sum(recalls) / len(recalls) >= required, (strategy, recalls)
-    # The tiny tenant's search never sees the big tenants' chunks, whatever it asks.
-    async with db.tenant_transaction(TenantContext(tiny.id, app, read_only=True)) as tx:
-        assert (await repository.scope_statistics(tx)).chunks == 15
+    context = TenantContext(tenant.id, app, read_only=True)
+    recalls = []
+    with psycopg.connect(urls.runtime, row_factory=dict_row) as conn:
+        conn.execute(
+            "SELECT set_config('tenantry.context', %s, false)", [signer.sign_tenant(context)]
+        )
+        for _ in range(8):
+            seen = conn.execute(
+                "SELECT embedding::text AS e FROM ai.knowledge_chunks ORDER BY random() LIMIT 1"
+            ).fetchone()["e"]
+            query = [float(x) + rng.gauss(0, 0.2) for x in seen.strip("[]").split(",")]
+            want = exact_top(conn, query)
+            async with db.tenant_transaction(context) as tx:
+                stats = await repository.scope_statistics(tx)
+                result = await service.search_embedded(
+                    tx, "bulk", query, SearchMode.VECTOR, 10, stats
+                )
+            assert result.strategy == strategy
+            got = [(h.document_id, h.ordinal) for h in result.hits]
+            assert len(got) == min(10, stats.chunks)  # a full page, whatever the policy filtered
+            assert {g[0] for g in got} <= {w[0] for w in want}  # only the tenant's own
+            recalls.append(len(set(got) & set(want)) / 10)
+    return sum(recalls) / len(recalls)
+
+
+def scope_index_name(urls, tenant_id, app_id) -> str:
+    with psycopg.connect(urls.admin) as conn:
+        return conn.execute(
+            "SELECT 'knowledge_chunks_scope_' || left(md5(%s::uuid::text || '/' || %s::uuid::text), 24)",
+            [tenant_id, app_id],
+        ).fetchone()[0]
+
+
+def existing_indexes(urls) -> list[str]:
+    with psycopg.connect(urls.admin) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'ai'"
+            " AND tablename = 'knowledge_chunks'"
+        ).fetchall()
+    return [r[0] for r in rows]

@@ -63,14 +63,28 @@ class ChunkKey:
 class ScopeStatistics:
     """What search needs to know about the caller's app before it chooses a plan."""
 
+    tenant_id: UUID
+    app_id: UUID
     chunks: int
     terms: int
     # The embedding column's size; None where the server has no pgvector.
     dimensions: int | None
+    # Whether the scope has its own HNSW index (built by `tenantry db maintain`).
+    own_index: bool = False
 
     @property
     def average_chunk_terms(self) -> float:
         return self.terms / self.chunks if self.chunks else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSize:
+    """A scope's chunk count and the name its own HNSW index has (or would have)."""
+
+    tenant_id: UUID
+    app_id: UUID
+    chunks: int
+    index_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,5 +115,7 @@ class SearchHit:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     mode: SearchMode
-    strategy: str  # how the vector ranking was found: "exact", "hnsw" or "none"
+    # How the vector ranking was found: "exact", "scope_index" (the scope's own HNSW index),
+    # "shared_index" (the table's HNSW index, filtered by the policy) or "none".
+    strategy: str
     hits: list[SearchHit]

@@ -1,12 +1,15 @@
 """Every SQL statement of the knowledge workload. Row-level security scopes each one to the
-transaction's tenant and app; none names them to filter (writes name them to say whose rows).
+transaction's tenant and app; only writes and the approximate search name them (to say whose
+rows, and to let the planner match a scope's own index), with the context's own values.
 
 Plans, read as the runtime role in a signed context (docs/knowledge.md):
 - a scope's statistics: an index-only scan of (tenant, app, chunk_count, term_count);
 - exact vector search: the scope's range of the chunks' key, every distance, a sort; the
   MATERIALIZED CTE keeps the planner off the HNSW index, which would filter the whole table;
-- approximate vector search: the HNSW index with iterative scans (the policy filters what the
-  index yields; the scan goes on until the page is full or `max_scan_tuples`);
+- approximate vector search: the scope's own HNSW index (a partial index of its chunks) where
+  `tenantry db maintain` built one, else the shared HNSW index with iterative scans (the
+  policy filters what the index yields; the scan goes on until the page is full or
+  `max_scan_tuples`);
 - full-text: the query's lexemes looked up in (tenant, app, lexeme, ...), scored by BM25 from
   the index alone.
 """
@@ -16,11 +19,21 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, LiteralString
 
-from tenantry.workloads.knowledge.models import ChunkKey, Document, Ranked, ScopeStatistics
+from psycopg import sql
+
+from tenantry.workloads.knowledge.models import (
+    ChunkKey,
+    Document,
+    Ranked,
+    ScopeSize,
+    ScopeStatistics,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from uuid import UUID
+
+    from psycopg import AsyncConnection
 
     from tenantry.library import Transaction
 
@@ -29,6 +42,17 @@ CONFIG: LiteralString = "english"
 # BM25's term-frequency saturation and length normalisation, the usual values.
 K1 = 1.2
 B = 0.75
+
+# A scope's own HNSW index (`tenantry db maintain` builds one for each large scope) is named
+# after a digest of its tenant and app: names hold at most 63 bytes.
+SCOPE_INDEX_PREFIX: LiteralString = "knowledge_chunks_scope_"
+# m and ef_construction of every HNSW index on the chunks (migration w0003 has the shared one).
+HNSW_OPTIONS: LiteralString = "WITH (m = 16, ef_construction = 64)"
+
+
+def _scope_index_name(tenant: LiteralString, app: LiteralString) -> LiteralString:
+    return f"'{SCOPE_INDEX_PREFIX}' || left(md5({tenant}::text || '/' || {app}::text), 24)"
+
 
 _DOCUMENT: LiteralString = (
     "id, title, source, status, chunk_count, content_length, embedder, metadata, created_by, "
@@ -43,15 +67,23 @@ def vector_literal(vector: Sequence[float]) -> str:
 
 async def scope_statistics(tx: Transaction) -> ScopeStatistics:
     row = await tx.fetch_one(
-        "SELECT coalesce(sum(chunk_count), 0)::bigint AS chunks,"
-        " coalesce(sum(term_count), 0)::bigint AS terms,"
-        " (SELECT nullif(a.atttypmod, -1) FROM pg_attribute a"
-        "   WHERE a.attrelid = 'ai.knowledge_chunks'::regclass AND a.attname = 'embedding'"
-        "     AND NOT a.attisdropped) AS dimensions"
-        " FROM ai.knowledge_documents"
+        f"""
+        SELECT s.tenant_id, s.app_id, d.chunks, d.terms,
+               (SELECT nullif(a.atttypmod, -1) FROM pg_attribute a
+                 WHERE a.attrelid = 'ai.knowledge_chunks'::regclass AND a.attname = 'embedding'
+                   AND NOT a.attisdropped) AS dimensions,
+               EXISTS (SELECT FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+                        WHERE i.indrelid = 'ai.knowledge_chunks'::regclass AND i.indisvalid
+                          AND x.relname = {_scope_index_name("s.tenant_id", "s.app_id")})
+                   AS own_index
+          FROM tenantry.current_scope s,
+               (SELECT coalesce(sum(chunk_count), 0)::bigint AS chunks,
+                       coalesce(sum(term_count), 0)::bigint AS terms
+                  FROM ai.knowledge_documents) AS d
+        """
     )
     assert row is not None
-    return ScopeStatistics(int(row["chunks"]), int(row["terms"]), row["dimensions"])
+    return ScopeStatistics(**row)
 
 
 async def embedding_dimensions(tx: Transaction) -> int | None:
@@ -210,22 +242,30 @@ async def nearest_exact(tx: Transaction, vector: str, limit: int) -> list[Ranked
 
 
 async def nearest_approximate(
-    tx: Transaction, vector: str, limit: int, *, ef_search: int, max_scan_tuples: int
+    tx: Transaction,
+    statistics: ScopeStatistics,
+    vector: str,
+    limit: int,
+    *,
+    ef_search: int,
+    max_scan_tuples: int,
 ) -> list[Ranked]:
-    """The scope's `limit` nearest chunks through the HNSW index.
+    """The scope's `limit` nearest chunks through an HNSW index.
 
-    The index yields the whole table's nearest chunks and the policy keeps the scope's;
-    iterative scans (pgvector 0.8) go on searching the graph until `limit` rows passed the
-    policy or `max_scan_tuples` were visited. `relaxed_order` lets batches come slightly out
-    of order; the outer query sorts them again."""
-    # The planner prices a scope at the table's average size (the policy's tenant is a
-    # parameter) and would sort the scope's chunks instead of walking the index: right for a
-    # small scope, seconds for a large one. Callers come here for large scopes only, so the
-    # sort is priced out for this one statement.
+    The scope's own index, where it has one, holds its chunks only. The shared index yields
+    the whole table's nearest chunks and the policy keeps the scope's; iterative scans
+    (pgvector 0.8) go on searching the graph until `limit` rows passed the policy or
+    `max_scan_tuples` were visited. `relaxed_order` lets batches come slightly out of order;
+    the outer query sorts them again."""
+    # The statement names its tenant and app (the policy's own values) so that the planner
+    # can match the scope's partial index, which it does in a custom plan only. It would
+    # also rather sort the scope's chunks than walk an index when it misjudges the scope's
+    # size; callers come here for large scopes only, so the sort is priced out.
     await tx.execute(
         "SELECT set_config('hnsw.ef_search', %s, true),"
         " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
         " set_config('hnsw.max_scan_tuples', %s, true),"
+        " set_config('plan_cache_mode', 'force_custom_plan', true),"
         " set_config('enable_sort', 'off', true)",
         [str(ef_search), str(max_scan_tuples)],
     )
@@ -234,14 +274,22 @@ async def nearest_approximate(
         WITH nearest AS MATERIALIZED (
             SELECT c.document_id, c.ordinal, c.embedding <=> %(vector)s::vector AS distance
               FROM ai.knowledge_chunks c
+             WHERE c.tenant_id = %(tenant)s AND c.app_id = %(app)s
              ORDER BY c.embedding <=> %(vector)s::vector
              LIMIT %(limit)s
         )
         SELECT document_id, ordinal, distance FROM nearest ORDER BY distance, document_id, ordinal
         """,
-        {"vector": vector, "limit": limit},
+        {
+            "vector": vector,
+            "limit": limit,
+            "tenant": statistics.tenant_id,
+            "app": statistics.app_id,
+        },
     )
-    await tx.execute("SELECT set_config('enable_sort', 'on', true)")
+    await tx.execute(
+        "SELECT set_config('enable_sort', 'on', true), set_config('plan_cache_mode', 'auto', true)"
+    )
     return _ranked(rows, "distance")
 
 
@@ -310,6 +358,59 @@ async def chunk_details(
         },
     )
     return {ChunkKey(row["document_id"], row["ordinal"]): row for row in rows}
+
+
+# Maintenance: scope indexes. Sizes are read in a platform transaction, across tenants; the
+# indexes are built and dropped by a connection acting as the tables' owner.
+
+
+async def scope_sizes(tx: Transaction, min_chunks: int) -> list[ScopeSize]:
+    """Every scope with more than `min_chunks` embedded chunks."""
+    rows = await tx.fetch_all(
+        f"""
+        SELECT tenant_id, app_id, sum(chunk_count)::bigint AS chunks,
+               {_scope_index_name("tenant_id", "app_id")} AS index_name
+          FROM ai.knowledge_documents
+         WHERE status = 'ready'
+         GROUP BY tenant_id, app_id
+        HAVING sum(chunk_count) > %s
+        """,
+        [min_chunks],
+    )
+    return [ScopeSize(**row) for row in rows]
+
+
+async def scope_indexes(owner: AsyncConnection[Any]) -> dict[str, bool]:
+    """The scope indexes that exist, by name: valid, or left invalid by a failed build."""
+    cursor = await owner.execute(
+        "SELECT x.relname, i.indisvalid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+        " WHERE i.indrelid = 'ai.knowledge_chunks'::regclass AND starts_with(x.relname, %s)",
+        [SCOPE_INDEX_PREFIX],
+    )
+    return dict(await cursor.fetchall())
+
+
+async def build_scope_index(owner: AsyncConnection[Any], scope: ScopeSize, memory: str) -> None:
+    """The scope's own HNSW index, built without blocking writes (`CONCURRENTLY`): a partial
+    index of its chunks, which a search that names the scope's tenant and app can use."""
+    await owner.execute("SELECT set_config('maintenance_work_mem', %s, false)", [memory])
+    await owner.execute(
+        sql.SQL(
+            "CREATE INDEX CONCURRENTLY {} ON ai.knowledge_chunks"
+            " USING hnsw (embedding vector_cosine_ops) " + HNSW_OPTIONS + " "
+            "WHERE tenant_id = {} AND app_id = {}"
+        ).format(
+            sql.Identifier(scope.index_name),
+            sql.Literal(scope.tenant_id),
+            sql.Literal(scope.app_id),
+        )
+    )
+
+
+async def drop_scope_index(owner: AsyncConnection[Any], name: str) -> None:
+    await owner.execute(
+        sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS ai.{}").format(sql.Identifier(name))
+    )
 
 
 def _ranked(rows: Sequence[dict[str, Any]], score: str) -> list[Ranked]:

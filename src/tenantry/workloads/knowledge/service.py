@@ -7,9 +7,10 @@ Search, in three steps:
 1. the scope's statistics (chunks, lexeme positions, the embedding column's size) from one
    index-only scan; they choose the plan and weigh BM25;
 2. the rankings: the vector one exact for scopes of at most `exact_search_max_chunks` chunks
-   (every chunk measured: nothing lost to the policy, and cheap at that size), through the
-   HNSW index with iterative scans above (a large scope fills a page quickly even though the
-   policy filters the index's output); the full-text one by BM25 over the terms table;
+   (every chunk measured: nothing lost to the policy, and cheap at that size), above through
+   the scope's own HNSW index (a partial index of its chunks, built by `tenantry db
+   maintain`), or until it exists through the table's shared HNSW index with iterative scans;
+   the full-text one by BM25 over the terms table;
 3. reciprocal rank fusion (hybrid), the page, and its titles and snippets in one statement.
 """
 
@@ -198,12 +199,13 @@ class KnowledgeService:
             return "exact", await repository.nearest_exact(tx, literal, depth)
         found = await repository.nearest_approximate(
             tx,
+            statistics,
             literal,
             depth,
             ef_search=max(self.settings.hnsw_ef_search, depth),
             max_scan_tuples=self.settings.hnsw_max_scan_tuples,
         )
-        return "hnsw", found
+        return ("scope_index" if statistics.own_index else "shared_index"), found
 
 
 def _page(
