@@ -39,6 +39,9 @@ from tenantry.kit import dsn
 from tenantry.kit.invalidation import EVERYTHING, KEYS, BackgroundTasks, Listener
 from tenantry.licensing.entitlements import Entitlements
 from tenantry.licensing.service import Licences
+from tenantry.limits.metrics import limit_metrics
+from tenantry.limits.quotas import Quotas
+from tenantry.limits.service import Governor, RateLimiter, bucket_store, fair_share
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
 from tenantry.secrets.keys import load_master_keys
@@ -104,6 +107,8 @@ class Services:
     webhook_deliverer: WebhookDeliverer
     # Published app events (the outbox); `events` is the security events' stream.
     outbox: Events
+    # Rate limits per tenant and API token (`limits`); `db.governor` holds the pool's share.
+    limits: RateLimiter
 
 
 async def _services(request: Request) -> Services:
@@ -201,6 +206,7 @@ def build_services(
     secrets = Secrets(db, apps, tenants, audit, load_master_keys(settings.data_dir))
     sealer = SecretSealer(secrets.box)
     hooks_feed = EventSubscriptions(outbox, apps)
+    limits = _limits(settings, db, metrics, tenants)
     return Services(
         settings,
         db,
@@ -256,4 +262,26 @@ def build_services(
             allow_private=settings.webhooks_allow_private,
         ),
         outbox=outbox,
+        limits=limits,
     )
+
+
+def _limits(
+    settings: Settings, db: Database, metrics: Metrics, tenants: TenantDirectory
+) -> RateLimiter:
+    """The rate limiter, and the runtime pool's governor (fair share, statement timeouts) set
+    on `db`: a database shared by several apps runs with the last one's."""
+    counted = limit_metrics(metrics)
+    quotas = Quotas(settings.plan_quotas)
+    share = fair_share(
+        db.runtime_pool.max_size,
+        settings.tenant_pool_share,
+        settings.tenant_pool_wait_seconds,
+        counted,
+    )
+    db.governor = Governor(quotas, tenants.cached_plan, counted, share)
+    redis_url = settings.rate_limit_redis_url or settings.redis_url
+    store = bucket_store(
+        redis_url if settings.rate_limits else "", f"{settings.role_prefix}:ratelimit", counted
+    )
+    return RateLimiter(quotas, store, counted, enabled=settings.rate_limits)

@@ -44,6 +44,9 @@ LICENCE_HEADER = "Tenantry-Licence-State"
 APP_SLUG = Path(pattern=r"^[a-z][a-z0-9-]{1,39}$", description="The app's slug, e.g. thinktank.")
 # Documents the Bearer scheme in OpenAPI; a missing header is answered by `_authorize`.
 bearer = HTTPBearer(auto_error=False, description="An access token or a tenantry_pat_ API token.")
+# The request's rate-limit decision, kept in `request.state` for its response headers
+# (`http.rate_limits`).
+RATE_LIMIT_STATE = "rate_limit"
 
 
 def origin(request: Request) -> Origin:
@@ -108,6 +111,7 @@ async def authorize(
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
+    await rate_limit(services, request, principal, token.strip())
     missing = required - principal.scopes
     if missing & HIDDEN_SCOPES:
         raise NotFound("not found")
@@ -130,6 +134,22 @@ async def authorize(
         principal.tenant_id, principal.app_id, principal.app_slug, request.method
     )
     return principal, state
+
+
+async def rate_limit(
+    services: Services, request: Request, principal: Principal, token: str
+) -> None:
+    """Count the request against its tenant's rate limit and, for an API token, the token's
+    (docs/operations.md); once per request, however many dependencies authorize it."""
+    if hasattr(request.state, RATE_LIMIT_STATE):
+        return
+    setattr(request.state, RATE_LIMIT_STATE, None)
+    if not services.limits.enabled:
+        return
+    plan = services.tenants.cached_plan(principal.tenant_id) or ""
+    api_token = token if principal.credential is Credential.API_TOKEN else None
+    decision = await services.limits.admit(principal.tenant_id, plan, api_token)
+    setattr(request.state, RATE_LIMIT_STATE, decision)
 
 
 def Requires(*scopes: Scope) -> Any:  # noqa: ANN401, N802 - a FastAPI dependency marker, named like one

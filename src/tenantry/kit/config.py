@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     # Cache invalidation goes through Redis pub/sub when set, else PostgreSQL LISTEN/NOTIFY.
     redis_url: str = ""
+    # Fair share and rate limits (docs/operations.md, "Fair share and rate limits").
+    # Token buckets per tenant and per API token, with each plan's quotas (`plan_quotas`
+    # overrides the built-in ones per plan and field, e.g. {"free": {"requests_per_second": 5}}).
+    rate_limits: bool = False
+    plan_quotas: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    # Buckets shared by every worker and instance through this Redis; empty: `redis_url`, and
+    # without either, each process limits on its own.
+    rate_limit_redis_url: str = ""
+    # The share of the runtime pool one tenant may hold at once (1: no cap), and how long a
+    # request waits for a connection beyond it before a 429 (a full pool: 503).
+    tenant_pool_share: float = Field(default=1.0, gt=0, le=1)
+    tenant_pool_wait_seconds: float = Field(default=5.0, gt=0, le=120)
     # External issuers' JWKS may live on private or loopback addresses, and over plain http
     # (development and tests only: in production it would let tenant admins probe the network).
     external_issuers_allow_private: bool = False

@@ -10,7 +10,7 @@ transaction on the same pooled connection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from functools import lru_cache
 from typing import Any, LiteralString, Self
 
@@ -20,6 +20,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from tenantry.kit import tenant_limits
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
 from tenantry.kit.errors import (
     ConfigurationError,
@@ -28,7 +29,7 @@ from tenantry.kit.errors import (
     SeatLimitReached,
 )
 
-SET_CONTEXT: LiteralString = "SELECT set_config('tenantry.context', %s, true)"
+SET_CONTEXT: LiteralString = tenant_limits.SET_CONTEXT  # beside its variant with a timeout
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
 # message keeps it from riding into the next checkout (a rollback undoes it by itself).
 COMMIT = b"RESET tenantry.context; COMMIT"
@@ -71,9 +72,17 @@ def conflict(exc: psycopg.errors.IntegrityError) -> Conflict:
 class Transaction:
     """One database transaction with a signed context applied before any statement runs."""
 
-    def __init__(self, connection: Connection, token: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        token: str,
+        *,
+        read_only: bool = False,
+        statement_timeout_ms: int | None = None,
+    ) -> None:
         self._connection = connection
         self._token = token
+        self._timeout_ms = statement_timeout_ms
         self._pending_token: str | None = token
         self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
         self._requirements: list[Requirement] = []
@@ -101,6 +110,8 @@ class Transaction:
             # The one place a duplicate becomes a domain error: a lost race between a check and
             # an insert is the same 409 as the check itself would have given, never a 500.
             raise conflict(exc) from exc
+        except psycopg.errors.QueryCanceled as exc:
+            raise tenant_limits.timed_out() from exc
         except psycopg.Error as exc:
             if exc.sqlstate == SEAT_LIMIT_SQLSTATE:
                 message = exc.diag.message_primary or "seat limit reached"
@@ -118,7 +129,7 @@ class Transaction:
         # round trip as the context and the first statement.
         async with self._connection.pipeline():
             await self._connection.execute(self._begin)
-            await self._connection.execute(SET_CONTEXT, [token])
+            await self._connection.execute(*tenant_limits.setting_context(token, self._timeout_ms))
             for check_query, check_params, error in self._requirements:
                 checks.append((await self._connection.execute(check_query, check_params), error))
             await cursor.execute(query, params)
@@ -195,6 +206,8 @@ class Database:
         self.commit_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
         # Awaited by close(), for resources tied to this database's lifetime.
         self.close_callbacks: list[Callable[[], Awaitable[None]]] = []
+        # Fair share of the runtime pool and per-plan statement timeouts; None: neither.
+        self.governor: tenant_limits.TenantGovernor | None = None
 
     async def open(self) -> None:
         try:
@@ -237,10 +250,26 @@ class Database:
     @asynccontextmanager
     async def tenant_transaction(self, context: TenantContext) -> AsyncIterator[Transaction]:
         token = self.signer.sign_tenant(context)
-        async with self._transaction(
-            self.runtime_pool, token, read_only=context.read_only
-        ) as transaction:
+        admission, timeout_ms = self._governed(context)
+        async with (
+            admission,
+            self._transaction(
+                self.runtime_pool,
+                token,
+                read_only=context.read_only,
+                statement_timeout_ms=timeout_ms,
+            ) as transaction,
+        ):
             yield transaction
+
+    def _governed(
+        self, context: TenantContext
+    ) -> tuple[AbstractAsyncContextManager[None], int | None]:
+        """The tenant's admission to the runtime pool, and its statement timeout."""
+        if self.governor is None:
+            return nullcontext(), None
+        tenant = context.tenant_id
+        return self.governor.admission(tenant), self.governor.statement_timeout_ms(tenant)
 
     async def check(self, context: TenantContext, require: Sequence[Requirement]) -> None:
         """Only the requirements, in the context, in one round trip: each failing one raises
@@ -269,8 +298,9 @@ class Database:
         values += [v for _, check_params, _ in require for v in check_params]
         values += params
         statement = _single_message_read(query, tuple(check for check, _, _ in require))
-        async with self.runtime_pool.connection() as conn:
-            rows = await (await conn.execute(statement, values)).fetchall()
+        admission, timeout_ms = self._governed(context)
+        async with admission, self.runtime_pool.connection() as conn:
+            rows = await tenant_limits.read_within(conn, statement, values, timeout_ms)
         for passed, (_, _, error) in zip(rows[0]["__checks"], require, strict=True):
             if not passed:
                 raise error
@@ -290,10 +320,17 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(
-        self, pool: AsyncConnectionPool[Any], token: str, *, read_only: bool = False
+        self,
+        pool: AsyncConnectionPool[Any],
+        token: str,
+        *,
+        read_only: bool = False,
+        statement_timeout_ms: int | None = None,
     ) -> AsyncIterator[Transaction]:
         async with pool.connection() as conn:
-            transaction = Transaction(conn, token, read_only=read_only)
+            transaction = Transaction(
+                conn, token, read_only=read_only, statement_timeout_ms=statement_timeout_ms
+            )
             try:
                 yield transaction
             except BaseException:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 class TenantryError(Exception):
     code = "tenantry_error"
@@ -117,6 +122,36 @@ class RateLimited(TenantryError):
     code = "rate_limited"
     status = 429
 
+    def __init__(
+        self, message: str, retry_after: int, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        # Sent with the problem, e.g. the RateLimit-* fields of the limit that refused.
+        self.headers = dict(headers or {})
+
+
+class ConcurrencyLimited(RateLimited):
+    """The tenant kept its whole share of the database connections busy for longer than a
+    request may wait for one (`kit.fairshare`)."""
+
+    code = "concurrency_limited"
+
+
+class DatabaseBusy(TenantryError):
+    """Every runtime connection stayed in use for longer than a request may wait."""
+
+    code = "database_busy"
+    status = 503
+
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StatementTimeout(TenantryError):
+    """A statement ran past the tenant's plan's `statement_timeout` and PostgreSQL cancelled
+    it; the transaction was rolled back."""
+
+    code = "statement_timeout"
+    status = 503

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from tenantry.kit.errors import (
+    DatabaseBusy,
     MfaRequired,
     RateLimited,
     ReauthenticationRequired,
@@ -114,6 +115,9 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, MfaRequired):
         extra["mfa_token"] = exc.mfa_token
     if isinstance(exc, RateLimited):
+        headers.update(exc.headers)
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, DatabaseBusy):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:  # noqa: PLR2004 - the HTTP server-error class
         log.error("service error", extra={"code": exc.code})
@@ -151,6 +155,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return problem(request, 503, "database_unavailable", "the database is unavailable")
 
 
+async def _statement_cancelled(request: Request, _: Exception) -> JSONResponse:
+    # A statement timeout (or an operator's pg_cancel_backend) met outside `Transaction`,
+    # which names it itself: the request was too heavy, not the service broken.
+    return problem(
+        request, 503, "statement_timeout", "a database statement ran too long and was cancelled"
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return problem(request, 500, "internal_error", "an unexpected error occurred")
@@ -161,5 +173,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.errors.QueryCanceled, _statement_cancelled)
     app.add_exception_handler(psycopg.DataError, _unstorable_input)
     app.add_exception_handler(Exception, _unexpected)

@@ -37,3 +37,5 @@ class TenantInfo:
     app_ids: frozenset[UUID]
     # Apps the tenant has but disabled (their data kept): refused as `app_disabled`, not 404.
     disabled_app_ids: frozenset[UUID] = frozenset()
+    # Its plan: the quotas it is served with (`limits`).
+    plan: str = "free"

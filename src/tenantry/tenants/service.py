@@ -42,6 +42,13 @@ class TenantDirectory:
             return cached[1]
         return await self._load(lambda tx: repository.serving_by_id(tx, tenant_id))
 
+    def cached_plan(self, tenant_id: UUID) -> str | None:
+        """The tenant's plan as last read, however long ago (None: not read yet), for the
+        quotas its transactions run with: never a query, so opening a tenant's transaction
+        never waits for a platform connection."""
+        cached = self._by_id.get(tenant_id)
+        return cached[1].plan if cached and cached[1] else None
+
     async def by_slug(self, slug: str) -> TenantInfo | None:
         tenant_id = self._slug_to_id.get(slug)
         if tenant_id is not None:

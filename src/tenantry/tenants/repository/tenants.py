@@ -229,7 +229,7 @@ async def provisioning_request(
 
 
 _SERVING = """
-    SELECT t.id, t.slug, t.status,
+    SELECT t.id, t.slug, t.status, t.plan,
            coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'enabled'), '{}') AS app_ids,
            coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'disabled'), '{}')
                AS disabled_app_ids
@@ -247,6 +247,7 @@ def _serving(row: DictRow | None) -> TenantInfo | None:
         row["status"],
         frozenset(row["app_ids"]),
         frozenset(row["disabled_app_ids"]),
+        row["plan"],
     )
 
 

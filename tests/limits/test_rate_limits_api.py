@@ -1,0 +1,143 @@
+"""Rate limits through the API: each tenant's plan sets its buckets, an API token has a bucket
+of its own inside its tenant's, a refusal is a 429 problem with Retry-After and RateLimit
+fields, and a statement cut by its plan's timeout is a 503 problem, never a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from tests.limits.conftest import closed_port, serving, tenant_on
+from tests.support.accounts import User, signed_in
+from tests.support.http import client_for
+
+# Buckets refill slowly enough that a test never sees a token come back.
+SLOW = {"requests_per_second": 0.01, "token_requests_per_second": 0.01}
+ME = "/v1/apps/thinktank/me"
+
+
+async def api_token(client, user: User) -> dict[str, str]:
+    created = await client.post(
+        "/v1/apps/thinktank/api-tokens",
+        headers=user.auth,
+        json={"name": "limits", "scopes": ["profile"]},
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['token']}"}
+
+
+async def test_a_tenant_over_its_plans_burst_gets_429_with_retry_after(urls, db, own_db) -> None:
+    quotas = {"free": {**SLOW, "burst": 3}, "business": {**SLOW, "burst": 6}}
+    async with serving(urls, own_db, rate_limits=True, plan_quotas=quotas) as app:
+        free, business = await tenant_on(db, "free"), await tenant_on(db, "business")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", free, "rl-free@example.com")
+            answers = [await client.get(ME, headers=user.auth) for _ in range(4)]
+            assert [a.status_code for a in answers] == [200, 200, 200, 429]
+            assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+            assert answers[0].headers["RateLimit-Limit"] == "3"
+            refused = answers[-1]
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "rate_limited"
+            assert int(refused.headers["Retry-After"]) >= 99  # a token at 0.01 a second
+            # Another tenant, on another plan, has its own bucket.
+            other = await signed_in(client, "thinktank", business, "rl-biz@example.com")
+            served = [(await client.get(ME, headers=other.auth)).status_code for _ in range(7)]
+            assert served == [200] * 6 + [429]
+        label = app.state.services.metrics.tenants.label(free.id)
+        refusals = app.state.services.metrics.registry.get_sample_value(
+            "tenantry_rate_limited_total", {"tenant": label, "plan": "free", "limit": "tenant"}
+        )
+        assert refusals == 1
+
+
+async def test_an_api_token_has_its_own_limit_within_its_tenants(urls, db, own_db) -> None:
+    quotas = {"free": {**SLOW, "burst": 8, "token_burst": 2}}
+    async with serving(urls, own_db, rate_limits=True, plan_quotas=quotas) as app:
+        tenant = await tenant_on(db, "free")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", tenant, "rl-token@example.com")
+            first, second = await api_token(client, user), await api_token(client, user)  # 2
+            by_token = [(await client.get(ME, headers=first)).status_code for _ in range(3)]
+            assert by_token == [200, 200, 429]  # the token's 2, the tenant's 4th
+            refused = await client.get(ME, headers=first)
+            assert "token" in refused.json()["detail"]
+            # The session and the other token still have the tenant's budget...
+            assert (await client.get(ME, headers=user.auth)).status_code == 200  # 5
+            assert (await client.get(ME, headers=second)).status_code == 200  # 6
+            assert (await client.get(ME, headers=user.auth)).status_code == 200  # 7
+            assert (await client.get(ME, headers=second)).status_code == 200  # 8
+            # ...until the tenant's own limit binds, whatever the token has left.
+            tenant_refusal = await client.get(ME, headers=user.auth)
+            assert tenant_refusal.status_code == 429
+            assert "tenant" in tenant_refusal.json()["detail"]
+
+
+async def test_limits_are_off_unless_turned_on(urls, db, own_db) -> None:
+    async with serving(urls, own_db, plan_quotas={"free": {**SLOW, "burst": 1}}) as app:
+        tenant = await tenant_on(db, "free")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", tenant, "rl-off@example.com")
+            answers = [await client.get(ME, headers=user.auth) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert "RateLimit-Limit" not in answers[0].headers
+
+
+async def test_two_app_instances_share_their_buckets_through_redis(
+    urls, db, own_db, redis_url
+) -> None:
+    settings = {
+        "rate_limits": True,
+        "plan_quotas": {"free": {**SLOW, "burst": 4}},
+        "rate_limit_redis_url": redis_url,
+    }
+    async with serving(urls, own_db, **settings) as one, serving(urls, own_db, **settings) as two:
+        tenant = await tenant_on(db, "free")
+        async with client_for(one) as first, client_for(two) as second:
+            user = await signed_in(first, "thinktank", tenant, "rl-redis@example.com")
+            statuses = [
+                (await client.get(ME, headers=user.auth)).status_code
+                for client in (first, second) * 4
+            ]
+    # In-process buckets would have let each instance serve 4.
+    assert statuses == [200] * 4 + [429] * 4
+
+
+async def test_requests_are_limited_in_process_when_redis_is_down(urls, db, own_db, caplog) -> None:
+    settings = {
+        "rate_limits": True,
+        "plan_quotas": {"free": {**SLOW, "burst": 2}},
+        "rate_limit_redis_url": f"redis://127.0.0.1:{closed_port()}/0",
+    }
+    caplog.set_level(logging.WARNING, logger="tenantry.limits")
+    async with serving(urls, own_db, **settings) as app:
+        tenant = await tenant_on(db, "free")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", tenant, "rl-down@example.com")
+            statuses = [(await client.get(ME, headers=user.auth)).status_code for _ in range(3)]
+        local = app.state.services.metrics.registry.get_sample_value(
+            "tenantry_rate_limit_local_decisions_total"
+        )
+    assert statuses == [200, 200, 429]
+    assert local == 3
+    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    assert len(warnings) == 1  # once per outage, not once per request
+
+
+async def test_a_statement_past_its_plans_timeout_is_a_503_problem(urls, db, own_db) -> None:
+    quotas = {
+        "free": {"statement_timeout_seconds": 0.2},
+        "business": {"statement_timeout_seconds": 5},
+    }
+    async with serving(urls, own_db, plan_quotas=quotas) as app:
+        free, business = await tenant_on(db, "free"), await tenant_on(db, "business")
+        async with client_for(app) as client:
+            cut = await signed_in(client, "thinktank", free, "st-free@example.com")
+            spared = await signed_in(client, "thinktank", business, "st-biz@example.com")
+            path = "/v1/apps/thinktank/limits-test/sleep?seconds=0.6"
+            cancelled = await client.get(path, headers=cut.auth)
+            assert cancelled.status_code == 503, cancelled.text
+            assert cancelled.headers["content-type"] == "application/problem+json"
+            assert cancelled.json()["code"] == "statement_timeout"
+            assert (await client.get(path, headers=spared.auth)).json() == {"slept": 0.6}
+            # The free tenant's quick requests go on as before.
+            assert (await client.get(path.replace("0.6", "0"), headers=cut.auth)).status_code == 200
