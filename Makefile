@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TENANTRY := $(BIN)/tenantry
 
-.PHONY: up install browser serve test test-portability lint format types audit ci stop clean
+.PHONY: up install browser pgbouncer serve test test-portability lint format types audit ci stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "The admin UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: install browser  ## the whole suite, in parallel
+# PgBouncer (Debian's package) for the tests that run Tenantry behind transaction pooling.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "The PgBouncer tests need Debian's pgbouncer: sudo apt-get install pgbouncer" >&2; exit 1; fi; }
+
+# The whole suite in parallel, then the isolation suites and the API flows again with the
+# runtime and platform roles behind a real PgBouncer in transaction mode.
+test: install browser pgbouncer  ## the whole suite
 	$(BIN)/pytest -n auto
+	TENANTRY_TEST_PGBOUNCER=1 $(BIN)/pytest -n auto -q $(PGBOUNCER_SUITES)
+
+PGBOUNCER_SUITES := tests/isolation tests/http tests/identity
 
 test-portability: install  ## isolation suite against another server (TENANTRY_TEST_DATABASE_URL)
 	$(BIN)/pytest -n 2 tests/isolation

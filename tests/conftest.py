@@ -19,6 +19,7 @@ from tenantry.kit.metrics import Metrics
 from tenantry.services import build_services
 from tenantry.tenants.domains import DnsTxtResolver
 from tenantry.web import create_app
+from tests.support import pgbouncer
 from tests.support.accounts import Tenant, User, login, make_tenant, tenant_admin
 from tests.support.database import RUN, build_template, clone, drop_database, signer_for
 from tests.support.dns import DnsStub
@@ -32,6 +33,8 @@ from tests.support.wiring import (
     register_services,
 )
 
+POOLER = pytest.StashKey["Path | None"]()
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
@@ -43,9 +46,16 @@ if TYPE_CHECKING:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Only the controlling process builds the template; xdist workers clone it.
+    # Only the controlling process builds the template (and starts PgBouncer, if asked);
+    # xdist workers clone it.
     if not hasattr(config, "workerinput"):
-        build_template()
+        config.stash[POOLER] = build_template()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(POOLER, None)
+    if folder is not None:
+        pgbouncer.stop(folder)
 
 
 # The database ---------------------------------------------------------------------------------
@@ -71,7 +81,7 @@ def scratch_urls(worker_name: str) -> Iterator[Urls]:
 
 @pytest.fixture(scope="session")
 async def db(urls: Urls) -> AsyncIterator[Database]:
-    database = Database(urls.runtime, urls.platform, min_size=1, max_size=4)
+    database = urls.database(min_size=1, max_size=4)
     async with database:
         register_services(database, build_services(api_settings(urls), database, Metrics()))
         yield database

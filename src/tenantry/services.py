@@ -169,7 +169,7 @@ def build_services(
         events,
         settings.access_token_ttl_seconds,
     )
-    listener = Listener(dsn.platform_url(settings), settings.redis_url)
+    listener = Listener(dsn.listen_url(settings), settings.redis_url)
     deprecations = DeprecationRecorder(db)
     context = ContextService(db, deprecations)
     listener.subscribe(tenants.invalidate_scope)

@@ -59,6 +59,7 @@ def create_app(
             context_ttl_seconds=config.context_ttl_seconds,
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
+            prepared_statements=config.pooler == "none",
         )
         if database is None:
             await db.open()

@@ -147,7 +147,7 @@ def scale_urls(worker_name: str):
 
 @pytest.fixture(scope="module")
 async def scale_db(scale_urls) -> AsyncIterator[Database]:
-    database = Database(scale_urls.runtime, scale_urls.platform, min_size=1, max_size=2)
+    database = scale_urls.database(min_size=1, max_size=2)
     async with database:
         yield database
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 async def test_interleaved_tenants_on_a_small_pool(urls, world: World) -> None:
     pairs = list(world.users)
     rng = random.Random(7)
-    async with Database(urls.runtime, urls.platform, min_size=2, max_size=2) as db:
+    async with urls.database(min_size=2, max_size=2) as db:
 
         async def one(i: int) -> None:
             tenant, app = rng.choice(pairs)

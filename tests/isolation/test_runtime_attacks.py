@@ -14,7 +14,6 @@ import pytest
 from psycopg import errors, sql
 
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
-from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tests.isolation.world import World, apply
 
@@ -385,7 +384,7 @@ def test_other_sessions_query_text_is_hidden(urls, signer, world: World) -> None
 async def test_session_level_context_is_cleared_before_reuse(urls, signer, world: World) -> None:
     # A hostile statement stores a valid context at session level, hoping the pooled connection
     # carries it into the next checkout; the commit clears it in the same round trip.
-    async with Database(urls.runtime, urls.platform, min_size=1, max_size=1) as db:
+    async with urls.database(min_size=1, max_size=1) as db:
         async with db.tenant_transaction(world.context(world.tenant_a, world.app_1)) as tx:
             conn = await tx.connection()
             await conn.execute(

@@ -18,7 +18,9 @@ from psycopg import sql
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
 from tenantry.kit.context import ContextSigner
+from tenantry.kit.db import Database
 from tenantry.kit.dsn import as_role, with_database
+from tests.support import pgbouncer
 
 ROLES = Roles("tenantry_test")
 # Database names; set TENANTRY_TEST_RUN to run two suites side by side on one server.
@@ -51,13 +53,19 @@ def recreate_database(server: str, name: str, template: str | None = None) -> st
     return with_database(server, name)
 
 
-def build_template() -> None:
-    """The migrated template every worker clones; built once per run."""
+def build_template() -> Path | None:
+    """The migrated template every worker clones; built once per run. With
+    `TENANTRY_TEST_PGBOUNCER=1`, also starts PgBouncer (its folder is returned, to stop it)."""
     server = server_url()
     os.environ[SERVER_URL] = server
     LOCK.parent.mkdir(exist_ok=True)
     with fasteners.InterProcessLock(str(LOCK)):
         migrate.upgrade(recreate_database(server, TEMPLATE), ROLES)
+    if not pgbouncer.ENABLED:
+        return None
+    address, folder = pgbouncer.start(server, [ROLES.runtime, ROLES.platform])
+    os.environ[pgbouncer.ADDRESS] = address
+    return folder
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,20 @@ class Urls:
     admin: str
     runtime: str
     platform: str
+    # Runtime and platform through PgBouncer in transaction mode; `direct_platform` is the
+    # platform role's own connection to the server (for LISTEN).
+    pooled: bool = False
+    direct_platform: str = ""
+
+    def database(self, *, min_size: int = 1, max_size: int = 4) -> Database:
+        """A `Database` on these URLs, configured as the service configures it."""
+        return Database(
+            self.runtime,
+            self.platform,
+            min_size=min_size,
+            max_size=max_size,
+            prepared_statements=not self.pooled,
+        )
 
 
 def clone(name: str) -> Urls:
@@ -75,7 +97,17 @@ def clone(name: str) -> Urls:
         admin = recreate_database(os.environ[SERVER_URL], name, TEMPLATE)
         # Database-level grants and per-database role settings are not copied from a template.
         migrate.upgrade(admin, ROLES)
-    return Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform))
+    runtime, platform = as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)
+    address = os.environ.get(pgbouncer.ADDRESS)
+    if address is None:
+        return Urls(admin, runtime, platform)
+    return Urls(
+        admin,
+        pgbouncer.through(runtime, address),
+        pgbouncer.through(platform, address),
+        pooled=True,
+        direct_platform=platform,
+    )
 
 
 def drop_database(name: str) -> None:

@@ -36,9 +36,22 @@ def api_settings(urls: Urls, **overrides: object) -> Settings:
         # Session-scoped fixtures sign in once; the longest lifetime keeps their tokens valid
         # through a whole run on a busy machine.
         "access_token_ttl_seconds": 900,
+        **_pooled(urls),
         **overrides,
     }
     return Settings.model_validate(values)
+
+
+def _pooled(urls: Urls) -> dict[str, object]:
+    """Through PgBouncer, as docs/operations.md tells operators to configure it."""
+    if not urls.pooled:
+        return {}
+    return {
+        "pooler": "pgbouncer",
+        "runtime_database_url": urls.runtime,
+        "platform_database_url": urls.platform,
+        "listen_database_url": urls.direct_platform,
+    }
 
 
 _SERVICES: dict[int, Services] = {}

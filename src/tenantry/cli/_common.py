@@ -45,6 +45,7 @@ def database(config: Settings) -> Database:
         context_ttl_seconds=config.context_ttl_seconds,
         min_size=1,
         max_size=2,
+        prepared_statements=config.pooler == "none",
     )
     if config.redis_url:
         # Services listening on Redis hear of the CLI's changes too (PostgreSQL's NOTIFY is

@@ -56,6 +56,7 @@ def worker_command(
             context_ttl_seconds=config.context_ttl_seconds,
             min_size=1,
             max_size=size,
+            prepared_statements=config.pooler == "none",
         )
         async with database as db:
             services = build_services(config, db, Metrics())

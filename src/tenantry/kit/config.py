@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_settings import (
@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     context_ttl_seconds: int = Field(default=300, ge=5, le=3600)
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # `pgbouncer`: the runtime and platform URLs go through a pooler in transaction mode
+    # (PgBouncer before 1.21 keeps no prepared statements across transactions, so none are
+    # made; docs/operations.md). LISTEN needs a session of its own there: set `redis_url` or
+    # `listen_database_url`.
+    pooler: Literal["none", "pgbouncer"] = "none"
+    # The invalidation listener's connection (LISTEN), as the platform role; empty: the
+    # platform URL.
+    listen_database_url: str = ""
 
     # HTTP service
     host: str = "127.0.0.1"

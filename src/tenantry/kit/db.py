@@ -180,11 +180,19 @@ class Database:
         context_ttl_seconds: int = 300,
         min_size: int = 1,
         max_size: int = 10,
+        prepared_statements: bool = True,
     ) -> None:
         self._ttl = context_ttl_seconds
         # For engines beside the pool on the same role (`tenantry.library.orm`).
         self.runtime_url = runtime_url
-        options: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
+        # False behind a transaction pooler: a statement prepared on one server connection
+        # is unknown on the next (psycopg prepares a statement on its fifth run).
+        self.prepared_statements = prepared_statements
+        options: dict[str, Any] = {
+            "row_factory": dict_row,
+            "autocommit": True,
+            "prepare_threshold": 5 if prepared_statements else None,
+        }
         self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,
             min_size=min_size,

@@ -62,6 +62,22 @@ def platform_url(settings: Settings) -> str:
     )
 
 
+def listen_url(settings: Settings) -> str:
+    """The invalidation listener's URL: LISTEN keeps a session, which a transaction pooler
+    does not give, so behind one it must be named (or Redis used alone: empty)."""
+    if settings.listen_database_url:
+        return settings.listen_database_url
+    if settings.pooler != "none":
+        if settings.redis_url:
+            return ""
+        raise ConfigurationError(
+            "behind a transaction pooler LISTEN gets no session of its own: set "
+            "TENANTRY_REDIS_URL, or TENANTRY_LISTEN_DATABASE_URL to a direct connection "
+            "as the platform role"
+        )
+    return platform_url(settings)
+
+
 def database_name(url: str) -> str:
     name = conninfo.conninfo_to_dict(url).get("dbname")
     if not name:

@@ -43,6 +43,8 @@ class ContextSessions:
     def __init__(self, database: Database, *, pool_size: int = 5, **engine_options: Any) -> None:  # noqa: ANN401 - passed through to SQLAlchemy
         self._database = database
         url = sqlalchemy_url(database.runtime_url)
+        if not database.prepared_statements:
+            engine_options.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
         self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, **engine_options)
         event.listen(self.engine.sync_engine, "reset", _forget_context)
 
