@@ -1,0 +1,416 @@
+"""Noisy neighbour: a victim tenant's p99 latency while another tenant saturates the service,
+with and without the fair-share limits.
+
+Two copies of the real service (uvicorn in their own processes, the same database) run side by
+side on loopback:
+
+  off  rate limits off, no cap on a tenant's share of the runtime pool, the built-in statement
+       timeouts (10 s for the free plan: the noise's slow queries run to the end)
+  on   rate limits on (the built-in quotas: free 20 requests/s, burst 40), a tenant may hold
+       half of the runtime pool, and the free plan's statements are cut after 0.25 s
+
+The victim (business plan) sends GET /v1/apps/thinktank/me at a steady 40 requests/s from one
+client and records each latency. The noisy tenant (free plan) runs `wrk` with many connections:
+nine in ten requests are the same GET, one in ten a slow request (one statement of 1 s, like a
+runaway report), all as fast as the answers come back. Each figure is the victim's p99, idle
+and under the noise, on the same server; rounds interleave the four cases in random order so
+that drifting machine load hits each alike. The ratio noisy/idle is the figure of merit
+(target: at most 1.5 with the limits on).
+
+    python benchmarks/noisy_neighbour.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+
+PASSWORD = "benchmark-passphrase-correct-horse"
+ME = "/v1/apps/thinktank/me"
+SLOW = "/v1/apps/thinktank/bench/slow"
+VICTIM_RATE = 40  # requests a second
+POOL_SIZE = 8  # per worker
+CONFIGS: dict[str, dict[str, Any]] = {
+    "off": {},
+    "on": {
+        "rate_limits": True,
+        "tenant_pool_share": 0.5,
+        "tenant_pool_wait_seconds": 2,
+        "plan_quotas": {"free": {"statement_timeout_seconds": 0.25}},
+    },
+}
+# wrk: nine light requests to one slow one, and a count of answers by kind.
+NOISE_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  n, ok, limited, cut, other = 0, 0, 0, 0, 0
+  light = wrk.format("GET", "%(me)s")
+  slow = wrk.format("GET", "%(slow)s")
+end
+function request()
+  n = n + 1
+  if n %% 10 == 0 then return slow end
+  return light
+end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1
+  elseif status == 429 then limited = limited + 1
+  elseif status == 503 then cut = cut + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local o, l, c, x = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok"); l = l + t:get("limited"); c = c + t:get("cut"); x = x + t:get("other")
+  end
+  io.write(string.format('{"requests": %%d, "duration_us": %%d, "ok": %%d, "limited": %%d, '
+    .. '"cut": %%d, "other": %%d, "socket_errors": %%d}\\n', summary.requests, summary.duration,
+    o, l, c, x, summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout))
+end
+""" % {"me": ME, "slow": SLOW}  # noqa: UP031 - the Lua is full of braces
+
+
+def serve(admin: str, port: int, workers: int, config: str) -> None:
+    """Child process: the product app plus the slow route, served by uvicorn."""
+    import uvicorn
+
+    os.environ["BENCH_ADMIN_URL"] = admin
+    os.environ["BENCH_PORT"] = str(port)
+    os.environ["BENCH_CONFIG"] = config
+    uvicorn.run(
+        "benchmarks.noisy_neighbour:bench_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def bench_app() -> object:
+    """The product app with one slow route (a module's, as a team would add it)."""
+    from fastapi import APIRouter
+
+    from tenantry.kit.config import Settings
+    from tenantry.kit.modules import installed_modules
+    from tenantry.library import Module, Scope, Scoped, TenantTransaction
+    from tenantry.web import create_app
+
+    router = APIRouter()
+
+    @router.get(SLOW.replace("thinktank", "{app}"))
+    async def slow(
+        scoped: Annotated[Scoped, TenantTransaction(Scope.PROFILE, read_only=True)],
+    ) -> dict[str, bool]:
+        await scoped.tx.execute("SELECT pg_sleep(1)")
+        return {"done": True}
+
+    admin, port = os.environ["BENCH_ADMIN_URL"], os.environ["BENCH_PORT"]
+    redis = "redis://127.0.0.1:6379/0" if _redis_answers() else ""
+    settings = Settings(
+        database_url=admin,
+        role_prefix=ROLES.prefix,
+        public_url=f"http://127.0.0.1:{port}",
+        pool_min_size=4,
+        pool_max_size=POOL_SIZE,
+        rate_limit_redis_url=redis,
+        **CONFIGS[os.environ["BENCH_CONFIG"]],
+    )
+    module = Module("noisy_bench", routers=lambda: (router,))
+    return create_app(settings, modules=[*installed_modules(), module])
+
+
+def _redis_answers() -> bool:
+    """Whether the local Redis answers, so that the workers share their buckets."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base} did not become ready")
+
+
+def provision(admin: str) -> None:
+    """Two tenants with the thinktank app: the victim on the business plan, the noise free."""
+    import psycopg
+
+    from tenantry.kit.context import ContextSigner
+    from tenantry.kit.migrate import read_signing_key
+
+    with psycopg.connect(admin) as conn:
+        conn.execute(f'SET ROLE "{ROLES.owner}"')
+        signer = ContextSigner(read_signing_key(conn), 300)
+    with psycopg.connect(role_url(admin, ROLES.platform)) as conn:
+        conn.execute("SELECT set_config('tenantry.context', %s, true)", [signer.sign_platform()])
+        for slug, plan in (("victim", "business"), ("noisy", "free")):
+            tenant = conn.execute(
+                "INSERT INTO tenants (id, slug, name, status, plan) "
+                "VALUES (gen_random_uuid(), %s, %s, 'active', %s) RETURNING id",
+                [slug, slug.title(), plan],
+            ).fetchone()
+            assert tenant is not None
+            conn.execute(
+                "INSERT INTO tenant_apps (tenant_id, app_id) SELECT %s, id FROM apps", [tenant[0]]
+            )
+
+
+def sign_in(base: str, tenant: str) -> str:
+    body = {"tenant": tenant, "email": f"{tenant}@example.com", "password": PASSWORD}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        client.post("/v1/apps/thinktank/auth/signup", json=body).raise_for_status()
+        login = client.post("/v1/apps/thinktank/auth/login", json=body)
+        login.raise_for_status()
+        return str(login.json()["access_token"])
+
+
+async def victim(base: str, token: str, seconds: float) -> list[float]:
+    """Latencies (ms) of GETs sent at a steady rate; a late answer delays the next send."""
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    interval = 1 / VICTIM_RATE
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
+        for _ in range(5):  # a warm connection
+            await client.get(ME)
+        start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - start < seconds:
+            began = time.perf_counter()
+            answer = await client.get(ME)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if answer.status_code != 200:
+                raise RuntimeError(f"victim answered {answer.status_code}: {answer.text}")
+            n += 1
+            await asyncio.sleep(max(0.0, start + n * interval - time.perf_counter()))
+    return latencies
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def measure(
+    base: str, victim_token: str, noisy_token: str | None, seconds: float, connections: int
+) -> dict[str, Any]:
+    """The victim's latencies for `seconds`, alone or while the noise runs."""
+    noise = None
+    script = None
+    if noisy_token is not None:
+        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script.write_text(NOISE_LUA)
+        noise = subprocess.Popen(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds + 2:.0f}s",
+                "--timeout",
+                "10s",
+                "-H",
+                f"Authorization: Bearer {noisy_token}",
+                "-s",
+                str(script),
+                base + ME,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)  # the noise at full strength before measuring
+    try:
+        latencies = asyncio.run(victim(base, victim_token, seconds))
+    finally:
+        noise_report = None
+        if noise is not None:
+            out, _ = noise.communicate(timeout=seconds + 60)
+            match = re.search(r"^\{.*\}$", out, re.MULTILINE)
+            noise_report = json.loads(match.group(0)) if match else {"raw": out}
+        if script is not None:
+            script.unlink(missing_ok=True)
+    result: dict[str, Any] = {
+        "victim_requests": len(latencies),
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": p99(latencies),
+    }
+    if noise_report is not None:
+        seconds_run = noise_report.get("duration_us", 1) / 1e6
+        result["noise"] = {
+            key: noise_report.get(key) for key in ("requests", "ok", "limited", "cut", "other")
+        }
+        result["noise"]["rps"] = round(noise_report.get("requests", 0) / seconds_run, 1)
+        result["noise"]["socket_errors"] = noise_report.get("socket_errors")
+    return result
+
+
+def start_server(admin: str, port: int, workers: int, config: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            admin,
+            str(port),
+            config,
+            "--workers",
+            str(workers),
+        ],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+
+
+def run(args: argparse.Namespace, seconds: float, rounds: int) -> dict[str, list[dict[str, Any]]]:
+    """Both servers on a fresh database; the four cases, interleaved, `rounds` times."""
+    bench = fresh_database()
+    provision(bench.admin)
+    ports = {config: free_port() for config in CONFIGS}
+    servers = {c: start_server(bench.admin, p, args.workers, c) for c, p in ports.items()}
+    samples: dict[str, list[dict[str, Any]]] = {}
+    try:
+        bases = {config: f"http://127.0.0.1:{port}" for config, port in ports.items()}
+        for base in bases.values():
+            wait_ready(base, time.monotonic() + 90)
+        any_base = next(iter(bases.values()))
+        victim_token, noisy_token = sign_in(any_base, "victim"), sign_in(any_base, "noisy")
+        cases = [(config, noisy) for config in CONFIGS for noisy in (False, True)]
+        rng = random.Random(16)
+        for _ in range(rounds):
+            rng.shuffle(cases)
+            for config, noisy in cases:
+                name = f"{config}_{'noisy' if noisy else 'idle'}"
+                noise = noisy_token if noisy else None
+                samples.setdefault(name, []).append(
+                    measure(bases[config], victim_token, noise, seconds, args.connections)
+                )
+                time.sleep(1.5)  # the noise's slow statements end before the next case
+    finally:
+        for server in servers.values():
+            server.send_signal(signal.SIGINT)
+        for server in servers.values():
+            server.wait(timeout=30)
+        stop(bench)
+        shutil.rmtree(bench.data_dir, ignore_errors=True)
+    return samples
+
+
+def summarize(
+    samples: dict[str, list[dict[str, Any]]], args: argparse.Namespace, seconds: float, rounds: int
+) -> dict[str, Any]:
+    def med(name: str, key: str) -> float:
+        return round(statistics.median(s[key] for s in samples[name]), 2)
+
+    results = {
+        name: {
+            "p50_ms": med(name, "p50_ms"),
+            "p99_ms": med(name, "p99_ms"),
+            "victim_requests": sum(s["victim_requests"] for s in runs),
+            **({"noise": runs[-1]["noise"]} if "noise" in runs[-1] else {}),
+        }
+        for name, runs in sorted(samples.items())
+    }
+    ratios = {
+        config: round(results[f"{config}_noisy"]["p99_ms"] / results[f"{config}_idle"]["p99_ms"], 2)
+        for config in CONFIGS
+    }
+    return {
+        "benchmark": "noisy_neighbour",
+        "machine": machine(),
+        "settings": {
+            "seconds": seconds,
+            "rounds": rounds,
+            "server_workers": args.workers,
+            "pool_size_per_worker": POOL_SIZE,
+            "victim_rate": VICTIM_RATE,
+            "noise_connections": args.connections,
+            "configs": CONFIGS,
+        },
+        "results": results,
+        "p99_ratio_noisy_over_idle": ratios,
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    settings = report["settings"]
+    print(
+        f"Noisy neighbour ({settings['rounds']} interleaved round(s) x {settings['seconds']:.0f}s, "
+        f"{settings['server_workers']} worker(s), noise {settings['noise_connections']} "
+        f"connections, victim {VICTIM_RATE} req/s)"
+    )
+    print(f"{'case':<12}{'p50 ms':>9}{'p99 ms':>9}  noise (req/s; ok / 429 / 503 / other)")
+    for name, r in report["results"].items():
+        noise = r.get("noise")
+        line = f"{name:<12}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+        if noise:
+            line += (
+                f"  {noise['rps']:.0f}; {noise['ok']} / {noise['limited']} / {noise['cut']} / "
+                f"{noise['other']}"
+            )
+        print(line)
+    for config, ratio in report["p99_ratio_noisy_over_idle"].items():
+        print(f"p99 noisy/idle, limits {config}: {ratio:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="one short round")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server worker processes"
+    )
+    parser.add_argument("--connections", type=int, default=64, help="the noise's connections")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.workers, args.serve[2])
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("this benchmark needs wrk (apt-get install wrk)")
+    seconds, rounds = (4.0, 1) if args.quick else (10.0, 3)
+    report = summarize(run(args, seconds, rounds), args, seconds, rounds)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+
+
+if __name__ == "__main__":
+    main()
