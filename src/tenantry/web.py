@@ -23,14 +23,19 @@ from tenantry.kit.db import Database
 from tenantry.kit.ids import uuid7
 from tenantry.kit.metrics import Metrics
 from tenantry.kit.modules import Module, installed_modules
+from tenantry.kit.observe import RequestObserver
+from tenantry.kit.query_stats import QueryStats
 from tenantry.kit.requests import bind_request_id
 from tenantry.kit.route_index import index_routes
+from tenantry.kit.telemetry import start_tracing
+from tenantry.operations.query_stats.service import QueryStatsFlusher
 from tenantry.services import build_services
 from tenantry.tenants.domains import TxtResolver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
+    from opentelemetry.trace import TracerProvider
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("tenantry.http")
@@ -44,12 +49,16 @@ def create_app(
     database: Database | None = None,
     resolver: TxtResolver | None = None,
     modules: Sequence[Module] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """Build the app. Pass `database` to share an open pool (tests, embedding), `resolver`
-    to verify domains against a name server of your own and `modules` to serve other modules
-    than the installed ones (the `tenantry.modules` entry points)."""
+    to verify domains against a name server of your own, `modules` to serve other modules
+    than the installed ones (the `tenantry.modules` entry points) and `tracer_provider` to
+    trace into an OpenTelemetry provider of your own (else `otel_exporter` decides)."""
     config = settings or get_settings()
-    metrics = Metrics()
+    metrics = Metrics(config.metrics_tenant_labels)
+    stats = QueryStats(config.query_stats_max_entries) if config.query_stats_flush_seconds else None
+    observer = RequestObserver(None, stats, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +69,7 @@ def create_app(
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             prepared_statements=config.pooler == "none",
+            acquire_timeout=config.pool_timeout_seconds,
         )
         if database is None:
             await db.open()
@@ -69,9 +79,17 @@ def create_app(
         await services.listener.start()
         db.commit_listeners.append(services.listener.after_commit)
         app.state.services = services
+        tracing = start_tracing(config.otel_exporter, tracer_provider)
+        observer.tracer = tracing.tracer if tracing else None
+        flusher = _flusher(config, db, stats)
         try:
             yield
         finally:
+            if flusher is not None:
+                await flusher.stop()
+            if tracing is not None:
+                observer.tracer = None
+                tracing.shutdown()
             db.commit_listeners.remove(services.listener.after_commit)
             await services.listener.stop()
             await services.jwks.close()
@@ -101,9 +119,26 @@ def create_app(
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(RequestMiddleware, metrics=metrics, base_domain=config.base_domain)
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, observer=observer, base_domain=config.base_domain
+    )
+    app.state.observer = observer
     index_routes(app.router.routes)
     return app
+
+
+def _flusher(config: Settings, db: Database, stats: QueryStats | None) -> QueryStatsFlusher | None:
+    """The writer of this process's per-tenant statement timings (`tenantry doctor --tenant`)."""
+    if stats is None:
+        return None
+    flusher = QueryStatsFlusher(
+        db,
+        stats,
+        interval=config.query_stats_flush_seconds,
+        retention_hours=config.query_stats_retention_hours,
+    )
+    flusher.start()
+    return flusher
 
 
 ADMIN_STATIC = Path(admin_views.__file__).parent / "static"
@@ -130,11 +165,15 @@ async def _admin_login_required(request: Request, _: Exception) -> Response:
 
 
 class RequestMiddleware:
-    """Request id, app-from-host routing, a JSON access log line and Prometheus metrics."""
+    """Request id, app-from-host routing, a JSON access log line, Prometheus metrics and the
+    request's observation (`kit.observe`: its trace span, per-tenant metrics and timings)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, base_domain: str) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, observer: RequestObserver, base_domain: str
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.observer = observer
         self.base_domain = base_domain.lower().strip(".")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,6 +209,7 @@ class RequestMiddleware:
         # Only routing knows whether the gateway streams this body to an upstream (no limit).
         decide_after_routing = too_large and scope["path"].startswith("/v1/apps/")
         bounded_receive = _bounded(scope, receive, refuse=decide_after_routing)
+        observed = self.observer.start(scope)
         try:
             if too_large and not decide_after_routing:
                 await self._too_large(scope, receive, send_with_id)
@@ -181,6 +221,7 @@ class RequestMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(template, method, str(status)).inc()
             self.metrics.latency.labels(template, method).observe(elapsed)
+            self.observer.finish(observed, template, status, elapsed)
             log.info(
                 "request",
                 extra={

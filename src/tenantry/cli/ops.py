@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import asdict
 
 import psycopg
 import typer
 from alembic.script import ScriptDirectory
 
-from tenantry.cli._common import DatabaseUrlOption, console, print_rows, settings
+from tenantry.cli._common import DatabaseUrlOption, console, database, print_rows, settings
 from tenantry.isolation.roles import Roles
 from tenantry.kit import dsn, migrate
+from tenantry.kit.config import Settings
+from tenantry.kit.errors import NotFound
 from tenantry.kit.modules import installed_modules
 from tenantry.operations import doctor
+from tenantry.operations.query_stats.service import StatementReport, tenant_report
+from tenantry.tenants.service import TenantDirectory
 
 
 def doctor_command(
     database_url: str | None = DatabaseUrlOption,
     skip_drift: bool = typer.Option(False, help="Skip the schema comparison (it needs CREATEDB)."),
     as_json: bool = typer.Option(False, "--json"),
+    tenant: str | None = typer.Option(
+        None,
+        "--tenant",
+        help="Instead: this tenant's statements (by slug), as the service timed them.",
+    ),
+    hours: int = typer.Option(24, min=1, max=24 * 90, help="With --tenant: the last N hours."),
+    limit: int = typer.Option(20, min=1, max=1000, help="With --tenant: at most N statements."),
 ) -> None:
     """Schema drift against the migrations, data consistency and slow statements; exit 1 on any
-    error-level problem."""
+    error-level problem. With --tenant, the tenant's statement timings instead."""
     config = settings(database_url)
+    if tenant is not None:
+        tenant_statements(config, tenant, hours, limit, as_json=as_json)
+        return
     admin = dsn.admin_url(config)
     problems = (
         []
@@ -49,6 +65,41 @@ def doctor_command(
             console.print("[green]doctor: no problems[/green]")
     if errors:
         raise typer.Exit(1)
+
+
+def tenant_statements(
+    config: Settings, slug: str, hours: int, limit: int, *, as_json: bool
+) -> None:
+    """The tenant's statements by total time: count, total, mean and p95, from what every
+    process of the service wrote (`pg_stat_statements` cannot tell tenants apart)."""
+
+    async def read() -> list[StatementReport]:
+        async with database(config) as db:
+            found = await TenantDirectory(db).by_slug(slug)
+            if found is None:
+                raise NotFound(f"no tenant {slug!r}")
+            return await tenant_report(db, found.id, hours)
+
+    reports = asyncio.run(read())[:limit]
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in reports]))
+        return
+    if not reports:
+        console.print(
+            f"no statements of {slug} recorded in the last {hours} h (the service writes them "
+            f"every {config.query_stats_flush_seconds:g} s; 0 turns them off)",
+            highlight=False,
+        )
+        return
+    console.print(f"statements of {slug} in the last {hours} h, by total time", highlight=False)
+    print_rows(
+        ["statement", "calls", "total_ms", "mean_ms", "p95_ms", "fingerprint"],
+        [
+            [r.statement[:120], r.calls, r.total_ms, r.mean_ms, r.p95_ms, r.fingerprint]
+            for r in reports
+        ],
+        as_json=False,
+    )
 
 
 def status_command(

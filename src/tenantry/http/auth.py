@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 
 from tenantry.apps.models import App
 from tenantry.identity.principal import ADMIN_APP, HIDDEN_SCOPES, Credential, Principal, Scope
+from tenantry.kit import observe
 from tenantry.kit.errors import (
     AppMismatch,
     InsufficientPrivilege,
@@ -111,6 +112,7 @@ async def authorize(
     except Unauthorized:
         services.metrics.auth_failures.labels(reason="invalid").inc()
         raise
+    observe.note_principal(principal.tenant_id, principal.app_id)
     await rate_limit(services, request, principal, token.strip())
     missing = required - principal.scopes
     if missing & HIDDEN_SCOPES:

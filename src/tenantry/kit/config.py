@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     context_ttl_seconds: int = Field(default=300, ge=5, le=3600)
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # How long a request waits for a database connection before it answers 503
+    # `database_unavailable` (with Retry-After).
+    pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # `pgbouncer`: the runtime and platform URLs go through a pooler in transaction mode
     # (PgBouncer before 1.21 keeps no prepared statements across transactions, so none are
     # made; docs/operations.md). LISTEN needs a session of its own there: set `redis_url` or
@@ -76,6 +79,17 @@ class Settings(BaseSettings):
     reauthentication_max_age_seconds: int = Field(default=900, ge=60, le=86400)
     # `/metrics` answers only with `Authorization: Bearer <metrics_token>`; empty turns it off.
     metrics_token: str = ""
+    # Tenants with a metrics label of their own (the busiest); the rest are counted as `other`.
+    metrics_tenant_labels: int = Field(default=50, ge=0, le=1000)
+    # OpenTelemetry traces: `none` (no SDK loaded), `console` or `otlp` (the OTEL_* variables
+    # name the endpoint): docs/operations.md, "Observability".
+    otel_exporter: Literal["none", "otlp", "console"] = "none"
+    # Per-tenant statement timings (`tenantry doctor --tenant`): written to the database every
+    # this many seconds (0 turns them off), at most `max_entries` pairs of tenant and statement
+    # between two writes, kept for `retention_hours`.
+    query_stats_flush_seconds: float = Field(default=60, ge=0, le=3600)
+    query_stats_max_entries: int = Field(default=10_000, ge=10, le=1_000_000)
+    query_stats_retention_hours: int = Field(default=48, ge=1, le=24 * 90)
     # Allowed clock skew when verifying tokens.
     clock_skew_seconds: int = Field(default=30, ge=0, le=300)
     # Login throttling: failures in a window before delays start, and the lockout after that.

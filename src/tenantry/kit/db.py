@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, LiteralString, Self
 
 import psycopg
@@ -20,7 +20,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from tenantry.kit import tenant_limits
+from tenantry.kit import observe, tenant_limits
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
 from tenantry.kit.errors import (
     ConfigurationError,
@@ -79,8 +79,11 @@ class Transaction:
         *,
         read_only: bool = False,
         statement_timeout_ms: int | None = None,
+        scope: observe.Scope = None,
     ) -> None:
         self._connection = connection
+        # Whose statements these are, for the request's observation (`kit.observe`).
+        self.scope = scope
         self._token = token
         self._timeout_ms = statement_timeout_ms
         self._pending_token: str | None = token
@@ -119,6 +122,10 @@ class Transaction:
             raise
 
     async def _execute(self, query: Query, params: Params) -> Cursor:
+        send = partial(self._send, query, params)
+        return await observe.statement(self.scope, query, self._connection, send)
+
+    async def _send(self, query: Query, params: Params) -> Cursor:
         cursor = self._connection.cursor()
         if self._pending_token is None:
             await cursor.execute(query, params)
@@ -169,6 +176,10 @@ class Transaction:
         return self._connection
 
 
+CONNECT_TIMEOUT_SECONDS = 3
+RECONNECT_TIMEOUT_SECONDS = 3.0
+
+
 class Database:
     """The runtime pool (tenant requests) and the platform pool (control plane)."""
 
@@ -181,6 +192,7 @@ class Database:
         min_size: int = 1,
         max_size: int = 10,
         prepared_statements: bool = True,
+        acquire_timeout: float = 30.0,
     ) -> None:
         self._ttl = context_ttl_seconds
         # For engines beside the pool on the same role (`tenantry.library.orm`).
@@ -192,7 +204,15 @@ class Database:
             "row_factory": dict_row,
             "autocommit": True,
             "prepare_threshold": 5 if prepared_statements else None,
+            # A server that does not answer fails the attempt instead of holding it.
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         }
+        # `acquire_timeout`: how long a caller waits for a connection (the service passes a
+        # short one: during an outage a request answers 503 at once, never hangs). A failed
+        # reconnection gives up after a few seconds rather than backing off for minutes, so
+        # the next caller starts a fresh attempt: the pool refills within seconds of the
+        # database's return.
+        timeouts = {"timeout": acquire_timeout, "reconnect_timeout": RECONNECT_TIMEOUT_SECONDS}
         self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,
             min_size=min_size,
@@ -200,6 +220,7 @@ class Database:
             kwargs=options,
             open=False,
             name="tenantry-runtime",
+            **timeouts,
         )
         self.platform_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             platform_url,
@@ -208,6 +229,7 @@ class Database:
             kwargs=options,
             open=False,
             name="tenantry-platform",
+            **timeouts,
         )
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.
@@ -266,6 +288,7 @@ class Database:
                 token,
                 read_only=context.read_only,
                 statement_timeout_ms=timeout_ms,
+                scope=(context.tenant_id, context.app_id),
             ) as transaction,
         ):
             yield transaction
@@ -308,7 +331,12 @@ class Database:
         statement = _single_message_read(query, tuple(check for check, _, _ in require))
         admission, timeout_ms = self._governed(context)
         async with admission, self.runtime_pool.connection() as conn:
-            rows = await tenant_limits.read_within(conn, statement, values, timeout_ms)
+            rows = await observe.statement(
+                (context.tenant_id, context.app_id),
+                query,
+                conn,
+                lambda: tenant_limits.read_within(conn, statement, values, timeout_ms),
+            )
         for passed, (_, _, error) in zip(rows[0]["__checks"], require, strict=True):
             if not passed:
                 raise error
@@ -334,19 +362,28 @@ class Database:
         *,
         read_only: bool = False,
         statement_timeout_ms: int | None = None,
+        scope: observe.Scope = None,
     ) -> AsyncIterator[Transaction]:
         async with pool.connection() as conn:
             transaction = Transaction(
-                conn, token, read_only=read_only, statement_timeout_ms=statement_timeout_ms
+                conn,
+                token,
+                read_only=read_only,
+                statement_timeout_ms=statement_timeout_ms,
+                scope=scope,
             )
             try:
                 yield transaction
             except BaseException:
                 if transaction.began:
-                    await conn.execute(ROLLBACK)
+                    await observe.statement(scope, observe.ROLLBACK, conn, _sender(conn, ROLLBACK))
                 raise
             if transaction.began:
-                await conn.execute(COMMIT)
+                await observe.statement(scope, observe.COMMIT, conn, _sender(conn, COMMIT))
         if transaction.invalidated:
             for listener in self.commit_listeners:
                 await listener(transaction.invalidated)
+
+
+def _sender(conn: Connection, command: bytes) -> Callable[[], Awaitable[object]]:
+    return lambda: conn.execute(command)

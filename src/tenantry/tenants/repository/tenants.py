@@ -148,6 +148,8 @@ async def enabled_apps(tx: Transaction, tenant_id: UUID) -> list[dict[str, objec
 PRIVATE_TENANT_TABLES = (
     ("tenantry_private", "domain_claims"),
     ("tenantry_private", "provisioning_requests"),
+    # The service's statement timings (`operations.query_stats`).
+    ("tenantry_private", "query_stats"),
 )
 
 

@@ -1,0 +1,1 @@
+"""Per-tenant statement timings: written by the service, read by `tenantry doctor --tenant`."""
