@@ -4,6 +4,7 @@ statement timeouts), with each plan's quotas."""
 from __future__ import annotations
 
 import hashlib
+import math
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ class RateLimiter:
         limits are off."""
         if not self.enabled:
             return None
+        plan = plan or DEFAULT_PLAN
         quota = self.quotas.for_plan(plan)
         # A hash tag keeps a request's buckets in one Redis Cluster slot (one script call).
         keys = [f"{{{tenant_id}}}:tenant"]
@@ -64,7 +66,7 @@ class RateLimiter:
             self._metrics.rate_limited.labels(self._metrics.tenant(tenant_id), plan, limit).inc()
             raise RateLimited(
                 f"too many requests for this {limit}; slow down",
-                max(1, round(decision.retry_after + 0.5)),
+                max(1, math.ceil(decision.retry_after)),
                 rate_headers(decision),
             )
         return decision
