@@ -13,12 +13,15 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING
 
+import psycopg
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
+from tenantry.kit import observe
 from tenantry.web import create_app
 from tests.support.accounts import signed_in
 from tests.support.http import client_for
@@ -241,3 +244,24 @@ async def test_the_otlp_exporter_sends_spans_to_the_configured_endpoint(
     ]
     assert "GET /readyz" in names
     assert "SELECT" in names
+
+
+async def test_a_failed_statements_span_names_its_sqlstate_never_its_message(db) -> None:
+    """PostgreSQL's messages quote values ("invalid input syntax …: \"ada@…\""): the span keeps
+    the SQLSTATE only."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    token = observe._current.set(observe.Observation(provider.get_tracer("test"), None))
+    try:
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            async with db.platform_transaction() as tx:
+                await tx.execute("SELECT %s::text::int", ["ada.lovelace@example.com"])
+    finally:
+        observe._current.reset(token)
+    [failed, rollback] = exporter.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes["error.type"] == "22P02"
+    assert not failed.events
+    assert "ada" not in values(failed)
+    assert rollback.name == "ROLLBACK"

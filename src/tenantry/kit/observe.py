@@ -67,12 +67,23 @@ class Observation:
                 return await run()
             finally:
                 self._account(scope, shape, perf_counter() - started)
+        # Not the SDK's exception event: a database error's message can quote values.
         with self.tracer.start_as_current_span(
-            shape.keyword, kind=SpanKind.CLIENT, attributes=_statement_attributes(scope, shape)
-        ):
+            shape.keyword,
+            kind=SpanKind.CLIENT,
+            attributes=_statement_attributes(scope, shape),
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             started = perf_counter()
             try:
                 return await run()
+            except BaseException as exc:
+                span.set_status(Status(StatusCode.ERROR))
+                span.set_attribute(
+                    "error.type", getattr(exc, "sqlstate", None) or type(exc).__name__
+                )
+                raise
             finally:
                 self._account(scope, shape, perf_counter() - started)
 
