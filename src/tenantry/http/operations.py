@@ -23,14 +23,16 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """The database answers and its schema is at the code's migration head."""
-    state = await readiness(services.db)
-    if state.status == "database_unreachable":
-        return JSONResponse({"status": state.status}, status_code=503)
-    if not state.ready:
-        body = {"status": state.status, "current": state.current, "head": state.head}
-        return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "revision": state.current})
+    """The database answers, its schema is at the code's migration head and cache invalidation
+    is heard; `dependencies` gives each one's state."""
+    mail = "smtp" if services.settings.smtp_url else "outbox"
+    state = await readiness(services.db, services.listener.state(), mail)
+    body: dict[str, object] = {"status": state.status, "dependencies": state.dependencies}
+    if state.current is not None:
+        body["revision"] = state.current
+    if state.status == "migrations_pending":
+        body["head"] = state.head
+    return JSONResponse(body, status_code=200 if state.ready else 503)
 
 
 @router.get("/metrics", include_in_schema=False)

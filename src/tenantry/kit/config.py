@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=10, ge=1)
     # How long a request waits for a database connection before it answers 503
     # `database_unavailable` (with Retry-After).
-    pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    pool_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
     # `pgbouncer`: the runtime and platform URLs go through a pooler in transaction mode
     # (PgBouncer before 1.21 keeps no prepared statements across transactions, so none are
     # made; docs/operations.md). LISTEN needs a session of its own there: set `redis_url` or

@@ -212,7 +212,6 @@ class Database:
         # reconnection gives up after a few seconds rather than backing off for minutes, so
         # the next caller starts a fresh attempt: the pool refills within seconds of the
         # database's return.
-        timeouts = {"timeout": acquire_timeout, "reconnect_timeout": RECONNECT_TIMEOUT_SECONDS}
         self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             runtime_url,
             min_size=min_size,
@@ -220,7 +219,8 @@ class Database:
             kwargs=options,
             open=False,
             name="tenantry-runtime",
-            **timeouts,
+            timeout=acquire_timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         )
         self.platform_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             platform_url,
@@ -229,7 +229,8 @@ class Database:
             kwargs=options,
             open=False,
             name="tenantry-platform",
-            **timeouts,
+            timeout=acquire_timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         )
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.

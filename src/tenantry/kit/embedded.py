@@ -30,6 +30,9 @@ def start(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = get_server(pgdata, cleanup_mode=None)
+        # The library keeps one server object per folder for the process: started again
+        # after a stop in this process, it must be told to start.
+        server.ensure_postgres_running()
         url = str(server.get_uri("postgres"))
         if _preload_statement_stats(url):
             # Preloaded libraries need a restart; the library restarts with its own options.

@@ -5,6 +5,11 @@ Writers call `notify_in(tx, scope)` inside the transaction that makes the change
 delivers the notification exactly when (and only if) the change commits. With Redis, the same
 scopes are published after commit. Every process listens and drops what the scope names.
 A scope is a tenant id, or `*` for everything (a global catalog changed).
+
+With Redis and a database URL both, a process listens on both: Redis stopping loses nothing
+(every commit notifies PostgreSQL too), and a failed publish is logged, never turned into an
+error for a change already committed. Each (re)connection drops everything cached, since
+anything may have changed while nobody listened.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ EVERYTHING = "*"
 # Signing keys changed (app token keys or the context key): every process reloads them.
 KEYS = "keys"
 log = logging.getLogger("tenantry.invalidation")
+# A publish waits at most this long for Redis (a stopped Redis must not hold a request).
+PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 _NOTIFY = "SELECT pg_notify(%s, %s)"
@@ -68,15 +75,25 @@ class Listener:
         self._url = database_url
         self._redis_url = redis_url
         self._handlers: list[Handler] = []
-        self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._redis: object | None = None
-        self._connected = False
+        self._listening = False
+        self._subscribed = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     def hears_triggers(self) -> bool:
-        """Whether notifications sent by database triggers reach this process now: with the
-        PostgreSQL backend, while connected. (Redis carries only what writers publish.)"""
-        return self._connected and not self._redis_url
+        """Whether notifications sent by database triggers reach this process now: while
+        LISTEN is connected. (Redis carries only what writers publish.)"""
+        return self._listening
+
+    def state(self) -> dict[str, str]:
+        """Each configured channel: `connected` or `disconnected` (readiness reports it)."""
+        found = {}
+        if self._url:
+            found["postgres"] = "connected" if self._listening else "disconnected"
+        if self._redis_url:
+            found["redis"] = "connected" if self._subscribed else "disconnected"
+        return found
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -86,15 +103,18 @@ class Listener:
             handler(scope)
 
     async def start(self) -> None:
-        runner = self._listen_redis if self._redis_url else self._listen_postgres
-        self._task = asyncio.create_task(runner())
+        if self._url:
+            self._tasks.append(asyncio.create_task(self._listen_postgres()))
+        if self._redis_url:
+            self._tasks.append(asyncio.create_task(self._listen_redis()))
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks.clear()
         if self._redis is not None:
             from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
 
@@ -113,17 +133,22 @@ class Listener:
         if not self._redis_url or not scopes:
             return
         from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
+        from redis.exceptions import RedisError  # noqa: PLC0415 - as above
 
         if self._redis is None:
-            self._redis = Redis.from_url(self._redis_url)
+            self._redis = Redis.from_url(self._redis_url, socket_timeout=PUBLISH_TIMEOUT_SECONDS)
         assert isinstance(self._redis, Redis)
-        for scope in scopes:
-            await self._redis.publish(CHANNEL, scope)
+        try:
+            for scope in scopes:
+                await self._redis.publish(CHANNEL, scope)
+        except (RedisError, OSError) as exc:
+            # The change is committed and PostgreSQL's NOTIFY went with it; Redis-only
+            # listeners drop everything when they reconnect.
+            log.warning("invalidation not published to Redis", extra={"error": type(exc).__name__})
 
     def _heard_again(self) -> None:
         # Anything may have changed while we were not listening.
         self.dispatch(EVERYTHING)
-        self._connected = True
         self._ready.set()
 
     async def _listen_postgres(self) -> None:
@@ -133,6 +158,7 @@ class Listener:
                     self._url, autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening = True
                     self._heard_again()
                     async for notice in conn.notifies():
                         self.dispatch(notice.payload)
@@ -140,24 +166,26 @@ class Listener:
                 log.warning("invalidation listener lost its connection; reconnecting")
                 await asyncio.sleep(1)
             finally:
-                self._connected = False
+                self._listening = False
 
     async def _listen_redis(self) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
+        from redis.exceptions import RedisError  # noqa: PLC0415 - as above
 
         while True:
             client = Redis.from_url(self._redis_url)
             try:
                 pubsub = client.pubsub()
                 await pubsub.subscribe(CHANNEL)
+                self._subscribed = True
                 self._heard_again()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         data = message["data"]
                         self.dispatch(data.decode() if isinstance(data, bytes) else str(data))
-            except OSError:
+            except (RedisError, OSError):
                 log.warning("invalidation listener lost Redis; reconnecting")
                 await asyncio.sleep(1)
             finally:
-                self._connected = False
+                self._subscribed = False
                 await client.aclose()

@@ -150,9 +150,20 @@ async def _unstorable_input(request: Request, _: Exception) -> JSONResponse:
     )
 
 
+# What a client is told to wait after a 503 for an unavailable database: the pool tries
+# again within seconds of the server's return.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable", extra={"error": type(exc).__name__})
-    return problem(request, 503, "database_unavailable", "the database is unavailable")
+    return problem(
+        request,
+        503,
+        "database_unavailable",
+        "the database is unavailable",
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _statement_cancelled(request: Request, _: Exception) -> JSONResponse:
