@@ -305,6 +305,7 @@ async def measure(
         "strategy": "/".join(sorted(strategies)),
         "recall_at_10": round(statistics.mean(recalls), 4),
         "min_recall": round(min(recalls), 2),
+        "p5_recall": round(sorted(recalls)[len(recalls) // 20], 2),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p95_ms": round(latencies[max(0, math.ceil(len(latencies) * 0.95) - 1)] * 1000, 1),
     }

@@ -46,8 +46,10 @@ B = 0.75
 # A scope's own HNSW index (`tenantry db maintain` builds one for each large scope) is named
 # after a digest of its tenant and app: names hold at most 63 bytes.
 SCOPE_INDEX_PREFIX: LiteralString = "knowledge_chunks_scope_"
-# m and ef_construction of every HNSW index on the chunks (migration w0003 has the shared one).
-HNSW_OPTIONS: LiteralString = "WITH (m = 16, ef_construction = 64)"
+# A scope index's graph. Twice the shared index's ef_construction (migration w0003): one
+# tenant's chunks crowd around fewer topics than the whole table's, and a graph built with the
+# default links those clusters too sparsely for some queries to find theirs.
+SCOPE_HNSW_OPTIONS: LiteralString = "WITH (m = 16, ef_construction = 128)"
 
 
 def _scope_index_name(tenant: LiteralString, app: LiteralString) -> LiteralString:
@@ -397,7 +399,7 @@ async def build_scope_index(owner: AsyncConnection[Any], scope: ScopeSize, memor
     await owner.execute(
         sql.SQL(
             "CREATE INDEX CONCURRENTLY {} ON ai.knowledge_chunks"
-            " USING hnsw (embedding vector_cosine_ops) " + HNSW_OPTIONS + " "
+            " USING hnsw (embedding vector_cosine_ops) " + SCOPE_HNSW_OPTIONS + " "
             "WHERE tenant_id = {} AND app_id = {}"
         ).format(
             sql.Identifier(scope.index_name),
