@@ -14,6 +14,7 @@ from tenantry.cli import client as client_cli
 from tenantry.cli import events as events_cli
 from tenantry.cli import flags as flags_cli
 from tenantry.cli import licenses as licenses_cli
+from tenantry.cli import pentest as pentest_cli
 from tenantry.cli import secrets as secrets_cli
 from tenantry.cli import sql as sql_cli
 from tenantry.cli import worker as worker_cli
@@ -43,6 +44,7 @@ app.add_typer(flags_cli.settings_app, name="settings")
 app.add_typer(flags_cli.flags_app, name="flags")
 app.command("doctor")(ops.doctor_command)
 app.command("worker")(worker_cli.worker_command)
+app.command("pentest")(pentest_cli.pentest_command)
 db.app.command("status")(ops.status_command)
 
 

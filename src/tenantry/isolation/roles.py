@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from psycopg import sql
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +91,31 @@ def database_statements(roles: Roles, database: str) -> list[sql.SQL | sql.Compo
         ),
         sql.SQL("ALTER ROLE {runtime} SET track_activities = off").format(runtime=runtime),
     ]
+
+
+def lock_statement_stats(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
+    """Install pg_stat_statements where the server preloads it (the embedded one does), readable
+    by the operators only: it holds every role's statement texts."""
+    row = conn.execute("SHOW shared_preload_libraries").fetchone()
+    if not row or "pg_stat_statements" not in str(row[0]):
+        return
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
+    for view in ("public.pg_stat_statements", "public.pg_stat_statements_info"):
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(sql.SQL(view)))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(view), sql.Identifier(roles.owner))
+        )
+    # The views read set-returning functions that PUBLIC may call, and any role reads its own
+    # statements through them: the runtime role would read every tenant's.
+    functions = conn.execute(
+        """SELECT p.oid::regprocedure::text FROM pg_proc p
+             JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+             JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_stat_statements'
+            WHERE p.proname <> 'pg_stat_statements_reset'"""
+    ).fetchall()
+    for (function,) in functions:
+        name = sql.SQL(str(function))
+        conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(name))
+        conn.execute(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(name, sql.Identifier(roles.owner))
+        )

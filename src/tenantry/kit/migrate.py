@@ -18,7 +18,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from tenantry.isolation.roles import Roles, create_role_statements, database_statements
+from tenantry.isolation.roles import (
+    Roles,
+    create_role_statements,
+    database_statements,
+    lock_statement_stats,
+)
 from tenantry.kit.context import ContextKey, hmac_pads
 from tenantry.kit.dsn import database_name
 from tenantry.kit.errors import ConfigurationError, InvalidInput
@@ -87,7 +92,7 @@ def prepare_roles(
             )
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA tenantry_private FROM PUBLIC"))
         if is_superuser:
-            _statement_stats(conn, roles)
+            lock_statement_stats(conn, roles)
             _vector_extension(conn)
     return warnings
 
@@ -101,20 +106,6 @@ def _vector_extension(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     ).fetchone()
     if row and row[0]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-
-
-def _statement_stats(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
-    """Install pg_stat_statements where the server preloads it (the embedded one does), readable
-    by the operators only: it holds every role's statement texts."""
-    row = conn.execute("SHOW shared_preload_libraries").fetchone()
-    if not row or "pg_stat_statements" not in str(row[0]):
-        return
-    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
-    for view in ("public.pg_stat_statements", "public.pg_stat_statements_info"):
-        conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(sql.SQL(view)))
-        conn.execute(
-            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(view), sql.Identifier(roles.owner))
-        )
 
 
 def sqlalchemy_url(url: str) -> str:
