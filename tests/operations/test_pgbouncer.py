@@ -25,7 +25,7 @@ from tenantry.kit.errors import ConfigurationError
 from tenantry.web import create_app
 from tests.support import pgbouncer
 from tests.support.accounts import login, make_tenant, signed_in
-from tests.support.database import ROLES, SERVER_URL, Urls
+from tests.support.database import ROLES, SERVER_URL
 from tests.support.http import client_for
 from tests.support.wiring import api_settings
 
@@ -43,16 +43,6 @@ def bouncer() -> Iterator[str]:
     pgbouncer.stop(folder)
 
 
-def pooled(urls: Urls, address: str) -> Urls:
-    return Urls(
-        urls.admin,
-        pgbouncer.through(urls.runtime, address),
-        pgbouncer.through(urls.platform, address),
-        pooled=True,
-        direct_platform=urls.platform,
-    )
-
-
 async def test_interleaved_tenants_through_pgbouncer_see_only_their_own(
     client, db, urls, bouncer
 ) -> None:
@@ -61,7 +51,7 @@ async def test_interleaved_tenants_through_pgbouncer_see_only_their_own(
         t.id: {(await signed_in(client, "thinktank", t, f"u{n}@example.com")).id for n in range(2)}
         for t in tenants
     }
-    through = pooled(urls, bouncer)
+    through = urls.through(bouncer)
     rng = random.Random(3)
     # Eight client connections over two server connections: every transaction lands on a
     # server connection that another tenant's transaction used just before.
@@ -82,7 +72,7 @@ async def test_interleaved_tenants_through_pgbouncer_see_only_their_own(
 async def test_prepared_statements_must_be_off_behind_pgbouncer(db, urls, bouncer) -> None:
     """Why `TENANTRY_POOLER=pgbouncer` exists: psycopg prepares a statement on its fifth run,
     on one server connection, and PgBouncer 1.18 sends the next run to another one."""
-    through = pooled(urls, bouncer)
+    through = urls.through(bouncer)
     tenant = await make_tenant(db, "thinktank")
 
     async def run_many(database: Database) -> list[BaseException | None]:
@@ -137,7 +127,7 @@ async def test_a_context_left_in_a_session_never_reaches_the_next_client(
 
 
 async def test_the_api_behind_pgbouncer(db, urls, bouncer) -> None:
-    app = create_app(api_settings(pooled(urls, bouncer)))
+    app = create_app(api_settings(urls.through(bouncer)))
     tenant = await make_tenant(db, "thinktank")
     async with app.router.lifespan_context(app), client_for(app) as api:
         assert (await api.get("/readyz")).status_code == 200
@@ -147,7 +137,7 @@ async def test_the_api_behind_pgbouncer(db, urls, bouncer) -> None:
 
 
 def test_behind_a_pooler_the_listener_needs_a_session_of_its_own(urls, bouncer) -> None:
-    settings = api_settings(pooled(urls, bouncer)).model_copy(update={"listen_database_url": ""})
+    settings = api_settings(urls.through(bouncer)).model_copy(update={"listen_database_url": ""})
     app = create_app(settings)
 
     async def start() -> None:

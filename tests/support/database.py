@@ -78,6 +78,16 @@ class Urls:
     pooled: bool = False
     direct_platform: str = ""
 
+    def through(self, address: str) -> Urls:
+        """The runtime and platform roles through the PgBouncer at `address`."""
+        return Urls(
+            self.admin,
+            pgbouncer.through(self.runtime, address),
+            pgbouncer.through(self.platform, address),
+            pooled=True,
+            direct_platform=self.platform,
+        )
+
     def database(self, *, min_size: int = 1, max_size: int = 4) -> Database:
         """A `Database` on these URLs, configured as the service configures it."""
         return Database(
@@ -97,17 +107,9 @@ def clone(name: str) -> Urls:
         admin = recreate_database(os.environ[SERVER_URL], name, TEMPLATE)
         # Database-level grants and per-database role settings are not copied from a template.
         migrate.upgrade(admin, ROLES)
-    runtime, platform = as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)
+    urls = Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform))
     address = os.environ.get(pgbouncer.ADDRESS)
-    if address is None:
-        return Urls(admin, runtime, platform)
-    return Urls(
-        admin,
-        pgbouncer.through(runtime, address),
-        pgbouncer.through(platform, address),
-        pooled=True,
-        direct_platform=platform,
-    )
+    return urls if address is None else urls.through(address)
 
 
 def drop_database(name: str) -> None:

@@ -30,7 +30,13 @@ UNPRIVILEGED_USER = "embedded_postgres"
 
 
 def settings_for(
-    server_url: str, port: int, folder: Path, *, reset: bool = True, pool_size: int = 20
+    server_url: str,
+    port: int,
+    folder: Path,
+    *,
+    reset: bool = True,
+    pool_size: int = 20,
+    query_wait_timeout: int = 120,
 ) -> str:
     target = conninfo.conninfo_to_dict(server_url)
     server = " ".join(
@@ -53,6 +59,11 @@ def settings_for(
             # Server connections per (database, user) pair.
             f"default_pool_size = {pool_size}",
             "max_client_conn = 1000",
+            # While the server is away: answer waiting clients with an error after this long
+            # (PgBouncer's default, 120 s, holds them), and try the server again every second
+            # (the default, 15 s, delays recovery).
+            f"query_wait_timeout = {query_wait_timeout}",
+            "server_login_retry = 1",
             "ignore_startup_parameters = extra_float_digits",
             f"logfile = {folder / 'pgbouncer.log'}",
             f"pidfile = {folder / 'pgbouncer.pid'}",
@@ -62,7 +73,12 @@ def settings_for(
 
 
 def start(
-    server_url: str, users: list[str], *, reset: bool = True, pool_size: int = 20
+    server_url: str,
+    users: list[str],
+    *,
+    reset: bool = True,
+    pool_size: int = 20,
+    query_wait_timeout: int = 120,
 ) -> tuple[str, Path]:
     """Start PgBouncer in front of `server_url` for `users`; its address and folder."""
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -72,7 +88,14 @@ def start(
     port = _free_port()
     (folder / "users.txt").write_text("".join(f'"{user}" ""\n' for user in users))
     (folder / "pgbouncer.ini").write_text(
-        settings_for(server_url, port, folder, reset=reset, pool_size=pool_size)
+        settings_for(
+            server_url,
+            port,
+            folder,
+            reset=reset,
+            pool_size=pool_size,
+            query_wait_timeout=query_wait_timeout,
+        )
     )
     command = [binary, "-d", str(folder / "pgbouncer.ini")]
     if os.geteuid() == 0:
