@@ -2030,7 +2030,8 @@ class OperationsApi:
     async def readyz(self) -> JsonValue:
         """Readyz (`GET /readyz`).
 
-        The database answers and its schema is at the code's migration head.
+        The database answers, its schema is at the code's migration head and cache
+        invalidation is heard; `dependencies` gives each one's state.
         """
         response = await self._t.send("GET", "/readyz")
         return cast("JsonValue", response.json())

@@ -90,7 +90,8 @@ class SearchOut(BaseModel):
     mode: SearchMode
     strategy: str = Field(
         description="How the vector ranking was found: `exact` (every chunk of the app "
-        "measured), `hnsw` (the approximate index), or `none`."
+        "measured), `scope_index` (the app's own HNSW index), `shared_index` (the table's HNSW "
+        "index, until the app's own is built), or `none`."
     )
     hits: list[HitOut]
 
