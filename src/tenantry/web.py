@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from tenantry.admin import router as admin_views
 from tenantry.http import gateway
-from tenantry.http.rate_limits import RateLimitHeaders
+from tenantry.http.rate_limits import RateLimitGate
 from tenantry.http.routers import ROUTERS
 from tenantry.kit import dsn, problems
 from tenantry.kit.config import Settings, get_settings
@@ -118,7 +118,7 @@ def create_app(
     app.state.tenant_pages = [page for module in modules for page in module.tenant_pages]
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     app.add_exception_handler(admin_views.LoginRequired, _admin_login_required)
-    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(RateLimitGate)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, observer=observer, base_domain=config.base_domain
     )

@@ -4,6 +4,7 @@ fields, and a statement cut by its plan's timeout is a 503 problem, never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from tests.limits.conftest import closed_port, serving, tenant_on
@@ -141,3 +142,29 @@ async def test_a_statement_past_its_plans_timeout_is_a_503_problem(urls, db, own
             assert (await client.get(path, headers=spared.auth)).json() == {"slept": 0.6}
             # The free tenant's quick requests go on as before.
             assert (await client.get(path.replace("0.6", "0"), headers=cut.auth)).status_code == 200
+
+
+async def test_a_refused_credential_is_refused_again_without_any_work(urls, db, own_db) -> None:
+    """Until its bucket can hold a token again, a refused credential is answered before
+    routing or verification: even with the database gone, it gets its 429 (any other request
+    would need the database), and once the token is back it is served again."""
+    quotas = {"free": {"requests_per_second": 10, "burst": 1}}
+    async with serving(urls, own_db, rate_limits=True, plan_quotas=quotas) as app:
+        tenant = await tenant_on(db, "free")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", tenant, "rl-gate@example.com")
+            other = await signed_in(client, "thinktank", await tenant_on(db, "free"), "o@ex.com")
+            assert (await client.get(ME, headers=user.auth)).status_code == 200
+            assert (await client.get(ME, headers=user.auth)).status_code == 429
+            await asyncio.sleep(0.15)  # a token is back after 0.1 s
+            assert (await client.get(ME, headers=user.auth)).status_code == 200
+            assert (await client.get(ME, headers=user.auth)).status_code == 429
+            await own_db.runtime_pool.close()
+            await own_db.platform_pool.close()
+            again = await client.get(ME, headers=user.auth)
+            assert again.status_code == 429
+            assert again.json()["code"] == "rate_limited"
+            assert again.headers["Retry-After"] == "1"
+            assert again.headers["RateLimit-Remaining"] == "0"
+            needs_the_database = await client.get(ME, headers=other.auth)
+            assert needs_the_database.status_code == 503

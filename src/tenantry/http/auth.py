@@ -149,8 +149,8 @@ async def rate_limit(
     if not services.limits.enabled:
         return
     plan = services.tenants.cached_plan(principal.tenant_id) or ""
-    api_token = token if principal.credential is Credential.API_TOKEN else None
-    decision = await services.limits.admit(principal.tenant_id, plan, api_token)
+    api_token = principal.credential is Credential.API_TOKEN
+    decision = await services.limits.admit(principal.tenant_id, plan, token, api_token=api_token)
     setattr(request.state, RATE_LIMIT_STATE, decision)
 
 

@@ -1,25 +1,44 @@
-"""The RateLimit header fields on every answer to a rate-limited request: set here, around the
-app, because many routes return a `Response` of their own, to which a dependency's headers
-never reach. A refusal (429) carries its own."""
+"""Rate limits around the app: a credential refused a moment ago is refused again before any
+work (no routing, no token verification, no database), and every answer to a rate-limited
+request carries the RateLimit header fields (set here because many routes return a `Response`
+of their own, which a dependency's headers never reach; a refusal carries its own)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
+
 from tenantry.http.auth import RATE_LIMIT_STATE
+from tenantry.kit import problems
 from tenantry.limits.service import rate_headers
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from tenantry.limits.service import RateLimiter
 
-class RateLimitHeaders:
+
+class RateLimitGate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        limiter = _limiter(scope)
+        if limiter is None or not limiter.enabled:
+            await self.app(scope, receive, send)
+            return
+        credential = _bearer(scope) if scope["path"].startswith("/v1/") else None
+        refusal = limiter.refused(credential) if credential else None
+        if refusal is not None:
+            headers = {**refusal.headers, "Retry-After": str(refusal.retry_after)}
+            answer = problems.problem(
+                Request(scope), refusal.status, refusal.code, refusal.message, headers
+            )
+            await answer(scope, receive, send)
             return
 
         async def send_with_limits(message: Message) -> None:
@@ -35,3 +54,16 @@ class RateLimitHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+
+def _limiter(scope: Scope) -> RateLimiter | None:
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    return getattr(services, "limits", None)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
+from collections import OrderedDict
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tenantry.kit.errors import RateLimited, StatementTimeout
@@ -22,6 +25,13 @@ if TYPE_CHECKING:
     from tenantry.limits.quotas import Quotas
 
 LIMIT_NAMES = ("tenant", "token")
+# Refused credentials remembered at most (the least recently refused forgotten first, which
+# only means its next request takes the whole path again).
+REMEMBERED_REFUSALS = 10_000
+
+
+def _digest(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()[:32]
 
 
 def rate_headers(decision: Decision) -> dict[str, str]:
@@ -33,9 +43,27 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A credential's refusal, remembered until a token can come back to its bucket."""
+
+    until: float  # time.monotonic()
+    full_at: float
+    tenant_id: UUID
+    plan: str
+    limit: str
+    burst: int
+
+
 class RateLimiter:
     """One decision per request: a token from the tenant's bucket and, for an API token, from
-    the token's, or a 429 `rate_limited` with Retry-After."""
+    the token's, or a 429 `rate_limited` with Retry-After.
+
+    A refused credential is remembered until its bucket can hold a token again: until then
+    every request with it would be refused too (buckets only refill with time), so `refused`
+    answers them before any work, authentication included. Only the holder of the very
+    credential can meet that answer, so it tells nobody else anything.
+    """
 
     def __init__(
         self, quotas: Quotas, store: BucketStore, metrics: LimitMetrics, *, enabled: bool
@@ -44,10 +72,13 @@ class RateLimiter:
         self.enabled = enabled
         self._store = store
         self._metrics = metrics
+        self._refusals: OrderedDict[str, Refusal] = OrderedDict()
 
-    async def admit(self, tenant_id: UUID, plan: str, api_token: str | None) -> Decision | None:
-        """Count one request of the tenant (through `api_token` if it is one); None when rate
-        limits are off."""
+    async def admit(
+        self, tenant_id: UUID, plan: str, credential: str, *, api_token: bool
+    ) -> Decision | None:
+        """Count one request of the tenant with `credential` (an API token's counts against
+        the token's bucket too); None when rate limits are off."""
         if not self.enabled:
             return None
         plan = plan or DEFAULT_PLAN
@@ -55,21 +86,58 @@ class RateLimiter:
         # A hash tag keeps a request's buckets in one Redis Cluster slot (one script call).
         keys = [f"{{{tenant_id}}}:tenant"]
         limits = [Limit(quota.requests_per_second, quota.burst)]
-        if api_token is not None:
-            # The token itself is a credential: only a digest of it names its bucket.
-            digest = hashlib.sha256(api_token.encode()).hexdigest()[:32]
+        digest = _digest(credential)  # a credential is a secret: only its digest is kept
+        if api_token:
             keys.append(f"{{{tenant_id}}}:token:{digest}")
             limits.append(Limit(quota.token_requests_per_second, quota.token_burst))
         decision = await self._store.take(keys, limits)
-        if not decision.allowed:
-            limit = LIMIT_NAMES[decision.binding]
-            self._metrics.rate_limited.labels(self._metrics.tenant(tenant_id), plan, limit).inc()
-            raise RateLimited(
-                f"too many requests for this {limit}; slow down",
-                max(1, math.ceil(decision.retry_after)),
-                rate_headers(decision),
-            )
-        return decision
+        if decision.allowed:
+            return decision
+        now = time.monotonic()
+        refusal = Refusal(
+            now + decision.retry_after,
+            now + decision.reset,
+            tenant_id,
+            plan,
+            LIMIT_NAMES[decision.binding],
+            decision.limit,
+        )
+        self._remember(digest, refusal)
+        raise self._refused_error(refusal, now)
+
+    def refused(self, credential: str) -> RateLimited | None:
+        """The refusal still standing for `credential`, if any (counted as one more)."""
+        if not self._refusals:
+            return None
+        digest = _digest(credential)
+        refusal = self._refusals.get(digest)
+        if refusal is None:
+            return None
+        now = time.monotonic()
+        if now >= refusal.until:
+            del self._refusals[digest]
+            return None
+        return self._refused_error(refusal, now)
+
+    def _remember(self, digest: str, refusal: Refusal) -> None:
+        self._refusals[digest] = refusal
+        self._refusals.move_to_end(digest)
+        while len(self._refusals) > REMEMBERED_REFUSALS:
+            self._refusals.popitem(last=False)
+
+    def _refused_error(self, refusal: Refusal, now: float) -> RateLimited:
+        tenant = self._metrics.tenant(refusal.tenant_id)
+        self._metrics.rate_limited.labels(tenant, refusal.plan, refusal.limit).inc()
+        headers = {
+            "RateLimit-Limit": str(refusal.burst),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(max(1, math.ceil(refusal.full_at - now))),
+        }
+        return RateLimited(
+            f"too many requests for this {refusal.limit}; slow down",
+            max(1, math.ceil(refusal.until - now)),
+            headers,
+        )
 
     async def close(self) -> None:
         if isinstance(self._store, RedisBuckets):
