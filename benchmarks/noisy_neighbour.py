@@ -40,10 +40,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+from fastapi import APIRouter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from tenantry.library import Module, Scope, Scoped, TenantTransaction
 
 PASSWORD = "benchmark-passphrase-correct-horse"
 ME = "/v1/apps/thinktank/me"
@@ -59,37 +61,51 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "plan_quotas": {"free": {"statement_timeout_seconds": 0.25}},
     },
 }
-# wrk: nine light requests to one slow one, and a count of answers by kind.
+# The noise: `connections` clients, each sending as fast as answers come back, one request in
+# `slow_every` the slow one, the rest the same GET as the victim's; `polite` clients wait as a
+# 429's Retry-After asks (a client library that honours it), the others ignore it.
+PROFILES: dict[str, dict[str, int]] = {
+    "heavy": {"connections": 16, "slow_every": 2, "polite": 0},  # the pool
+    "flood": {"connections": 64, "slow_every": 10, "polite": 0},  # the CPU and the pool
+    "polite": {"connections": 64, "slow_every": 10, "polite": 1},  # its whole quota, no more
+}
 NOISE_LUA = """
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
-  n, ok, limited, cut, other = 0, 0, 0, 0, 0
+  n, statuses, polite, backoff_until = 0, {}, %(polite)d == 1, 0
   light = wrk.format("GET", "%(me)s")
   slow = wrk.format("GET", "%(slow)s")
 end
 function request()
   n = n + 1
-  if n %% 10 == 0 then return slow end
+  if n %% %(slow_every)d == 0 then return slow end
   return light
 end
+function delay()
+  if polite and backoff_until > os.time() then return (backoff_until - os.time()) * 1000 end
+  return 0
+end
 function response(status, headers, body)
-  if status == 200 then ok = ok + 1
-  elseif status == 429 then limited = limited + 1
-  elseif status == 503 then cut = cut + 1
-  else other = other + 1 end
+  statuses[status] = (statuses[status] or 0) + 1
+  if polite and status == 429 then
+    backoff_until = os.time() + (tonumber(headers["Retry-After"]) or 1)
+  end
 end
 function done(summary, latency, requests)
-  local o, l, c, x = 0, 0, 0, 0
+  local total, parts = {}, {}
   for _, t in ipairs(threads) do
-    o = o + t:get("ok"); l = l + t:get("limited"); c = c + t:get("cut"); x = x + t:get("other")
+    for code, count in pairs(t:get("statuses")) do total[code] = (total[code] or 0) + count end
   end
-  io.write(string.format('{"requests": %%d, "duration_us": %%d, "ok": %%d, "limited": %%d, '
-    .. '"cut": %%d, "other": %%d, "socket_errors": %%d}\\n', summary.requests, summary.duration,
-    o, l, c, x, summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout))
+  for code, count in pairs(total) do
+    table.insert(parts, string.format('"%%d": %%d', code, count))
+  end
+  io.write(string.format('{"requests": %%d, "duration_us": %%d, "socket_errors": %%d, '
+    .. '"statuses": {%%s}}\\n', summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, table.concat(parts, ", ")))
 end
-""" % {"me": ME, "slow": SLOW}  # noqa: UP031 - the Lua is full of braces
+"""
 
 
 def serve(admin: str, port: int, workers: int, config: str) -> None:
@@ -110,30 +126,31 @@ def serve(admin: str, port: int, workers: int, config: str) -> None:
     )
 
 
-def bench_app() -> object:
-    """The product app with one slow route (a module's, as a team would add it)."""
-    from fastapi import APIRouter
+router = APIRouter()
 
+
+@router.get(SLOW.replace("thinktank", "{app}"))
+async def slow(
+    scoped: Annotated[Scoped, TenantTransaction(Scope.PROFILE, read_only=True)],
+) -> dict[str, bool]:
+    """A runaway report: one statement of a second."""
+    await scoped.tx.execute("SELECT pg_sleep(1)")
+    return {"done": True}
+
+
+def bench_app() -> object:
+    """The product app with the slow route (a module's, as a team would add it)."""
     from tenantry.kit.config import Settings
     from tenantry.kit.modules import installed_modules
-    from tenantry.library import Module, Scope, Scoped, TenantTransaction
     from tenantry.web import create_app
 
-    router = APIRouter()
-
-    @router.get(SLOW.replace("thinktank", "{app}"))
-    async def slow(
-        scoped: Annotated[Scoped, TenantTransaction(Scope.PROFILE, read_only=True)],
-    ) -> dict[str, bool]:
-        await scoped.tx.execute("SELECT pg_sleep(1)")
-        return {"done": True}
-
-    admin, port = os.environ["BENCH_ADMIN_URL"], os.environ["BENCH_PORT"]
+    admin = os.environ["BENCH_ADMIN_URL"]
     redis = "redis://127.0.0.1:6379/0" if _redis_answers() else ""
     settings = Settings(
         database_url=admin,
         role_prefix=ROLES.prefix,
-        public_url=f"http://127.0.0.1:{port}",
+        # One issuer for both servers: a token signed in on one is good on the other.
+        public_url="http://tenantry.bench",
         pool_min_size=4,
         pool_max_size=POOL_SIZE,
         rate_limit_redis_url=redis,
@@ -228,55 +245,53 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
+def start_noise(base: str, token: str, profile: str, seconds: float) -> tuple[Any, Path]:
+    """`wrk` with the profile's clients as the noisy tenant, for `seconds`."""
+    shape = PROFILES[profile]
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(NOISE_LUA % {"me": ME, "slow": SLOW, **shape})
+    command = ["wrk", "-t1", f"-c{shape['connections']}", f"-d{seconds:.0f}s", "--timeout", "10s"]
+    command += ["-H", f"Authorization: Bearer {token}", "-s", str(script), base + ME]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True), script
+
+
+def noise_report(out: str) -> dict[str, Any]:
+    match = re.search(r"^\{.*\}$", out, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk said:\n{out}")
+    raw = json.loads(match.group(0))
+    statuses = {int(code): count for code, count in raw["statuses"].items()}
+    known = {200: "ok", 429: "limited", 503: "cut"}
+    report = {name: statuses.pop(code, 0) for code, name in known.items()}
+    report["other"] = statuses  # by status
+    report["rps"] = round(raw["requests"] / (raw["duration_us"] / 1e6), 1)
+    report["socket_errors"] = raw["socket_errors"]
+    return report
+
+
 def measure(
-    base: str, victim_token: str, noisy_token: str | None, seconds: float, connections: int
+    base: str, victim_token: str, noisy_token: str, profile: str | None, seconds: float
 ) -> dict[str, Any]:
-    """The victim's latencies for `seconds`, alone or while the noise runs."""
+    """The victim's latencies for `seconds`, alone (`profile` None) or under that noise."""
     noise = None
-    script = None
-    if noisy_token is not None:
-        script = Path(tempfile.mkstemp(suffix=".lua")[1])
-        script.write_text(NOISE_LUA)
-        noise = subprocess.Popen(
-            [
-                "wrk",
-                "-t2",
-                f"-c{connections}",
-                f"-d{seconds + 2:.0f}s",
-                "--timeout",
-                "10s",
-                "-H",
-                f"Authorization: Bearer {noisy_token}",
-                "-s",
-                str(script),
-                base + ME,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    if profile is not None:
+        noise, script = start_noise(base, noisy_token, profile, seconds + 2)
         time.sleep(1)  # the noise at full strength before measuring
     try:
         latencies = asyncio.run(victim(base, victim_token, seconds))
     finally:
-        noise_report = None
+        report = None
         if noise is not None:
             out, _ = noise.communicate(timeout=seconds + 60)
-            match = re.search(r"^\{.*\}$", out, re.MULTILINE)
-            noise_report = json.loads(match.group(0)) if match else {"raw": out}
-        if script is not None:
             script.unlink(missing_ok=True)
+            report = noise_report(out)
     result: dict[str, Any] = {
         "victim_requests": len(latencies),
         "p50_ms": statistics.median(latencies),
         "p99_ms": p99(latencies),
     }
-    if noise_report is not None:
-        seconds_run = noise_report.get("duration_us", 1) / 1e6
-        result["noise"] = {
-            key: noise_report.get(key) for key in ("requests", "ok", "limited", "cut", "other")
-        }
-        result["noise"]["rps"] = round(noise_report.get("requests", 0) / seconds_run, 1)
-        result["noise"]["socket_errors"] = noise_report.get("socket_errors")
+    if report is not None:
+        result["noise"] = report
     return result
 
 
@@ -309,15 +324,15 @@ def run(args: argparse.Namespace, seconds: float, rounds: int) -> dict[str, list
             wait_ready(base, time.monotonic() + 90)
         any_base = next(iter(bases.values()))
         victim_token, noisy_token = sign_in(any_base, "victim"), sign_in(any_base, "noisy")
-        cases = [(config, noisy) for config in CONFIGS for noisy in (False, True)]
+        profiles: list[str | None] = [None, *PROFILES]
+        cases = [(config, profile) for config in CONFIGS for profile in profiles]
         rng = random.Random(16)
         for _ in range(rounds):
             rng.shuffle(cases)
-            for config, noisy in cases:
-                name = f"{config}_{'noisy' if noisy else 'idle'}"
-                noise = noisy_token if noisy else None
+            for config, profile in cases:
+                name = f"{config}_{profile or 'idle'}"
                 samples.setdefault(name, []).append(
-                    measure(bases[config], victim_token, noise, seconds, args.connections)
+                    measure(bases[config], victim_token, noisy_token, profile, seconds)
                 )
                 time.sleep(1.5)  # the noise's slow statements end before the next case
     finally:
@@ -346,8 +361,11 @@ def summarize(
         for name, runs in sorted(samples.items())
     }
     ratios = {
-        config: round(results[f"{config}_noisy"]["p99_ms"] / results[f"{config}_idle"]["p99_ms"], 2)
+        f"{config}_{profile}": round(
+            results[f"{config}_{profile}"]["p99_ms"] / results[f"{config}_idle"]["p99_ms"], 2
+        )
         for config in CONFIGS
+        for profile in PROFILES
     }
     return {
         "benchmark": "noisy_neighbour",
@@ -358,7 +376,7 @@ def summarize(
             "server_workers": args.workers,
             "pool_size_per_worker": POOL_SIZE,
             "victim_rate": VICTIM_RATE,
-            "noise_connections": args.connections,
+            "noise": PROFILES,
             "configs": CONFIGS,
         },
         "results": results,
@@ -370,21 +388,26 @@ def print_report(report: dict[str, Any]) -> None:
     settings = report["settings"]
     print(
         f"Noisy neighbour ({settings['rounds']} interleaved round(s) x {settings['seconds']:.0f}s, "
-        f"{settings['server_workers']} worker(s), noise {settings['noise_connections']} "
-        f"connections, victim {VICTIM_RATE} req/s)"
+        f"{settings['server_workers']} worker(s), victim {VICTIM_RATE} req/s)"
     )
-    print(f"{'case':<12}{'p50 ms':>9}{'p99 ms':>9}  noise (req/s; ok / 429 / 503 / other)")
+    for profile, shape in PROFILES.items():
+        manners = "honour Retry-After" if shape["polite"] else "ignore 429s"
+        print(
+            f"  noise {profile}: {shape['connections']} clients, 1 in {shape['slow_every']} "
+            f"slow, {manners}"
+        )
+    print(f"{'case':<12}{'p50 ms':>9}{'p99 ms':>9}  noise: req/s; 200 / 429 / 503 / other")
     for name, r in report["results"].items():
         noise = r.get("noise")
         line = f"{name:<12}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
         if noise:
             line += (
                 f"  {noise['rps']:.0f}; {noise['ok']} / {noise['limited']} / {noise['cut']} / "
-                f"{noise['other']}"
+                f"{noise['other'] or 0}"
             )
         print(line)
-    for config, ratio in report["p99_ratio_noisy_over_idle"].items():
-        print(f"p99 noisy/idle, limits {config}: {ratio:.2f}")
+    for case, ratio in report["p99_ratio_noisy_over_idle"].items():
+        print(f"p99 under noise / idle, {case}: {ratio:.2f}")
 
 
 def main() -> None:
@@ -396,7 +419,6 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="server worker processes"
     )
-    parser.add_argument("--connections", type=int, default=64, help="the noise's connections")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
