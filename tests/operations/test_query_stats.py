@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 import psycopg
+import pytest
 
 from tenantry.kit.query_stats import QueryStats, shape_of
 from tenantry.operations.query_stats.service import QueryStatsFlusher, tenant_report
@@ -124,3 +125,12 @@ async def test_rows_older_than_the_retention_are_deleted(urls, db) -> None:
             [tenant],
         ).fetchall()
     assert [str(h) for (h,) in hours] == ["1:00:00"]
+
+
+def test_the_runtime_role_cannot_read_the_timings(urls) -> None:
+    """Platform data: the role that serves tenants cannot even reach its schema."""
+    with psycopg.connect(urls.runtime) as conn:
+        for table in ("query_stats", "query_shapes"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT count(*) FROM tenantry_private.{table}")
+            conn.rollback()
