@@ -53,7 +53,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
-from tenantry.kit import embedded
+from tenantry.kit import embedded, migrate
 from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.library import Maintenance
@@ -339,8 +339,7 @@ async def explain(
 async def build_scope_indexes(admin: str, db: Database, settings: KnowledgeSettings) -> dict:
     """`tenantry db maintain`'s work for the knowledge base, timed."""
     started = time.perf_counter()
-    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as owner:
-        await owner.execute(f'SET ROLE "{ROLES.owner}"')
+    async with await migrate.owner_connection_async(admin, ROLES) as owner:
         done = await maintain_scope_indexes(Maintenance(db, owner), settings)
     return {**done, "seconds": round(time.perf_counter() - started, 1)}
 

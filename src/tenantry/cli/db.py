@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import typer
-from psycopg import sql
 
 from tenantry.cli._common import DatabaseUrlOption, console, database, run, settings
 from tenantry.demo import seed_demo
@@ -130,9 +129,8 @@ def maintain(database_url: str | None = DatabaseUrlOption) -> None:
         roles = Roles(config.role_prefix)
         async with (
             database(config) as db,
-            await psycopg.AsyncConnection.connect(dsn.admin_url(config), autocommit=True) as owner,
+            await migrate.owner_connection_async(dsn.admin_url(config), roles) as owner,
         ):
-            await owner.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
             for module in installed_modules():
                 if module.maintain is not None:
                     counts = await module.maintain(Maintenance(db, owner))

@@ -316,6 +316,15 @@ def owner_connection(admin_url: str, roles: Roles) -> psycopg.Connection[tuple[o
     return conn
 
 
+async def owner_connection_async(
+    admin_url: str, roles: Roles
+) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    """The same, asynchronous and in autocommit (for DDL such as CREATE INDEX CONCURRENTLY)."""
+    conn = await psycopg.AsyncConnection.connect(admin_url, autocommit=True)
+    await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
+    return conn
+
+
 def retire_context_key(conn: psycopg.Connection[tuple[object, ...]], kid: str) -> None:
     """Retire a signing key: contexts it signed stop verifying at once. The last active key
     cannot go (nothing could be signed any more)."""

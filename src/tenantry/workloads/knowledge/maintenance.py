@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from tenantry.library.knowledge import KnowledgeSettings, knowledge_settings
 from tenantry.workloads.knowledge import repository
+from tenantry.workloads.knowledge.repository import maintenance as indexes
 
 if TYPE_CHECKING:
     from tenantry.library import Maintenance
@@ -34,13 +35,13 @@ async def maintain_scope_indexes(
     async with maintenance.database.platform_transaction() as tx:
         if await repository.embedding_dimensions(tx) is None:
             return {}  # no pgvector: no vector search to index
-        kept = await repository.scope_sizes(tx, threshold // 2)
-    existing = await repository.scope_indexes(maintenance.owner)
+        kept = await indexes.scope_sizes(tx, threshold // 2)
+    existing = await indexes.scope_indexes(maintenance.owner)
     wanted = {scope.index_name for scope in kept}
     dropped = 0
     for name, valid in existing.items():
         if name not in wanted or not valid:
-            await repository.drop_scope_index(maintenance.owner, name)
+            await indexes.drop_scope_index(maintenance.owner, name)
             dropped += 1
     built = 0
     for scope in sorted(kept, key=lambda s: -s.chunks):
@@ -49,8 +50,6 @@ async def maintain_scope_indexes(
                 "building a scope index",
                 extra={"tenant_id": str(scope.tenant_id), "chunks": scope.chunks},
             )
-            await repository.build_scope_index(
-                maintenance.owner, scope, settings.index_build_memory
-            )
+            await indexes.build_scope_index(maintenance.owner, scope, settings.index_build_memory)
             built += 1
     return {"scope indexes built": built, "scope indexes dropped": dropped}
