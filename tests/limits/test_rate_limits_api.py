@@ -168,3 +168,28 @@ async def test_a_refused_credential_is_refused_again_without_any_work(urls, db, 
             assert again.headers["RateLimit-Remaining"] == "0"
             needs_the_database = await client.get(ME, headers=other.auth)
             assert needs_the_database.status_code == 503
+
+
+async def test_a_tenant_past_its_pool_share_waits_then_gets_429_while_another_is_served(
+    urls, db, own_db
+) -> None:
+    """A pool of 4 and a share of 0.5: the tenant's third slow request waits for one of its two
+    connections, longer than it may, and is refused; another tenant goes straight on."""
+    settings = {"tenant_pool_share": 0.5, "tenant_pool_wait_seconds": 0.3}
+    async with serving(urls, own_db, **settings) as app:
+        noisy, quiet = await tenant_on(db, "business"), await tenant_on(db, "business")
+        async with client_for(app) as client:
+            busy = await signed_in(client, "thinktank", noisy, "share-noisy@example.com")
+            other = await signed_in(client, "thinktank", quiet, "share-quiet@example.com")
+            slow = "/v1/apps/thinktank/limits-test/sleep?seconds=1"
+            requests = [asyncio.create_task(client.get(slow, headers=busy.auth)) for _ in range(3)]
+            await asyncio.sleep(0.1)
+            started = asyncio.get_running_loop().time()
+            served = await client.get(ME, headers=other.auth)
+            assert served.status_code == 200
+            assert asyncio.get_running_loop().time() - started < 0.8  # not behind a 1 s sleep
+            answers = await asyncio.gather(*requests)
+    assert sorted(a.status_code for a in answers) == [200, 200, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.json()["code"] == "concurrency_limited"
+    assert refused.headers["Retry-After"] == "1"
