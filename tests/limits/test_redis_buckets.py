@@ -36,7 +36,7 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 
 async def test_the_script_decides_as_the_in_process_math(redis_url: str, prefix: str) -> None:
-    remote = RedisBuckets(redis_url, prefix, LocalBuckets())
+    remote = RedisBuckets(redis_url, prefix, LocalBuckets(), timeout_seconds=5)
     local = LocalBuckets()
     requests = [["t", "k1"], ["t", "k1"], ["t", "k2"], ["t", "k1"], ["t", "k1"], ["t", "k2"]]
     requests += [["t", "k2"], ["t", "k3"]]
@@ -49,9 +49,9 @@ async def test_the_script_decides_as_the_in_process_math(redis_url: str, prefix:
                 ours.limit,
                 ours.remaining,
             )
+            assert not remote.failing, "Redis did not answer"
             assert theirs.retry_after == pytest.approx(ours.retry_after, rel=0.01)
             assert theirs.reset == pytest.approx(ours.reset, rel=0.01)
-        assert not remote.failing
     finally:
         await remote.close()
 
@@ -59,12 +59,13 @@ async def test_the_script_decides_as_the_in_process_math(redis_url: str, prefix:
 async def test_concurrent_processes_never_take_more_than_the_burst(
     redis_url: str, prefix: str
 ) -> None:
-    stores = [RedisBuckets(redis_url, prefix, LocalBuckets()) for _ in range(4)]
+    stores = [RedisBuckets(redis_url, prefix, LocalBuckets(), timeout_seconds=5) for _ in range(4)]
     limit = [Limit(rate=0.001, burst=25)]
     try:
         decisions = await asyncio.gather(
             *(store.take(["shared"], limit) for store in stores for _ in range(20))
         )
+        assert not any(store.failing for store in stores), "Redis did not answer"
     finally:
         for store in stores:
             await store.close()

@@ -162,6 +162,7 @@ class RedisBuckets:
         *,
         on_fallback: Callable[[], None] | None = None,
         retry_seconds: float = REDIS_RETRY_SECONDS,
+        timeout_seconds: float = REDIS_SOCKET_TIMEOUT,
     ) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415 - optional backend
         from redis.asyncio.retry import Retry  # noqa: PLC0415 - optional backend
@@ -170,8 +171,8 @@ class RedisBuckets:
         # No retries: a request waits at most one short timeout before limiting in-process.
         self._redis = Redis.from_url(
             url,
-            socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
-            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=timeout_seconds,
+            socket_timeout=timeout_seconds,
             retry=Retry(NoBackoff(), 0),
         )
         self._script: Any = self._redis.register_script(TAKE_SCRIPT)
