@@ -17,8 +17,8 @@ random:
   does not exist and a chat naming another tenant's personality, each failing inside its
   transaction (404), with the connection going straight back to the pool.
 
-A response carrying any owner mark other than the caller's is a leak; any 5xx is an error. The
-run fails (exit 1) on either.
+A response carrying any owner mark other than the caller's is a leak; any 5xx, or a request
+left without an answer (a dropped connection), is an error. The run fails (exit 1) on any.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class Tally:
     kinds: dict[str, int] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Requests that got no answer at all (a dropped connection): counted, never retried.
+    transport_errors: list[str] = field(default_factory=list)
 
     def count(self, kind: str, status: int) -> None:
         self.requests += 1
@@ -288,7 +290,11 @@ async def one(api: httpx.AsyncClient, users: list[User], rng: random.Random, tal
     user = rng.choice(users)
     other = rng.choice([u for u in users if u is not user])
     [scenario] = rng.choices([s for _, s in SCENARIOS], weights=[w for w, _ in SCENARIOS])
-    await scenario(Turn(api, user, other, rng, tally))
+    try:
+        await scenario(Turn(api, user, other, rng, tally))
+    except httpx.TransportError as exc:
+        tally.requests += 1
+        tally.transport_errors.append(f"{scenario.__name__} as {user.owner}: {exc!r}")
 
 
 async def soak(base: str, requests: int, seed: int, slugs: list[str]) -> dict[str, Any]:
@@ -326,8 +332,10 @@ async def soak(base: str, requests: int, seed: int, slugs: list[str]) -> dict[st
         "kinds": dict(sorted(tally.kinds.items())),
         "leaks": len(tally.leaks),
         "errors": len(tally.errors),
+        "transport_errors": len(tally.transport_errors),
         "first_leaks": tally.leaks[:5],
         "first_errors": tally.errors[:5],
+        "first_transport_errors": tally.transport_errors[:5],
     }
 
 
@@ -348,7 +356,7 @@ def main() -> None:
     command = [
         sys.executable, "-m", "uvicorn", "tenantry.web:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-        "--log-level", "warning", "--no-access-log",
+        "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "120",
     ]  # fmt: skip
     log = Path(tempfile.gettempdir()) / f"tenantry-soak-{port}.log"
     print(f"server log: {log}", file=sys.stderr)
@@ -381,7 +389,7 @@ def main() -> None:
     else:
         for key, value in result.items():
             print(f"{key}: {value}")
-    if result["leaks"] or result["errors"]:
+    if result["leaks"] or result["errors"] or result["transport_errors"]:
         sys.exit(1)
 
 
