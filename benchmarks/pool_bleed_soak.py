@@ -53,6 +53,7 @@ USERS_PER_APP = 2
 CHATS_PER_USER = 3
 CLIENTS = 32
 PASSWORD = "soak-passphrase-correct-horse"
+REFRESH_AFTER_SECONDS = 600
 MARK = re.compile(r"owner:([a-z0-9-]+/[a-z]+/u[0-9]+)")
 
 
@@ -62,7 +63,19 @@ class User:
     app: str
     name: str
     token: str = ""
+    signed_in_at: float = 0.0
     chats: list[str] = field(default_factory=list)
+
+    @property
+    def login(self) -> dict[str, str]:
+        email = f"{self.name}.{self.app}@{self.tenant}.example.com"
+        return {"tenant": self.tenant, "email": email, "password": PASSWORD}
+
+    async def sign_in(self, api: httpx.AsyncClient) -> None:
+        answer = await api.post(f"/v1/apps/{self.app}/auth/login", json=self.login)
+        answer.raise_for_status()
+        self.token = answer.json()["access_token"]
+        self.signed_in_at = time.monotonic()
 
     @property
     def owner(self) -> str:
@@ -134,15 +147,9 @@ async def seed_users(api: httpx.AsyncClient, slugs: list[str]) -> list[User]:
         User(slug, app, f"u{n}") for slug in slugs for app in APPS for n in range(USERS_PER_APP)
     ]
     for user in users:
-        body = {
-            "tenant": user.tenant,
-            "email": f"{user.name}.{user.app}@{user.tenant}.example.com",
-            "password": PASSWORD,
-        }
-        (await api.post(f"/v1/apps/{user.app}/auth/signup", json=body)).raise_for_status()
-        login = await api.post(f"/v1/apps/{user.app}/auth/login", json=body)
-        login.raise_for_status()
-        user.token = login.json()["access_token"]
+        signup = await api.post(f"/v1/apps/{user.app}/auth/signup", json=user.login)
+        signup.raise_for_status()
+        await user.sign_in(api)
         for n in range(CHATS_PER_USER):
             chat = await api.post(
                 f"/v1/apps/{user.app}/chats",
@@ -290,6 +297,8 @@ async def one(api: httpx.AsyncClient, users: list[User], rng: random.Random, tal
     user = rng.choice(users)
     other = rng.choice([u for u in users if u is not user])
     [scenario] = rng.choices([s for _, s in SCENARIOS], weights=[w for w, _ in SCENARIOS])
+    if time.monotonic() - user.signed_in_at > REFRESH_AFTER_SECONDS:
+        await user.sign_in(api)  # before the access token (15 minutes) expires
     try:
         await scenario(Turn(api, user, other, rng, tally))
     except httpx.TransportError as exc:
