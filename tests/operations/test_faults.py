@@ -28,6 +28,7 @@ from tests.support import pgbouncer
 from tests.support.accounts import Tenant, login, signed_in
 from tests.support.database import ROLES, ROOT, Urls
 from tests.support.http import client_for
+from tests.support.live import free_port
 from tests.support.wiring import FIXTURES, api_settings
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ async def _tenant(app: FastAPI, prefix: str) -> Tenant:
 
 class _PrivateRedis:
     def __init__(self, folder: Path) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"redis://127.0.0.1:{port}/0"
         self._process = subprocess.Popen(
             [
@@ -218,9 +219,3 @@ class _PrivateRedis:
         if self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

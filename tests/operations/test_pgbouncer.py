@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from tests.support import pgbouncer
 from tests.support.accounts import login, make_tenant, signed_in
 from tests.support.database import ROLES, SERVER_URL
 from tests.support.http import client_for
+from tests.support.live import free_port
 from tests.support.wiring import api_settings
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ async def test_tenantry_serve_with_database_url_at_pgbouncer(db, urls, bouncer) 
     """The documented deployment: `tenantry serve --database-url` naming PgBouncer."""
     target = conninfo.conninfo_to_dict(pgbouncer.through(urls.admin, bouncer))
     at_pgbouncer = f"host={target['host']} port={target['port']} dbname={target['dbname']}"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TENANTRY_ROLE_PREFIX": ROLES.prefix,
@@ -198,9 +198,3 @@ async def _thinktank(database: Database):
         row = await tx.fetch_one("SELECT id FROM tenantry.apps WHERE slug = 'thinktank'")
     assert row is not None
     return row["id"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

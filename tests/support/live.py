@@ -12,6 +12,13 @@ import uvicorn
 from fastapi import FastAPI
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server started in another process)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def live_server(make_app: Callable[[str], FastAPI]) -> Iterator[str]:
     """Serve `make_app(url)` (the app may need its own public URL) until the block ends."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from psycopg import conninfo
 
+from tests.support.live import free_port
+
 ENABLED = os.environ.get("TENANTRY_TEST_PGBOUNCER") == "1"
 # Set by the controlling process for its xdist workers: PgBouncer's host and port.
 ADDRESS = "TENANTRY_TEST_PGBOUNCER_ADDRESS"
@@ -85,7 +87,7 @@ def start(
     if not Path(binary).exists():
         raise RuntimeError("TENANTRY_TEST_PGBOUNCER=1 needs pgbouncer: run `make pgbouncer`")
     folder = Path(tempfile.mkdtemp(prefix="tenantry-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     (folder / "users.txt").write_text("".join(f'"{user}" ""\n' for user in users))
     (folder / "pgbouncer.ini").write_text(
         settings_for(
@@ -129,9 +131,3 @@ def through(url: str, address: str) -> str:
     parts = {k: v for k, v in conninfo.conninfo_to_dict(url).items() if v is not None}
     parts.update(host=host, port=port)
     return conninfo.make_conninfo("", **{k: str(v) for k, v in parts.items()})
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
