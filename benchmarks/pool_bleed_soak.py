@@ -46,6 +46,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._wire import Answer, Connection, Dropped
 
 TENANTS = 16
 APPS = ("thinktank", "launchboard")
@@ -71,7 +72,7 @@ class User:
         email = f"{self.name}.{self.app}@{self.tenant}.example.com"
         return {"tenant": self.tenant, "email": email, "password": PASSWORD}
 
-    async def sign_in(self, api: httpx.AsyncClient) -> None:
+    async def sign_in(self, api: Connection) -> None:
         answer = await api.post(f"/v1/apps/{self.app}/auth/login", json=self.login)
         answer.raise_for_status()
         self.token = answer.json()["access_token"]
@@ -142,7 +143,7 @@ def seed_tenants(admin: str) -> list[str]:
     return slugs
 
 
-async def seed_users(api: httpx.AsyncClient, slugs: list[str]) -> list[User]:
+async def seed_users(api: Connection, slugs: list[str]) -> list[User]:
     users = [
         User(slug, app, f"u{n}") for slug in slugs for app in APPS for n in range(USERS_PER_APP)
     ]
@@ -165,14 +166,14 @@ async def seed_users(api: httpx.AsyncClient, slugs: list[str]) -> list[User]:
 class Turn:
     """One request: who asks, whose data it may try to reach, and where results go."""
 
-    api: httpx.AsyncClient
+    api: Connection
     user: User
     other: User
     rng: random.Random
     tally: Tally
 
 
-def check(tally: Tally, kind: str, user: User, response: httpx.Response) -> None:
+def check(tally: Tally, kind: str, user: User, response: Answer) -> None:
     tally.count(kind, response.status_code)
     foreign = {mark for mark in MARK.findall(response.text) if mark != user.owner}
     if foreign:
@@ -181,7 +182,7 @@ def check(tally: Tally, kind: str, user: User, response: httpx.Response) -> None
         tally.errors.append(f"{kind} as {user.owner}: {response.status_code} {response.text[:200]}")
 
 
-def expect(tally: Tally, kind: str, user: User, response: httpx.Response, *wanted: int) -> None:
+def expect(tally: Tally, kind: str, user: User, response: Answer, *wanted: int) -> None:
     check(tally, kind, user, response)
     if response.status_code not in wanted:
         tally.errors.append(
@@ -293,43 +294,45 @@ SCENARIOS = (
 )
 
 
-async def one(api: httpx.AsyncClient, users: list[User], rng: random.Random, tally: Tally) -> None:
+async def one(api: Connection, users: list[User], rng: random.Random, tally: Tally) -> None:
     user = rng.choice(users)
     other = rng.choice([u for u in users if u is not user])
     [scenario] = rng.choices([s for _, s in SCENARIOS], weights=[w for w, _ in SCENARIOS])
-    if time.monotonic() - user.signed_in_at > REFRESH_AFTER_SECONDS:
-        await user.sign_in(api)  # before the access token (15 minutes) expires
     try:
+        if time.monotonic() - user.signed_in_at > REFRESH_AFTER_SECONDS:
+            await user.sign_in(api)  # before the access token (15 minutes) expires
         await scenario(Turn(api, user, other, rng, tally))
-    except httpx.TransportError as exc:
+    except Dropped as exc:
         tally.requests += 1
         tally.transport_errors.append(f"{scenario.__name__} as {user.owner}: {exc!r}")
 
 
-async def soak(base: str, requests: int, seed: int, slugs: list[str]) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as api:
-        users = await seed_users(api, slugs)
-        tally = Tally()
-        rng = random.Random(seed)
-        remaining = requests
-        started = time.perf_counter()
+async def soak(port: int, requests: int, seed: int, slugs: list[str]) -> dict[str, Any]:
+    seeder = Connection("127.0.0.1", port)
+    users = await seed_users(seeder, slugs)
+    seeder.close()
+    tally = Tally()
+    rng = random.Random(seed)
+    remaining = requests
+    started = time.perf_counter()
 
-        async def client() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one(api, users, rng, tally)
+    async def client() -> None:
+        nonlocal remaining
+        api = Connection("127.0.0.1", port)  # each client its own keep-alive connection
+        while remaining > 0:
+            remaining -= 1
+            await one(api, users, rng, tally)
+        api.close()
 
-        last = started
-        workers = [asyncio.create_task(client()) for _ in range(CLIENTS)]
-        while not all(w.done() for w in workers):
-            await asyncio.sleep(1)
-            if time.perf_counter() - last > 60:
-                last = time.perf_counter()
-                print(f"{tally.requests:,} requests, {len(tally.leaks)} leaks", file=sys.stderr)
-        await asyncio.gather(*workers)
-        elapsed = time.perf_counter() - started
+    last = started
+    workers = [asyncio.create_task(client()) for _ in range(CLIENTS)]
+    while not all(w.done() for w in workers):
+        await asyncio.sleep(1)
+        if time.perf_counter() - last > 60:
+            last = time.perf_counter()
+            print(f"{tally.requests:,} requests, {len(tally.leaks)} leaks", file=sys.stderr)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - started
     return {
         "requests": tally.requests,
         "seconds": round(elapsed),
@@ -385,7 +388,7 @@ def main() -> None:
                 raise RuntimeError("the service did not become ready")
             time.sleep(0.2)
         slugs = seed_tenants(bench.admin)
-        result = asyncio.run(soak(base, requests, args.seed, slugs))
+        result = asyncio.run(soak(port, requests, args.seed, slugs))
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
