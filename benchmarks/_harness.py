@@ -1,14 +1,20 @@
-"""Shared benchmark plumbing: a throw-away embedded database, migrated and seeded."""
+"""Shared benchmark plumbing: a throw-away embedded database, migrated and seeded, and the
+waiting for a server started in another process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+import httpx
 
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
@@ -53,6 +59,24 @@ def with_fresh_database(work: Callable[[str], T]) -> T:
     finally:
         stop(bench)
         shutil.rmtree(bench.data_dir, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server started in another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, seconds: float = 60) -> None:
+    """Return once `url` answers 200; a server that never does fails the benchmark."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
 
 
 def machine() -> dict[str, str]:

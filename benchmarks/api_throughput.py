@@ -25,18 +25,24 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._harness import (
+    ROLES,
+    free_port,
+    fresh_database,
+    machine,
+    role_url,
+    stop,
+    wait_ready,
+)
 
 PASSWORD = "benchmark-passphrase-correct-horse"
 LUA = """
@@ -107,17 +113,6 @@ def bench_app() -> object:
         return {"id": str(row[0]), "email": row[3]}
 
     return app
-
-
-def wait_ready(base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server did not become ready")
 
 
 def prepare(base: str, admin: str) -> tuple[str, str]:
@@ -213,10 +208,7 @@ def main() -> None:
 
     seconds, rounds, connections = (2, 2, 16) if args.quick else (5, 4, 16)
     bench = fresh_database()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [
@@ -233,7 +225,7 @@ def main() -> None:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(LUA)
     try:
-        wait_ready(base, time.monotonic() + 60)
+        wait_ready(f"{base}/readyz")
         token, user_id = prepare(base, bench.admin)
         targets = {
             "a_healthz": (f"{base}/healthz", None),

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, stop
+from benchmarks._harness import ROLES, free_port, fresh_database, machine, stop, wait_ready
 
 APP = "bench-relay"
 PASSWORD = "benchmark-passphrase-correct-horse"
@@ -76,14 +75,6 @@ def tenantry_app() -> object:
     )
 
 
-def free_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
@@ -91,18 +82,6 @@ def start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes
         command.append("--factory")
     root = str(Path(__file__).resolve().parent.parent)
     return subprocess.Popen(command, env={**os.environ, **env, "PYTHONPATH": root})
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        else:
-            return
-    raise RuntimeError(f"{url} did not start")
 
 
 async def publish(admin: str, upstream: str, manifest: dict[str, Any]) -> None:

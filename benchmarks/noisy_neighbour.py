@@ -44,7 +44,15 @@ from fastapi import APIRouter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._harness import (
+    ROLES,
+    free_port,
+    fresh_database,
+    machine,
+    role_url,
+    stop,
+    wait_ready,
+)
 from tenantry.library import Module, Scope, Scoped, TenantTransaction
 
 PASSWORD = "benchmark-passphrase-correct-horse"
@@ -171,23 +179,6 @@ def _redis_answers() -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{base} did not become ready")
 
 
 def provision(admin: str) -> None:
@@ -320,7 +311,7 @@ def run(args: argparse.Namespace, seconds: float, rounds: int) -> dict[str, list
     try:
         bases = {config: f"http://127.0.0.1:{port}" for config, port in ports.items()}
         for base in bases.values():
-            wait_ready(base, time.monotonic() + 90)
+            wait_ready(f"{base}/readyz", 90)
         any_base = next(iter(bases.values()))
         victim_token, noisy_token = sign_in(any_base, "victim"), sign_in(any_base, "noisy")
         profiles: list[str | None] = [None, *PROFILES]

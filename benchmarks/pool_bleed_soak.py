@@ -31,7 +31,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import ROLES, fresh_database, machine, role_url, stop
+from benchmarks._harness import (
+    ROLES,
+    free_port,
+    fresh_database,
+    machine,
+    role_url,
+    stop,
+    wait_ready,
+)
 from benchmarks._wire import Answer, Connection, Dropped
 
 TENANTS = 16
@@ -361,9 +367,7 @@ def main() -> None:
     args = parser.parse_args()
     requests = 20_000 if args.quick else args.requests
     bench = fresh_database()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
         sys.executable, "-m", "uvicorn", "tenantry.web:create_app", "--factory",
@@ -377,16 +381,7 @@ def main() -> None:
             command, env=serve_environment(bench.admin, port), stdout=output, stderr=output
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not become ready")
-            time.sleep(0.2)
+        wait_ready(f"{base}/readyz")
         slugs = seed_tenants(bench.admin)
         result = asyncio.run(soak(port, requests, args.seed, slugs))
     finally:

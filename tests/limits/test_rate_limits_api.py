@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from tests.limits.conftest import closed_port, serving, tenant_on
 from tests.support.accounts import User, signed_in
@@ -168,6 +169,27 @@ async def test_a_refused_credential_is_refused_again_without_any_work(urls, db, 
             assert again.headers["RateLimit-Remaining"] == "0"
             needs_the_database = await client.get(ME, headers=other.auth)
             assert needs_the_database.status_code == 503
+
+
+async def test_a_client_resending_before_retry_after_is_held_until_then(urls, db, own_db) -> None:
+    """The first refusal is answered at once; a request with the same credential before its
+    Retry-After is held until the refusal ends, so a client ignoring 429 can resend only at its
+    connections' pace, and is served again once a token is back."""
+    quotas = {"free": {"requests_per_second": 2, "burst": 1}}
+    async with serving(urls, own_db, rate_limits=True, plan_quotas=quotas) as app:
+        tenant = await tenant_on(db, "free")
+        async with client_for(app) as client:
+            user = await signed_in(client, "thinktank", tenant, "rl-hold@example.com")
+            assert (await client.get(ME, headers=user.auth)).status_code == 200
+            began = time.perf_counter()
+            assert (await client.get(ME, headers=user.auth)).status_code == 429
+            first = time.perf_counter() - began
+            again = await client.get(ME, headers=user.auth)
+            held = time.perf_counter() - began - first
+            assert again.status_code == 429
+            assert again.headers["Retry-After"] == "1"
+            assert first < 0.3 < held < 1.0  # a token comes back 0.5 s after the refusal
+            assert (await client.get(ME, headers=user.auth)).status_code == 200
 
 
 async def test_a_tenant_past_its_pool_share_waits_then_gets_429_while_another_is_served(

@@ -1,10 +1,13 @@
 """Rate limits around the app: a credential refused a moment ago is refused again before any
-work (no routing, no token verification, no database), and every answer to a rate-limited
-request carries the RateLimit header fields (set here because many routes return a `Response`
-of their own, which a dependency's headers never reach; a refusal carries its own)."""
+work (no routing, no token verification, no database) and, as it came back too early, only
+after a hold; every answer to a rate-limited request carries the RateLimit header fields (set
+here because many routes return a `Response` of their own, which a dependency's headers never
+reach; a refusal carries its own)."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -17,6 +20,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from tenantry.limits.service import RateLimiter
+
+HOLD_SECONDS = 1.0
 
 
 class RateLimitGate:
@@ -32,9 +37,18 @@ class RateLimitGate:
             await self.app(scope, receive, send)
             return
         credential = _bearer(scope) if scope["path"].startswith("/v1/") else None
-        refusal = limiter.refused(credential) if credential else None
-        if refusal is not None:
-            headers = {**refusal.headers, "Retry-After": str(refusal.retry_after)}
+        standing = limiter.refused(credential) if credential else None
+        if standing is not None:
+            refusal, stands_for = standing
+            # The client came back before the Retry-After it was given. Answering at once would
+            # let a client that resends immediately spend the cores its neighbours need on
+            # refusals; holding the answer until the refusal ends (at most HOLD_SECONDS) costs a
+            # sleeping coroutine and slows such a client to its connections' pace. A client
+            # that honours Retry-After never meets the hold.
+            held = min(stands_for, HOLD_SECONDS)
+            await asyncio.sleep(held)
+            retry_after = max(1, math.ceil(stands_for - held))
+            headers = {**refusal.headers, "Retry-After": str(retry_after)}
             answer = problems.problem(
                 Request(scope), refusal.status, refusal.code, refusal.message, headers
             )

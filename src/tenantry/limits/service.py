@@ -105,8 +105,9 @@ class RateLimiter:
         self._remember(digest, refusal)
         raise self._refused_error(refusal, now)
 
-    def refused(self, credential: str) -> RateLimited | None:
-        """The refusal still standing for `credential`, if any (counted as one more)."""
+    def refused(self, credential: str) -> tuple[RateLimited, float] | None:
+        """The refusal still standing for `credential`, if any (counted as one more), with the
+        seconds it still stands."""
         if not self._refusals:
             return None
         digest = _digest(credential)
@@ -117,7 +118,7 @@ class RateLimiter:
         if now >= refusal.until:
             del self._refusals[digest]
             return None
-        return self._refused_error(refusal, now)
+        return self._refused_error(refusal, now), refusal.until - now
 
     def _remember(self, digest: str, refusal: Refusal) -> None:
         self._refusals[digest] = refusal
