@@ -8,6 +8,12 @@ import asyncio
 import logging
 import time
 
+import pytest
+from sqlalchemy import text
+
+from tenantry.kit.context import TenantContext
+from tenantry.kit.errors import StatementTimeout
+from tenantry.library.orm import ContextSessions
 from tests.limits.conftest import closed_port, serving, tenant_on
 from tests.support.accounts import User, signed_in
 from tests.support.http import client_for
@@ -143,6 +149,25 @@ async def test_a_statement_past_its_plans_timeout_is_a_503_problem(urls, db, own
             assert (await client.get(path, headers=spared.auth)).json() == {"slept": 0.6}
             # The free tenant's quick requests go on as before.
             assert (await client.get(path.replace("0.6", "0"), headers=cut.auth)).status_code == 200
+
+
+async def test_an_orm_session_has_its_plans_statement_timeout(urls, db, own_db) -> None:
+    """`library.orm` sessions run on a pool of their own, under the same plan's timeout."""
+    quotas = {"free": {"statement_timeout_seconds": 0.2}}
+    async with serving(urls, own_db, plan_quotas=quotas) as app:
+        thinktank = app.state.services.apps.by_slug("thinktank").id
+        free, business = await tenant_on(db, "free"), await tenant_on(db, "business")
+        for tenant in (free, business):  # as a request's authentication does
+            await app.state.services.tenants.get(tenant.id)
+        sessions = ContextSessions(own_db, pool_size=1)
+        try:
+            with pytest.raises(StatementTimeout):
+                async with sessions.session(TenantContext(free.id, thinktank)) as session:
+                    await session.execute(text("SELECT pg_sleep(0.6)"))
+            async with sessions.session(TenantContext(business.id, thinktank)) as session:
+                await session.execute(text("SELECT pg_sleep(0.6)"))
+        finally:
+            await sessions.dispose()
 
 
 async def test_a_refused_credential_is_refused_again_without_any_work(urls, db, own_db) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from functools import lru_cache, partial
-from typing import Any, LiteralString, Self
+from typing import TYPE_CHECKING, Any, LiteralString, Self
 
 import psycopg
 from psycopg import sql
@@ -28,6 +28,9 @@ from tenantry.kit.errors import (
     DatabaseUnavailable,
     SeatLimitReached,
 )
+
+if TYPE_CHECKING:
+    from uuid import UUID
 
 SET_CONTEXT: LiteralString = tenant_limits.SET_CONTEXT  # beside its variant with a timeout
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
@@ -302,6 +305,10 @@ class Database:
             return nullcontext(), None
         tenant = context.tenant_id
         return self.governor.admission(tenant), self.governor.statement_timeout_ms(tenant)
+
+    def statement_timeout_ms(self, tenant_id: UUID) -> int | None:
+        """The tenant's plan's statement timeout (None: none), for sessions of another pool."""
+        return None if self.governor is None else self.governor.statement_timeout_ms(tenant_id)
 
     async def check(self, context: TenantContext, require: Sequence[Requirement]) -> None:
         """Only the requirements, in the context, in one round trip: each failing one raises

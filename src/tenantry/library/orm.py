@@ -6,7 +6,8 @@
     # committed here (whatever is open, also after a commit() inside); rolled back if the
     # block raised
 
-Every transaction the session begins carries the context, applied with the transaction-local
+Every transaction the session begins carries the context (and the tenant's plan's statement
+timeout, whose cancellations are `StatementTimeout`, a 503), applied with the transaction-local
 `set_config(..., true)` before its first statement (so a `commit()` inside the block and the
 work after it stay in the same tenant and app), and the context is cleared whenever a
 connection goes back to the pool, as Tenantry's own transactions do.
@@ -20,11 +21,13 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from tenantry.kit.db import SET_CONTEXT
 from tenantry.kit.migrate import sqlalchemy_url
+from tenantry.kit.tenant_limits import setting_context, timed_out
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -52,13 +55,15 @@ class ContextSessions:
     async def session(self, context: TenantContext) -> AsyncIterator[AsyncSession]:
         """A session whose transactions all run in `context`; committed when the block ends."""
         signer = self._database.signer
+        timeout_ms = self._database.statement_timeout_ms(context.tenant_id)
 
         def apply(
             _session: Session, transaction: SessionTransaction, connection: Connection
         ) -> None:
             if transaction.nested:
                 return
-            connection.exec_driver_sql(SET_CONTEXT, (signer.sign_tenant(context),))
+            statement, values = setting_context(signer.sign_tenant(context), timeout_ms)
+            connection.exec_driver_sql(statement, tuple(values))
             if context.read_only:
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
@@ -66,12 +71,17 @@ class ContextSessions:
             event.listen(session.sync_session, "after_begin", apply)
             try:
                 yield session
+                # Whatever transaction is open now: after a `commit()` inside the block, the
+                # work that followed it is in a new one, which must not be dropped at close.
+                await session.commit()
+            except DBAPIError as exc:
+                await session.rollback()
+                if isinstance(exc.orig, psycopg.errors.QueryCanceled):
+                    raise timed_out() from exc  # the plan's statement timeout, a 503
+                raise
             except BaseException:
                 await session.rollback()
                 raise
-            # Whatever transaction is open now: after a `commit()` inside the block, the work
-            # that followed it is in a new one, which must not be dropped at close.
-            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
