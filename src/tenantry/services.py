@@ -44,6 +44,7 @@ from tenantry.limits.quotas import Quotas
 from tenantry.limits.service import Governor, RateLimiter, bucket_store, fair_share
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
+from tenantry.placements.archives import TenantArchives
 from tenantry.secrets.keys import load_master_keys
 from tenantry.secrets.service import Secrets
 from tenantry.security_events.service import SecurityEvents
@@ -109,6 +110,8 @@ class Services:
     outbox: Events
     # Rate limits per tenant and API token (`limits`); `db.governor` holds the pool's share.
     limits: RateLimiter
+    # Tenant export and import (`placements.archives`).
+    archives: TenantArchives
 
 
 async def _services(request: Request) -> Services:
@@ -263,6 +266,7 @@ def build_services(
         ),
         outbox=outbox,
         limits=limits,
+        archives=TenantArchives(db, secrets.box.kek),
     )
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.support.live import free_port
 from tests.support.wiring import FIXTURES, api_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
     from fastapi import FastAPI
 
@@ -58,12 +59,12 @@ def own_server() -> Iterator[tuple[Path, Urls]]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.parametrize("through", ["direct", "pgbouncer"])
+@pytest.mark.parametrize("through", ["direct", "pgbouncer", "two-workers"])
 async def test_an_outage_answers_503_fast_and_loses_no_acknowledged_write(
     own_server, through: str
 ) -> None:
     pgdata, urls = own_server
-    with contextlib.ExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
         if through == "pgbouncer":
             # Waiting clients get an error after a second instead of PgBouncer's 120 s.
             address, folder = pgbouncer.start(
@@ -71,48 +72,85 @@ async def test_an_outage_answers_503_fast_and_loses_no_acknowledged_write(
             )
             stack.callback(pgbouncer.stop, folder)
             urls = urls.through(address)
-        await _outage(pgdata, urls)
+        app = create_app(api_settings(urls))
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        tenant = await _tenant(app, "outage")
+        if through == "two-workers":
+            # `tenantry serve` as deployed: two processes, each with its own pools.
+            base = await stack.enter_async_context(_served(urls.admin, workers=2))
+            api = httpx.AsyncClient(base_url=base, timeout=30)
+        else:
+            api = client_for(app)
+        await _outage(pgdata, urls, await stack.enter_async_context(api), tenant)
 
 
-async def _outage(pgdata: Path, urls: Urls) -> None:
-    app = create_app(api_settings(urls))
-    async with app.router.lifespan_context(app), client_for(app) as api:
-        user = await signed_in(api, "thinktank", await _tenant(app, "outage"), "o@example.com")
-        ledger: list[str] = []
-        answers: list[tuple[float, int, float, httpx.Response]] = []
-        stop = asyncio.Event()
+@contextlib.asynccontextmanager
+async def _served(admin: str, workers: int) -> AsyncIterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TENANTRY_DATABASE_URL": admin,
+        "TENANTRY_ROLE_PREFIX": ROLES.prefix,
+        "TENANTRY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TENANTRY_ACCESS_TOKEN_TTL_SECONDS": "900",
+    }
+    command = ["serve", "--port", str(port), "--workers", str(workers)]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tenantry.cli", *command, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as probe:
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.returncode is None, "tenantry serve exited"
+                with contextlib.suppress(httpx.TransportError):
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "tenantry serve did not start"
+                await asyncio.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 30)
 
-        async def writer(n: int) -> None:
-            while not stop.is_set():
-                started = time.monotonic()
-                response = await api.post(
-                    "/v1/apps/thinktank/chats", headers=user.auth, json={"title": f"w{n}"}
-                )
-                answers.append(
-                    (started, response.status_code, time.monotonic() - started, response)
-                )
-                if response.status_code == 201:
-                    ledger.append(response.json()["id"])
-                elif response.status_code == 401:  # the access token expired: sign in again
-                    await login(api, user)
-                await asyncio.sleep(0.02)
 
-        writers = [asyncio.create_task(writer(n)) for n in range(6)]
-        await asyncio.sleep(2)
-        await asyncio.to_thread(embedded.stop, pgdata)
-        down_at = time.monotonic()  # the server is gone (a fast shutdown takes a moment)
-        await asyncio.sleep(OUTAGE_SECONDS / 2)
-        ready = await api.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.json()["dependencies"]["database"] == "unreachable"
-        await asyncio.sleep(OUTAGE_SECONDS / 2)
-        starting_at = time.monotonic()
-        await asyncio.to_thread(embedded.start, pgdata)
-        up_at = time.monotonic()
-        await asyncio.sleep(RECOVER_WITHIN_SECONDS + 2)
-        stop.set()
-        await asyncio.gather(*writers)
-        assert (await api.get("/readyz")).status_code == 200
+async def _outage(pgdata: Path, urls: Urls, api: httpx.AsyncClient, tenant: Tenant) -> None:
+    user = await signed_in(api, "thinktank", tenant, "o@example.com")
+    ledger: list[str] = []
+    answers: list[tuple[float, int, float, httpx.Response]] = []
+    stop = asyncio.Event()
+
+    async def writer(n: int) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            response = await api.post(
+                "/v1/apps/thinktank/chats", headers=user.auth, json={"title": f"w{n}"}
+            )
+            answers.append((started, response.status_code, time.monotonic() - started, response))
+            if response.status_code == 201:
+                ledger.append(response.json()["id"])
+            elif response.status_code == 401:  # the access token expired: sign in again
+                await login(api, user)
+            await asyncio.sleep(0.02)
+
+    writers = [asyncio.create_task(writer(n)) for n in range(6)]
+    await asyncio.sleep(2)
+    await asyncio.to_thread(embedded.stop, pgdata)
+    down_at = time.monotonic()  # the server is gone (a fast shutdown takes a moment)
+    await asyncio.sleep(OUTAGE_SECONDS / 2)
+    ready = await api.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["dependencies"]["database"] == "unreachable"
+    await asyncio.sleep(OUTAGE_SECONDS / 2)
+    starting_at = time.monotonic()
+    await asyncio.to_thread(embedded.start, pgdata)
+    up_at = time.monotonic()
+    await asyncio.sleep(RECOVER_WITHIN_SECONDS + 2)
+    stop.set()
+    await asyncio.gather(*writers)
+    assert (await api.get("/readyz")).status_code == 200
 
     statuses = {status for _, status, _, _ in answers}
     assert 500 not in statuses, [r.text for _, s, _, r in answers if s == 500][:3]

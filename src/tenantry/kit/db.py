@@ -81,6 +81,7 @@ class Transaction:
         token: str,
         *,
         read_only: bool = False,
+        snapshot: bool = False,
         statement_timeout_ms: int | None = None,
         scope: observe.Scope = None,
     ) -> None:
@@ -90,7 +91,10 @@ class Transaction:
         self._token = token
         self._timeout_ms = statement_timeout_ms
         self._pending_token: str | None = token
-        self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
+        if snapshot:
+            self._begin = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        else:
+            self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
         self._requirements: list[Requirement] = []
         self.invalidated: list[str] = []
 
@@ -210,31 +214,26 @@ class Database:
             # A server that does not answer fails the attempt instead of holding it.
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         }
+
         # `acquire_timeout`: how long a caller waits for a connection (the service passes a
         # short one: during an outage a request answers 503 at once, never hangs). A failed
         # reconnection gives up after a few seconds rather than backing off for minutes, so
         # the next caller starts a fresh attempt: the pool refills within seconds of the
         # database's return.
-        self.runtime_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            runtime_url,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs=options,
-            open=False,
-            name="tenantry-runtime",
-            timeout=acquire_timeout,
-            reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
-        )
-        self.platform_pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            platform_url,
-            min_size=min(min_size, 1),
-            max_size=max(2, max_size // 2),
-            kwargs=options,
-            open=False,
-            name="tenantry-platform",
-            timeout=acquire_timeout,
-            reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
-        )
+        def pool(url: str, name: str, low: int, high: int) -> AsyncConnectionPool[Connection]:
+            return AsyncConnectionPool(
+                url,
+                min_size=low,
+                max_size=high,
+                kwargs=options,
+                open=False,
+                name=f"tenantry-{name}",
+                timeout=acquire_timeout,
+                reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
+            )
+
+        self.runtime_pool = pool(runtime_url, "runtime", min_size, max_size)
+        self.platform_pool = pool(platform_url, "platform", min(min_size, 1), max(2, max_size // 2))
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.
         self.commit_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
@@ -356,10 +355,12 @@ class Database:
         ]
 
     @asynccontextmanager
-    async def platform_transaction(self) -> AsyncIterator[Transaction]:
-        """Control-plane work across tenants; reach it only from platform-authenticated paths."""
+    async def platform_transaction(self, *, snapshot: bool = False) -> AsyncIterator[Transaction]:
+        """Control-plane work across tenants; reach it only from platform-authenticated paths.
+        `snapshot`: read-only, every statement seeing the same snapshot (an export's files
+        agree with each other)."""
         token = self.signer.sign_platform()
-        async with self._transaction(self.platform_pool, token) as transaction:
+        async with self._transaction(self.platform_pool, token, snapshot=snapshot) as transaction:
             yield transaction
 
     @asynccontextmanager
@@ -369,6 +370,7 @@ class Database:
         token: str,
         *,
         read_only: bool = False,
+        snapshot: bool = False,
         statement_timeout_ms: int | None = None,
         scope: observe.Scope = None,
     ) -> AsyncIterator[Transaction]:
@@ -377,6 +379,7 @@ class Database:
                 conn,
                 token,
                 read_only=read_only,
+                snapshot=snapshot,
                 statement_timeout_ms=statement_timeout_ms,
                 scope=scope,
             )

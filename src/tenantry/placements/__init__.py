@@ -1,0 +1,1 @@
+"""Where tenants live: portable tenant archives (export and import)."""

@@ -1,0 +1,185 @@
+"""SQL for copying one tenant's rows out of a database and into another, as the platform.
+
+Rows travel as `row_to_json` text of the table's own columns (generated ones are computed again
+where they land) and go in through `jsonb_populate_recordset`, one statement per batch: COPY FROM
+is refused on tables under row-level security, and the platform role's policies are what let it
+write any tenant's rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from psycopg import sql
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from uuid import UUID
+
+    from tenantry.kit.db import Transaction
+
+TENANTS = ("tenantry", "tenants")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    schema: str
+    name: str
+    columns: list[tuple[str, str]]  # (name, type), stored columns in table order
+    key: list[str]  # the primary key's columns, for a stable order
+
+    @property
+    def qualified(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+async def tenant_tables(tx: Transaction) -> list[Table]:
+    """The tenant's root row's table, then every declared tenant table, parents before children
+    (so foreign keys between them hold at every insert), with their stored columns."""
+    rows = await tx.fetch_all(
+        """WITH RECURSIVE tables AS (
+               SELECT format('%%I.%%I', table_schema, table_name)::regclass AS rel
+                 FROM tenantry.scoped_tables
+           ), edges AS (
+               SELECT c.conrelid AS child, c.confrelid AS parent FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.conrelid IN (SELECT rel FROM tables)
+                  AND c.confrelid IN (SELECT rel FROM tables) AND c.conrelid <> c.confrelid
+           ), depth AS (
+               SELECT rel, 0 AS level FROM tables
+               UNION ALL
+               SELECT e.child, d.level + 1 FROM depth d JOIN edges e ON e.parent = d.rel
+           ), ordered AS (
+               SELECT 'tenantry.tenants'::regclass AS rel, -1 AS level
+               UNION ALL
+               SELECT rel, max(level) FROM depth GROUP BY rel
+           )
+           SELECT n.nspname AS schema, c.relname AS name, o.level,
+                  (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid,
+                                   a.atttypmod)) ORDER BY a.attnum)
+                     FROM pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND a.attgenerated = '') AS columns,
+                  (SELECT json_agg(a.attname ORDER BY k.n)
+                     FROM pg_index i
+                     CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                    WHERE i.indrelid = c.oid AND i.indisprimary) AS key
+             FROM ordered o JOIN pg_class c ON c.oid = o.rel
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            ORDER BY o.level, 1, 2""",
+        [],
+    )
+    return [
+        Table(
+            r["schema"],
+            r["name"],
+            [(str(name), str(kind)) for name, kind in r["columns"]],
+            list(r["key"] or []),
+        )
+        for r in rows
+    ]
+
+
+def _column(table: Table) -> sql.Identifier:
+    return sql.Identifier("id" if table.qualified == TENANTS else "tenant_id")
+
+
+def _rows(table: Table) -> sql.Composed:
+    """The tenant's rows of `table`, its own columns only, in key order."""
+    return sql.SQL("SELECT {columns} FROM {table} WHERE {tenant} = %s ORDER BY {key}").format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
+        table=sql.Identifier(*table.qualified),
+        tenant=_column(table),
+        key=sql.SQL(", ").join(map(sql.Identifier, table.key or table.column_names)),
+    )
+
+
+async def stream_rows(tx: Transaction, table: Table, tenant_id: UUID) -> AsyncIterator[str]:
+    """Each of the tenant's rows as one line of JSON, in key order."""
+    query = sql.SQL("SELECT row_to_json(r)::text AS line FROM ({rows}) r").format(rows=_rows(table))
+    conn = await tx.connection()
+    async for row in conn.cursor().stream(query, [tenant_id]):
+        yield row["line"]
+
+
+async def insert_rows(tx: Transaction, table: Table, lines: list[str]) -> None:
+    """The rows (JSON objects of the table's columns) inserted as they are, ids included."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+    query = sql.SQL(
+        "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
+        " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+    ).format(table=sql.Identifier(*table.qualified), columns=columns)
+    await tx.execute(query, ["[" + ",".join(lines) + "]"])
+
+
+async def digest(tx: Transaction, table: Table, tenant_id: UUID) -> tuple[int, str]:
+    """The tenant's row count in `table` and a digest of its rows that does not depend on
+    their order or on memory (a sum of 64-bit prefixes of each row's MD5), to compare copies."""
+    query = sql.SQL(
+        "SELECT count(*) AS n, coalesce(sum(('x' || left(md5(row_to_json(r)::text), 16))"
+        "::bit(64)::bigint::numeric), 0)::text AS digest FROM ({rows}) r"
+    ).format(rows=_rows(table))
+    row = await tx.fetch_one(query, [tenant_id])
+    assert row is not None
+    return int(row["n"]), str(row["digest"])
+
+
+async def delete_rows(tx: Transaction, table: Table, tenant_id: UUID) -> int:
+    query = sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+        sql.Identifier(*table.qualified), _column(table)
+    )
+    return (await tx.execute(query, [tenant_id])).rowcount
+
+
+async def tenant_by_slug(tx: Transaction, slug: str) -> UUID | None:
+    row = await tx.fetch_one("SELECT id FROM tenantry.tenants WHERE slug = %s", [slug])
+    return None if row is None else row["id"]
+
+
+async def tenant_exists(tx: Transaction, tenant_id: UUID, slug: str) -> bool:
+    row = await tx.fetch_one(
+        "SELECT 1 AS found FROM tenantry.tenants WHERE id = %s OR slug = %s", [tenant_id, slug]
+    )
+    return row is not None
+
+
+async def apps(tx: Transaction) -> dict[str, str]:
+    """Every app's id (text) -> slug."""
+    rows = await tx.fetch_all("SELECT id::text AS id, slug FROM tenantry.apps", [])
+    return {r["id"]: r["slug"] for r in rows}
+
+
+async def app_columns(tx: Transaction) -> dict[tuple[str, str], list[str]]:
+    """Per tenant table, the columns holding an app's id: `app_id`, and every column whose
+    foreign key points at an app id (tenantry.apps, or another table's `app_id`, such as a
+    role assignment's `subject_app_id`). What an import maps between installations."""
+    rows = await tx.fetch_all(
+        """WITH tables AS (
+               SELECT table_schema AS schema, table_name AS name,
+                      format('%%I.%%I', table_schema, table_name)::regclass AS rel
+                 FROM tenantry.scoped_tables
+           ), pointing AS (
+               SELECT c.conrelid AS rel, k.local
+                 FROM pg_constraint c
+                 CROSS JOIN unnest(c.conkey, c.confkey) AS k(local, remote)
+                 JOIN pg_attribute r ON r.attrelid = c.confrelid AND r.attnum = k.remote
+                WHERE c.contype = 'f' AND c.conrelid IN (SELECT rel FROM tables)
+                  AND (c.confrelid = 'tenantry.apps'::regclass OR r.attname = 'app_id')
+           )
+           SELECT DISTINCT t.schema, t.name, a.attname AS column
+             FROM tables t
+             JOIN pg_attribute a ON a.attrelid = t.rel AND a.attnum > 0
+              AND NOT a.attisdropped AND a.attgenerated = ''
+            WHERE a.attname = 'app_id'
+               OR (t.rel, a.attnum) IN (SELECT rel, local FROM pointing)""",
+        [],
+    )
+    found: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        found.setdefault((r["schema"], r["name"]), []).append(r["column"])
+    return found
