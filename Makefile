@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TENANTRY := $(BIN)/tenantry
 
-.PHONY: up install browser pgbouncer serve test test-portability lint format types audit ci stop clean
+.PHONY: up install browser pgbouncer wrk serve test test-portability lint format types audit ci stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ pgbouncer:
 	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; \
 	  else echo "The PgBouncer tests need Debian's pgbouncer: sudo apt-get install pgbouncer" >&2; exit 1; fi; }
+
+# wrk (Debian's package), the load generator of the HTTP benchmarks.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "The HTTP benchmarks need wrk: sudo apt-get install wrk" >&2; exit 1; fi; }
 
 # The whole suite in parallel, then the isolation suites and the API flows again with the
 # runtime and platform roles behind a real PgBouncer in transaction mode.

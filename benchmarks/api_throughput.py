@@ -204,7 +204,7 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.workers)
         return
     if shutil.which("wrk") is None:
-        sys.exit("this benchmark needs wrk (apt-get install wrk)")
+        sys.exit("this benchmark needs wrk: make wrk")
 
     seconds, rounds, connections = (2, 2, 16) if args.quick else (5, 4, 16)
     bench = fresh_database()

@@ -421,7 +421,7 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.workers, args.serve[2])
         return
     if shutil.which("wrk") is None:
-        sys.exit("this benchmark needs wrk (apt-get install wrk)")
+        sys.exit("this benchmark needs wrk: make wrk")
     seconds, rounds = (4.0, 1) if args.quick else (12.0, 5)
     report = summarize(run(args, seconds, rounds), args, seconds, rounds)
     if args.json:
