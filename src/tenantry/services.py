@@ -42,9 +42,9 @@ from tenantry.licensing.service import Licences
 from tenantry.limits.metrics import limit_metrics
 from tenantry.limits.quotas import Quotas
 from tenantry.limits.service import Governor, RateLimiter, bucket_store, fair_share
+from tenantry.placements.archives import TenantArchives
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
-from tenantry.placements.archives import TenantArchives
 from tenantry.secrets.keys import load_master_keys
 from tenantry.secrets.service import Secrets
 from tenantry.security_events.service import SecurityEvents

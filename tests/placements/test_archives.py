@@ -105,6 +105,15 @@ def counts(urls: Urls, tenant: Tenant) -> dict[str, int]:
         return found
 
 
+def trail(urls: Urls, tenant: Tenant) -> list[tuple]:
+    with psycopg.connect(urls.admin) as conn:
+        return conn.execute(
+            "SELECT seq, action, created_at, prev_hash, hash FROM tenantry.audit_log"
+            " WHERE tenant_id = %s ORDER BY seq",
+            [tenant.id],
+        ).fetchall()
+
+
 async def reveal(app: FastAPI, tenant: Tenant) -> bytes:
     secrets = app.state.services.secrets
     scope = await secrets.scope(tenant.slug, "thinktank")
@@ -124,7 +133,7 @@ async def test_a_tenant_moves_to_another_installation_whole(
     tenant, user = exported
     path = tmp_path / "tenant.tar"
     manifest = await control_app.state.services.archives.export(
-        tenant.slug, path, passphrase=PASSPHRASE, secrets=True
+        tenant.slug, path, by=FIXTURES, passphrase=PASSPHRASE, secrets=True
     )
     assert manifest.secrets == "rewrapped"
     assert manifest.signature
@@ -133,9 +142,21 @@ async def test_a_tenant_moves_to_another_installation_whole(
     source_apps = {slug: app_id for app_id, slug in manifest.apps.items()}
     assert other_app.state.services.apps.by_slug("thinktank").id != source_apps["thinktank"]
 
-    report = await other_app.state.services.archives.import_(path, passphrase=PASSPHRASE)
+    report = await other_app.state.services.archives.import_(
+        path, by=FIXTURES, passphrase=PASSPHRASE
+    )
     assert report.tenant_id == tenant.id
-    assert counts(elsewhere, tenant) == before  # every row of every table
+    # Every row of every table; each side's audit log has its own record of the move.
+    assert counts(elsewhere, tenant) == before
+    # The trail arrives with its own seq and times, checked against its archived chain; the
+    # hashes there are over the apps' ids there, and the chain verifies.
+    source, moved_trail = trail(urls, tenant), trail(elsewhere, tenant)
+    assert source[-1][1] == "tenant.exported"
+    assert moved_trail[-1][1] == "tenant.imported"
+    assert [r[:3] for r in moved_trail[:-1]] == [r[:3] for r in source[:-1]]
+    [chain] = [c async for c in other_app.state.services.audit.verify(tenant.slug)]
+    assert chain.ok, chain.problem
+    assert chain.rows == len(moved_trail)
 
     # The other installation serves the tenant: the same password signs in and finds the same
     # conversations; the secret opens under that installation's own master key.
@@ -148,7 +169,7 @@ async def test_a_tenant_moves_to_another_installation_whole(
     assert await reveal(control_app, tenant) == SECRET
 
     with pytest.raises(Conflict):  # the same tenant twice
-        await other_app.state.services.archives.import_(path, passphrase=PASSPHRASE)
+        await other_app.state.services.archives.import_(path, by=FIXTURES, passphrase=PASSPHRASE)
 
 
 async def test_without_secrets_the_sealed_tables_stay_behind(
@@ -156,7 +177,7 @@ async def test_without_secrets_the_sealed_tables_stay_behind(
 ) -> None:
     tenant, _ = exported
     path = tmp_path / "plain.tar"
-    manifest = await control_app.state.services.archives.export(tenant.slug, path)
+    manifest = await control_app.state.services.archives.export(tenant.slug, path, by=FIXTURES)
     assert manifest.secrets == "excluded"
     assert not manifest.signature
     names = {".".join(t.qualified) for t in manifest.tables}
@@ -164,12 +185,12 @@ async def test_without_secrets_the_sealed_tables_stay_behind(
     assert "tenantry.secret_versions" not in names
     with tarfile.open(path) as archive:
         assert not any(SECRET in archive.extractfile(m).read() for m in archive if m.isfile())
-    await other_app.state.services.archives.import_(path)
+    await other_app.state.services.archives.import_(path, by=FIXTURES)
     imported = counts(elsewhere, tenant)
     assert imported["tenantry.secrets"] == 1
     assert imported["tenantry.secret_versions"] == 0
     with pytest.raises(InvalidInput):
-        await other_app.state.services.archives.export(tenant.slug, path, secrets=True)
+        await other_app.state.services.archives.export(tenant.slug, path, by=FIXTURES, secrets=True)
 
 
 TENANTS_FILE = "tables/tenantry.tenants.jsonl"
@@ -234,11 +255,13 @@ async def test_a_tampered_archive_is_refused_before_anything_is_written(
 ) -> None:
     tenant, _ = exported
     path = tmp_path / "tenant.tar"
-    await control_app.state.services.archives.export(tenant.slug, path, passphrase=PASSPHRASE)
+    await control_app.state.services.archives.export(
+        tenant.slug, path, by=FIXTURES, passphrase=PASSPHRASE
+    )
     if change is not None:
         edited(path, change)
     with pytest.raises(ArchiveRejected, match=refusal):
-        await other_app.state.services.archives.import_(path, passphrase=passphrase)
+        await other_app.state.services.archives.import_(path, by=FIXTURES, passphrase=passphrase)
     assert sum(counts(elsewhere, tenant).values()) == 0
     with psycopg.connect(elsewhere.admin) as conn:
         found = conn.execute("SELECT count(*) FROM tenantry.tenants WHERE id = %s", [tenant.id])
@@ -250,7 +273,7 @@ async def test_an_archive_from_another_schema_is_refused(
 ) -> None:
     tenant, _ = exported
     path = tmp_path / "tenant.tar"
-    await control_app.state.services.archives.export(tenant.slug, path)
+    await control_app.state.services.archives.export(tenant.slug, path, by=FIXTURES)
 
     def retype(manifest: dict) -> None:
         for table in manifest["tables"]:
@@ -261,7 +284,7 @@ async def test_an_archive_from_another_schema_is_refused(
 
     edited(path, lambda files: _manifest(files, retype))
     with pytest.raises(ArchiveRejected, match="bring both installations to one version"):
-        await other_app.state.services.archives.import_(path)
+        await other_app.state.services.archives.import_(path, by=FIXTURES)
     assert sum(counts(elsewhere, tenant).values()) == 0
 
 
@@ -290,3 +313,28 @@ async def test_the_cli_moves_a_tenant_and_explains_refusals_in_one_line(
         assert refused.returncode == 1, refused.stdout
         assert refused.stderr.strip().count("\n") == 0, refused.stderr
         assert message in refused.stderr
+
+
+async def test_an_edited_audit_trail_does_not_import_even_unsigned(
+    exported, control_app, other_app, elsewhere, tmp_path: Path
+) -> None:
+    """Without a passphrase the checksums can be recomputed by whoever edits the file; the
+    audit trail's own chain, checked by the database on import, still gives the edit away."""
+    tenant, _ = exported
+    path = tmp_path / "tenant.tar"
+    await control_app.state.services.archives.export(tenant.slug, path, by=FIXTURES)
+    audit = "tables/tenantry.audit_log.jsonl"
+
+    def rewrite_history(files: dict[str, bytes]) -> None:
+        first, *rest = files[audit].splitlines(keepends=True)
+        row = json.loads(first)
+        row["actor"] = "someone:else"
+        files[audit] = b"".join([json.dumps(row).encode() + b"\n", *rest])
+        digest = hashlib.sha256(files[audit]).hexdigest()
+        _manifest(files, lambda m: [t.update(sha256=digest) for t in m["tables"]
+                                    if t["name"] == "audit_log"])  # fmt: skip
+
+    edited(path, rewrite_history)
+    with pytest.raises(ArchiveRejected, match="does not continue the tenant's chain"):
+        await other_app.state.services.archives.import_(path, by=FIXTURES)
+    assert sum(counts(elsewhere, tenant).values()) == 0

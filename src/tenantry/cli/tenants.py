@@ -283,7 +283,9 @@ def export(
     Signed when the passphrase variable is set; required with --with-secrets."""
     passphrase = _passphrase(passphrase_env)
     manifest = run(
-        lambda s: s.archives.export(slug, out, passphrase=passphrase, secrets=with_secrets)
+        lambda s: s.archives.export(
+            slug, out, by=operator(), passphrase=passphrase, secrets=with_secrets
+        )
     )
     rows = sum(t.rows for t in manifest.tables)
     signed = "signed" if passphrase else "unsigned"
@@ -297,5 +299,6 @@ def export(
 def import_archive(path: Path, passphrase_env: str = PassphraseOption) -> None:
     """Create a tenant from an archive made by `tenants export`, keeping its ids; a tampered or
     incompatible archive is refused before anything is written."""
-    report = run(lambda s: s.archives.import_(path, passphrase=_passphrase(passphrase_env)))
+    passphrase = _passphrase(passphrase_env)
+    report = run(lambda s: s.archives.import_(path, by=operator(), passphrase=passphrase))
     console.print(f"{report.slug} imported: {sum(report.rows.values())} rows")

@@ -94,8 +94,10 @@ class RateLimiter:
         if decision.allowed:
             return decision
         now = time.monotonic()
+        # The refusal stands for the whole Retry-After the answer gives (whole seconds), not
+        # only until the next token: a client back sooner is early, and is held (`http`).
         refusal = Refusal(
-            now + decision.retry_after,
+            now + max(1, math.ceil(decision.retry_after)),
             now + decision.reset,
             tenant_id,
             plan,

@@ -20,7 +20,7 @@ import json
 import tarfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tenantry.kit.errors import InvalidInput
 
@@ -34,6 +34,7 @@ MANIFEST = "manifest.json"
 # Passphrase stretching for the manifest's MAC and the data keys' wrapping (scrypt, RFC 7914).
 SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024}
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 class ArchiveRejected(InvalidInput):
@@ -121,7 +122,7 @@ class ArchiveReader:
         self.manifest = self._verified_manifest(passphrase)
         self._verify_files()
 
-    def _member(self, name: str) -> bytes:
+    def _member(self, name: str) -> IO[bytes]:
         try:
             member = self._tar.getmember(name)
         except KeyError:
@@ -130,10 +131,10 @@ class ArchiveReader:
             raise ArchiveRejected(f"{name} is not a regular file")
         extracted = self._tar.extractfile(member)
         assert extracted is not None
-        return extracted.read()
+        return extracted
 
     def _verified_manifest(self, passphrase: str | None) -> Manifest:
-        raw = self._member(MANIFEST)
+        raw = self._member(MANIFEST).read(MAX_MANIFEST_BYTES + 1)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise ArchiveRejected("the manifest is too large")
         try:
@@ -167,11 +168,24 @@ class ArchiveReader:
         if extra:
             raise ArchiveRejected(f"files the manifest does not list: {', '.join(extra[:5])}")
         for table in self.manifest.tables:
-            data = self._member(table.file)
-            if hashlib.sha256(data).hexdigest() != table.sha256:
+            digest, lines = hashlib.sha256(), 0
+            with self._member(table.file) as data:
+                while chunk := data.read(CHUNK_BYTES):
+                    digest.update(chunk)
+                    lines += chunk.count(b"\n")
+            if digest.hexdigest() != table.sha256:
                 raise ArchiveRejected(f"{table.file} does not match its checksum")
-            if data.count(b"\n") != table.rows:
+            if lines != table.rows:
                 raise ArchiveRejected(f"{table.file} does not hold {table.rows} rows")
 
-    def rows(self, table: TableEntry) -> list[bytes]:
-        return self._member(table.file).splitlines()
+    def batches(self, table: TableEntry, size: int) -> Iterator[list[str]]:
+        """The table's rows, `size` lines at a time (a large table is never read whole)."""
+        with self._member(table.file) as data:
+            batch: list[str] = []
+            for line in data:
+                batch.append(line.rstrip(b"\n").decode())
+                if len(batch) == size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch

@@ -9,7 +9,11 @@ Secrets: by default the sealed tables (data keys, secret values, webhook signing
 behind, and an imported tenant has its secrets' names and history without their values. With
 `secrets=True` (a passphrase is then required) each data key is unwrapped with this
 installation's master key and wrapped again under a key derived from the passphrase; import
-wraps it under the importing installation's master key. Values themselves are never decrypted.
+wraps it under the importing installation's master key. Values stay sealed under their data
+keys; only when the importing installation names an app with another id (values are bound to
+their app's id) is each value opened in memory and sealed again for the new id.
+
+Both ends are in the tenant's audit log: `tenant.exported` and `tenant.imported`.
 """
 
 from __future__ import annotations
@@ -26,14 +30,16 @@ from uuid import UUID
 
 import psycopg
 
+from tenantry.audit_log.service import AuditLog
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.migrate import current_revision
 from tenantry.placements import archive, repository
-from tenantry.placements.archive import ArchiveRejected, Manifest, TableEntry
+from tenantry.placements.archive import ArchiveReader, ArchiveRejected, Manifest, TableEntry
 from tenantry.secrets.box import data_key_context, decrypt, encrypt, value_aad
 from tenantry.secrets.models import SecretUnreadable
 
 if TYPE_CHECKING:
+    from tenantry.kit.actor import Actor
     from tenantry.kit.db import Database, Transaction
     from tenantry.secrets.keys import KeyEncryptionKey
 
@@ -58,7 +64,13 @@ class TenantArchives:
         self._kek = kek
 
     async def export(
-        self, slug: str, path: Path, *, passphrase: str | None = None, secrets: bool = False
+        self,
+        slug: str,
+        path: Path,
+        *,
+        by: Actor,
+        passphrase: str | None = None,
+        secrets: bool = False,
     ) -> Manifest:
         if secrets and passphrase is None:
             raise InvalidInput("secrets travel wrapped under the archive's passphrase: give one")
@@ -100,9 +112,13 @@ class TenantArchives:
             )
             archive.write(partial, manifest, files)
         partial.replace(path)
+        async with self._db.platform_transaction() as tx:
+            await _audit(tx, "tenant.exported", tenant_id, by, manifest)
         return manifest
 
-    async def import_(self, path: Path, *, passphrase: str | None = None) -> ImportReport:
+    async def import_(
+        self, path: Path, *, by: Actor, passphrase: str | None = None
+    ) -> ImportReport:
         with archive.opened(path, passphrase) as reader:  # verified before any write
             manifest = reader.manifest
             tenant_id, slug = UUID(str(manifest.tenant["id"])), str(manifest.tenant["slug"])
@@ -112,24 +128,52 @@ class TenantArchives:
                     raise ArchiveRejected("the archive's secrets need its passphrase")
                 key = archive.derive_key(passphrase, bytes.fromhex(manifest.salt), b"data-keys")
                 rewrap = _Rewrap(tenant_id, self._kek, key)
-            rows: dict[str, int] = {}
             async with self._db.platform_transaction() as tx:
                 if await repository.tenant_exists(tx, tenant_id, slug):
                     raise Conflict(f"a tenant with the id or slug of {slug!r} is already here")
-                here = {t.qualified: t for t in await repository.tenant_tables(tx)}
                 mapping = _AppMapping(manifest.apps, await repository.apps(tx))
-                app_columns = await repository.app_columns(tx)
-                for entry in manifest.tables:
-                    table = _target(here, entry)
-                    lines = [line.decode() for line in reader.rows(entry)]
-                    if rewrap is not None and entry.qualified == DATA_KEYS:
-                        lines = [await rewrap.inward(line) for line in lines]
-                    if rewrap is not None and entry.qualified == VALUES and not mapping.identity:
-                        lines = [rewrap.reseal(line, mapping) for line in lines]
-                    lines = mapping.apply(lines, app_columns.get(entry.qualified, []))
-                    await _insert(tx, table, lines)
-                    rows[".".join(entry.qualified)] = len(lines)
+                async with repository.restoring_audit_trail(tx, mapping.archived_ids()):
+                    rows = await _write_tables(tx, reader, rewrap, mapping)
+                await _audit(tx, "tenant.imported", tenant_id, by, manifest)
         return ImportReport(tenant_id, slug, rows)
+
+
+async def _write_tables(
+    tx: Transaction, reader: ArchiveReader, rewrap: _Rewrap | None, mapping: _AppMapping
+) -> dict[str, int]:
+    """Every archived table's rows, parents first, in batches; the rows written per table."""
+    here = {t.qualified: t for t in await repository.tenant_tables(tx)}
+    app_columns = await repository.app_columns(tx)
+    written: dict[str, int] = {}
+    for entry in reader.manifest.tables:
+        table = _target(here, entry)
+        columns = app_columns.get(entry.qualified, [])
+        written[".".join(entry.qualified)] = 0
+        for batch in reader.batches(entry, BATCH_ROWS):
+            lines = await _arriving(entry, batch, rewrap, mapping, columns)
+            await _insert(tx, table, lines)
+            written[".".join(entry.qualified)] += len(lines)
+    return written
+
+
+async def _audit(
+    tx: Transaction, action: str, tenant_id: UUID, by: Actor, manifest: Manifest
+) -> None:
+    metadata = {
+        "rows": sum(t.rows for t in manifest.tables),
+        "secrets": manifest.secrets,
+        "signed": bool(manifest.signature),
+        "exported_at": manifest.exported_at,
+    }
+    await AuditLog.record_in(
+        tx,
+        tenant_id=tenant_id,
+        action=action,
+        object_type="tenant",
+        object_id=tenant_id,
+        by=by,
+        metadata=metadata,
+    )
 
 
 async def _export_table(
@@ -168,10 +212,25 @@ def _target(here: dict[tuple[str, str], repository.Table], entry: TableEntry) ->
     return repository.Table(table.schema, table.name, entry.columns, table.key)
 
 
+async def _arriving(
+    entry: TableEntry,
+    lines: list[str],
+    rewrap: _Rewrap | None,
+    mapping: _AppMapping,
+    app_columns: list[str],
+) -> list[str]:
+    """A batch of archived rows as they go in here: data keys wrapped under this
+    installation's master key, values sealed for its app ids, app ids mapped."""
+    if rewrap is not None and entry.qualified == DATA_KEYS:
+        lines = [await rewrap.inward(line) for line in lines]
+    if rewrap is not None and entry.qualified == VALUES and not mapping.identity:
+        lines = [rewrap.reseal(line, mapping) for line in lines]
+    return mapping.apply(lines, app_columns)
+
+
 async def _insert(tx: Transaction, table: repository.Table, lines: list[str]) -> None:
     try:
-        for start in range(0, len(lines), BATCH_ROWS):
-            await repository.insert_rows(tx, table, lines[start : start + BATCH_ROWS])
+        await repository.insert_rows(tx, table, lines)
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
         where = ".".join(table.qualified)
         raise ArchiveRejected(
@@ -192,6 +251,10 @@ class _AppMapping:
         if not columns or self.identity:
             return lines
         return [self._line(line, columns) for line in lines]
+
+    def archived_ids(self) -> dict[str, str]:
+        """This installation's id -> the archive's, for each app both have."""
+        return {new: old for old, new in self._ids.items() if new is not None}
 
     def here(self, archived: str) -> str:
         """This installation's id for the archived app id."""

@@ -8,6 +8,8 @@ write any tenant's rows.
 
 from __future__ import annotations
 
+import json
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -115,6 +117,23 @@ async def insert_rows(tx: Transaction, table: Table, lines: list[str]) -> None:
         " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
     ).format(table=sql.Identifier(*table.qualified), columns=columns)
     await tx.execute(query, ["[" + ",".join(lines) + "]"])
+
+
+@asynccontextmanager
+async def restoring_audit_trail(
+    tx: Transaction, archived_apps: dict[str, str]
+) -> AsyncIterator[None]:
+    """Audit entries inserted in the block keep their seq and time once their archived chain
+    checks out (revision 0023); `archived_apps` maps this installation's app ids to the
+    archive's, under which the archived hashes were computed. Entries after the block are
+    appended as usual."""
+    await tx.execute(
+        "SELECT set_config('tenantry.audit_restore', 'on', true),"
+        " set_config('tenantry.audit_restore_apps', %s, true)",
+        [json.dumps(archived_apps)],
+    )
+    yield
+    await tx.execute("SELECT set_config('tenantry.audit_restore', 'off', true)")
 
 
 async def digest(tx: Transaction, table: Table, tenant_id: UUID) -> tuple[int, str]:
