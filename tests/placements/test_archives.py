@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tenantry.kit import migrate
+from tenantry.kit.context import TenantContext
 from tenantry.kit.dsn import as_role
 from tenantry.kit.errors import Conflict, InvalidInput
 from tenantry.placements.archive import ArchiveRejected
@@ -34,6 +35,7 @@ from tests.support.database import (
     Urls,
     drop_database,
     recreate_database,
+    signer_for,
 )
 from tests.support.http import client_for
 from tests.support.wiring import FIXTURES, api_settings
@@ -338,3 +340,28 @@ async def test_an_edited_audit_trail_does_not_import_even_unsigned(
     with pytest.raises(ArchiveRejected, match="does not continue the tenant's chain"):
         await other_app.state.services.archives.import_(path, by=FIXTURES)
     assert sum(counts(elsewhere, tenant).values()) == 0
+
+
+async def test_a_tenant_cannot_restore_a_trail_of_its_own_making(exported, urls) -> None:
+    """Restore mode is honoured in a platform context only: the runtime role, in its
+    tenant's signed context, asking for it still gets the database's seq, time and hashes."""
+    tenant, _ = exported
+    signer = signer_for(urls.admin)
+    with psycopg.connect(urls.runtime) as conn:
+        conn.execute(
+            "SELECT set_config('tenantry.context', %s, true),"
+            " set_config('tenantry.audit_restore', 'on', true)",
+            [signer.sign_tenant(TenantContext(tenant.id, None))],
+        )
+        stored = conn.execute(
+            """INSERT INTO tenantry.audit_log (tenant_id, seq, created_at, actor, action,
+                   object_type, prev_hash, hash)
+               VALUES (%s, 1, '2001-01-01', 'me', 'history.rewritten', 'thing', '\\x00', '\\x00')
+               RETURNING seq, created_at, hash""",
+            [tenant.id],
+        ).fetchone()
+    assert stored is not None
+    seq, created_at, digest = stored
+    assert seq > 1
+    assert created_at.year > 2001
+    assert digest != b"\x00"

@@ -42,12 +42,13 @@ class RateLimitGate:
             refusal, stands_for = standing
             # The client came back before the Retry-After it was given. Answering at once would
             # let a client that resends immediately spend the cores its neighbours need on
-            # refusals; holding the answer until the refusal ends (at most HOLD_SECONDS) costs a
-            # sleeping coroutine and slows such a client to its connections' pace. A client
-            # that honours Retry-After never meets the hold.
-            held = min(stands_for, HOLD_SECONDS)
-            await asyncio.sleep(held)
-            retry_after = max(1, math.ceil(stands_for - held))
+            # refusals; holding the answer for HOLD_SECONDS costs a sleeping coroutine and
+            # slows each of its connections to one request a second. Counted from each
+            # request's arrival (not to the refusal's end), the holds of many connections end
+            # at different moments instead of releasing them all at once. A client that
+            # honours Retry-After never meets the hold.
+            await asyncio.sleep(HOLD_SECONDS)
+            retry_after = max(1, math.ceil(stands_for - HOLD_SECONDS))
             headers = {**refusal.headers, "Retry-After": str(retry_after)}
             answer = problems.problem(
                 Request(scope), refusal.status, refusal.code, refusal.message, headers
