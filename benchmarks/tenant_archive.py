@@ -8,7 +8,7 @@ tenant gets N audit log rows (with a JSON metadata document each) and a handful 
 other tables; `TenantArchives.export` writes the archive (one snapshot, JSON Lines, SHA-256 per
 file) and `TenantArchives.import_` verifies it and writes the tenant into the other
 installation in one transaction, as the platform role. Afterwards the audit log's row count and
-order-independent digest (`placements.repository.digest`) must be equal on both sides.
+content (seq, time, actor, action, object, metadata) must be equal on both sides.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from tenantry.kit.actor import Actor
 from tenantry.kit.config import Settings
 from tenantry.kit.db import Database
 from tenantry.kit.metrics import Metrics
-from tenantry.placements import repository
 from tenantry.services import Services, build_services
 
 BY = Actor("benchmark", "archive")
@@ -40,7 +39,7 @@ SEED_CHUNK = 100_000
 SEED = """
 INSERT INTO tenantry.audit_log (tenant_id, actor, action, object_type, object_id, metadata)
 SELECT %s, 'benchmark:seed', 'bench.seed', 'thing', g::text,
-       jsonb_build_object('n', g, 'note', 'a row of a large tenant', 'ok', g % 2 = 0)
+       jsonb_build_object('n', g, 'note', 'a row of a large tenant', 'ok', g %% 2 = 0)
   FROM generate_series(1, %s) g
 """
 PASSPHRASE = "benchmark passphrase, long enough"
@@ -64,10 +63,20 @@ def seed(db: Database, admin: str, tenant_id: object, rows: int) -> float:
     return time.perf_counter() - started
 
 
-async def audit_digest(services: Services, tenant_id: Any) -> tuple[int, str]:  # noqa: ANN401 - a UUID
-    async with services.db.platform_transaction() as tx:
-        tables = {t.qualified: t for t in await repository.tenant_tables(tx)}
-        return await repository.digest(tx, tables[("tenantry", "audit_log")], tenant_id)
+def audit_digest(admin: str, tenant_id: object) -> tuple[int, str]:
+    """The tenant's audit entries up to the export, as content (seq, time, actor, action,
+    object, metadata): the hashes themselves differ wherever an entry names an app, whose id
+    differs between the installations."""
+    with psycopg.connect(admin) as conn:
+        row = conn.execute(
+            """SELECT count(*), md5(string_agg(md5(row(seq, created_at, actor, action,
+                      object_type, object_id, metadata::text)::text), '' ORDER BY seq))
+                 FROM tenantry.audit_log
+                WHERE tenant_id = %s AND action NOT IN ('tenant.exported', 'tenant.imported')""",
+            [tenant_id],
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
 
 
 async def run(rows: int, work: Path) -> dict[str, Any]:
@@ -89,10 +98,8 @@ async def run(rows: int, work: Path) -> dict[str, Any]:
             started = time.perf_counter()
             report = await other.archives.import_(path, by=BY, passphrase=PASSPHRASE)
             imported = time.perf_counter() - started
-            before, after = (
-                await audit_digest(services, tenant.id),
-                await audit_digest(other, tenant.id),
-            )
+            before = audit_digest(source.admin, tenant.id)
+            after = audit_digest(target.admin, tenant.id)
         total = sum(t.rows for t in manifest.tables)
         return {
             "rows": total,
