@@ -365,3 +365,31 @@ async def test_a_tenant_cannot_restore_a_trail_of_its_own_making(exported, urls)
     assert seq > 1
     assert created_at.year > 2001
     assert digest != b"\x00"
+
+
+async def test_an_archive_cannot_write_into_another_tenant_here(
+    exported, control_app, other_app, elsewhere, tmp_path: Path
+) -> None:
+    """An edited (unsigned) archive whose rows name a tenant of the importing installation is
+    refused: every row must belong to the archive's own tenant."""
+    tenant, _ = exported
+    services = other_app.state.services
+    victim, _ = await services.tenant_admin.ensure_tenant(
+        f"victim-{os.urandom(3).hex()}", "Victim", "free", ["thinktank"], by=FIXTURES
+    )
+    before = counts(elsewhere, Tenant(victim.id, victim.slug))
+    path = tmp_path / "tenant.tar"
+    await control_app.state.services.archives.export(tenant.slug, path, by=FIXTURES)
+    users = "tables/tenantry.app_users.jsonl"
+
+    def plant(files: dict[str, bytes]) -> None:
+        files[users] = files[users].replace(str(tenant.id).encode(), str(victim.id).encode(), 1)
+        digest = hashlib.sha256(files[users]).hexdigest()
+        _manifest(files, lambda m: [t.update(sha256=digest) for t in m["tables"]
+                                    if t["name"] == "app_users"])  # fmt: skip
+
+    edited(path, plant)
+    with pytest.raises(ArchiveRejected, match="rows of another tenant"):
+        await services.archives.import_(path, by=FIXTURES)
+    assert counts(elsewhere, Tenant(victim.id, victim.slug)) == before
+    assert sum(counts(elsewhere, tenant).values()) == 0

@@ -133,13 +133,17 @@ class TenantArchives:
                     raise Conflict(f"a tenant with the id or slug of {slug!r} is already here")
                 mapping = _AppMapping(manifest.apps, await repository.apps(tx))
                 async with repository.restoring_audit_trail(tx, mapping.archived_ids()):
-                    rows = await _write_tables(tx, reader, rewrap, mapping)
+                    rows = await _write_tables(tx, reader, tenant_id, rewrap, mapping)
                 await _audit(tx, "tenant.imported", tenant_id, by, manifest)
         return ImportReport(tenant_id, slug, rows)
 
 
 async def _write_tables(
-    tx: Transaction, reader: ArchiveReader, rewrap: _Rewrap | None, mapping: _AppMapping
+    tx: Transaction,
+    reader: ArchiveReader,
+    tenant_id: UUID,
+    rewrap: _Rewrap | None,
+    mapping: _AppMapping,
 ) -> dict[str, int]:
     """Every archived table's rows, parents first, in batches; the rows written per table."""
     here = {t.qualified: t for t in await repository.tenant_tables(tx)}
@@ -151,7 +155,7 @@ async def _write_tables(
         written[".".join(entry.qualified)] = 0
         for batch in reader.batches(entry, BATCH_ROWS):
             lines = await _arriving(entry, batch, rewrap, mapping, columns)
-            await _insert(tx, table, lines)
+            await _insert(tx, table, lines, tenant_id)
             written[".".join(entry.qualified)] += len(lines)
     return written
 
@@ -228,14 +232,18 @@ async def _arriving(
     return mapping.apply(lines, app_columns)
 
 
-async def _insert(tx: Transaction, table: repository.Table, lines: list[str]) -> None:
+async def _insert(
+    tx: Transaction, table: repository.Table, lines: list[str], tenant_id: UUID
+) -> None:
+    where = ".".join(table.qualified)
     try:
-        await repository.insert_rows(tx, table, lines)
+        inserted = await repository.insert_rows(tx, table, lines, tenant_id)
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
-        where = ".".join(table.qualified)
         raise ArchiveRejected(
             f"{where}: {exc.diag.message_primary} (nothing was imported)"
         ) from exc
+    if inserted != len(lines):  # an edited archive naming a tenant of this installation
+        raise ArchiveRejected(f"{where}: rows of another tenant (nothing was imported)")
 
 
 class _AppMapping:

@@ -109,14 +109,17 @@ async def stream_rows(tx: Transaction, table: Table, tenant_id: UUID) -> AsyncIt
         yield row["line"]
 
 
-async def insert_rows(tx: Transaction, table: Table, lines: list[str]) -> None:
-    """The rows (JSON objects of the table's columns) inserted as they are, ids included."""
+async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id: UUID) -> int:
+    """The rows (JSON objects of the table's columns) inserted as they are, ids included, and
+    only those of `tenant_id`: how many went in (fewer than given: some named another tenant)."""
     columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
     query = sql.SQL(
         "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
-        " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
-    ).format(table=sql.Identifier(*table.qualified), columns=columns)
-    await tx.execute(query, ["[" + ",".join(lines) + "]"])
+        " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) r"
+        " WHERE r.{tenant} = %s"
+    ).format(table=sql.Identifier(*table.qualified), columns=columns, tenant=_column(table))
+    cursor = await tx.execute(query, ["[" + ",".join(lines) + "]", tenant_id])
+    return cursor.rowcount
 
 
 @asynccontextmanager
