@@ -1,10 +1,6 @@
 """The Citus cluster the `citus` tests run against: `TENANTRY_CITUS_URL` (a superuser URL of a
 coordinator's database with the citus extension and at least two workers), else the cluster
-`make citus` started on this machine (scripts/citus-cluster.sh), else none.
-
-Register the marker in pyproject.toml's [tool.pytest.ini_options]:
-    markers = ["citus: needs a Citus cluster (make citus, or TENANTRY_CITUS_URL)"]
-"""
+`make citus` started on this machine (scripts/citus-cluster.sh), else none."""
 
 from __future__ import annotations
 
