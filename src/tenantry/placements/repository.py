@@ -60,7 +60,7 @@ async def tenant_tables(tx: Transaction) -> list[Table]:
                UNION ALL
                SELECT rel, max(level) FROM depth GROUP BY rel
            )
-           SELECT n.nspname AS schema, c.relname AS name, o.level,
+           SELECT n.nspname AS schema, c.relname AS name,
                   (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid,
                                    a.atttypmod)) ORDER BY a.attnum)
                      FROM pg_attribute a
@@ -137,25 +137,6 @@ async def restoring_audit_trail(
     )
     yield
     await tx.execute("SELECT set_config('tenantry.audit_restore', 'off', true)")
-
-
-async def digest(tx: Transaction, table: Table, tenant_id: UUID) -> tuple[int, str]:
-    """The tenant's row count in `table` and a digest of its rows that does not depend on
-    their order or on memory (a sum of 64-bit prefixes of each row's MD5), to compare copies."""
-    query = sql.SQL(
-        "SELECT count(*) AS n, coalesce(sum(('x' || left(md5(row_to_json(r)::text), 16))"
-        "::bit(64)::bigint::numeric), 0)::text AS digest FROM ({rows}) r"
-    ).format(rows=_rows(table))
-    row = await tx.fetch_one(query, [tenant_id])
-    assert row is not None
-    return int(row["n"]), str(row["digest"])
-
-
-async def delete_rows(tx: Transaction, table: Table, tenant_id: UUID) -> int:
-    query = sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-        sql.Identifier(*table.qualified), _column(table)
-    )
-    return (await tx.execute(query, [tenant_id])).rowcount
 
 
 async def tenant_by_slug(tx: Transaction, slug: str) -> UUID | None:
