@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tenantry.isolation.context_sql import SCOPE_KEY_EXPRESSION, scope_key_sql
+from tenantry.isolation.residency import residency_guard_sql
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -147,6 +148,7 @@ def scoped_table_sql(table: ScopedTable, roles: Roles) -> list[str]:
         *_indexes(table),
         *scope_statistics_sql(table),
         *rls_sql(table, roles),
+        residency_guard_sql(table.qualified),
         *_grants(table, roles),
         (
             f"INSERT INTO {SCHEMA}.scoped_tables "

@@ -9,14 +9,11 @@ transaction on the same pooled connection.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, LiteralString, Self
 
 import psycopg
-from psycopg import sql
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -24,28 +21,40 @@ from tenantry.kit import observe, tenant_limits
 from tenantry.kit.context import ContextKey, ContextSigner, TenantContext
 from tenantry.kit.errors import (
     ConfigurationError,
-    Conflict,
     DatabaseUnavailable,
-    SeatLimitReached,
+    TenantMoving,
+)
+from tenantry.kit.placements import PLACEMENTS_SCOPE, SHARED, PlacementRouter
+from tenantry.kit.transaction import (
+    SET_CONTEXT,
+    Connection,
+    Cursor,
+    Query,
+    Requirement,
+    Transaction,
+    conflict,
 )
 
+# Re-exported: callers import the transaction's types from here, beside `Database`.
+__all__ = [
+    "SET_CONTEXT",
+    "Connection",
+    "Cursor",
+    "Database",
+    "Query",
+    "Requirement",
+    "Transaction",
+    "conflict",
+]
+
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from uuid import UUID
 
-SET_CONTEXT: LiteralString = tenant_limits.SET_CONTEXT  # beside its variant with a timeout
 # SQL inside a transaction could store a context at session level; clearing it in the commit's
 # message keeps it from riding into the next checkout (a rollback undoes it by itself).
 COMMIT = b"RESET tenantry.context; COMMIT"
 ROLLBACK = b"ROLLBACK"
-
-Connection = psycopg.AsyncConnection[DictRow]
-Cursor = psycopg.AsyncCursor[DictRow]
-Params = Sequence[Any] | dict[str, Any] | None
-Query = LiteralString | bytes | sql.SQL | sql.Composed
-# Raised by the seat trigger of revision 0016 (`tenantry.enforce_seats`).
-SEAT_LIMIT_SQLSTATE = "TL409"
-# A query that must return a row, or the error to raise (see `Transaction.require`).
-Requirement = tuple[LiteralString, Sequence[Any], Exception]
 
 
 @lru_cache(maxsize=1024)
@@ -65,122 +74,6 @@ def _single_message_read(query: str, checks: tuple[str, ...]) -> bytes:
         "LEFT JOIN LATERAL (SELECT true AS __row, inner_q.* "
         f"FROM ({query}) AS inner_q WHERE ctx.token IS NOT NULL OFFSET 0) AS q ON true"
     ).encode()
-
-
-def conflict(exc: psycopg.errors.IntegrityError) -> Conflict:
-    table = (exc.diag.table_name or "").replace("_", " ")
-    return Conflict(f"this conflicts with an existing entry ({table})" if table else "conflict")
-
-
-class Transaction:
-    """One database transaction with a signed context applied before any statement runs."""
-
-    def __init__(
-        self,
-        connection: Connection,
-        token: str,
-        *,
-        read_only: bool = False,
-        snapshot: bool = False,
-        statement_timeout_ms: int | None = None,
-        scope: observe.Scope = None,
-    ) -> None:
-        self._connection = connection
-        # Whose statements these are, for the request's observation (`kit.observe`).
-        self.scope = scope
-        self._token = token
-        self._timeout_ms = statement_timeout_ms
-        self._pending_token: str | None = token
-        if snapshot:
-            self._begin = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        else:
-            self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
-        self._requirements: list[Requirement] = []
-        self.invalidated: list[str] = []
-
-    def after_commit(self, scope: str) -> None:
-        """Name a cache scope to invalidate in this process (and publish) once committed."""
-        self.invalidated.append(scope)
-
-    @property
-    def began(self) -> bool:
-        return self._pending_token is None
-
-    def require(self, query: LiteralString, params: Sequence[Any], error: Exception) -> None:
-        """Queue a check that must return a row, sent with the first statement (no extra round
-        trip); `error` is raised, and the transaction rolled back, if it returns none."""
-        if self._pending_token is None:
-            raise RuntimeError("requirements must be queued before the first statement")
-        self._requirements.append((query, params, error))
-
-    async def execute(self, query: Query, params: Params = None) -> Cursor:
-        try:
-            return await self._execute(query, params)
-        except (psycopg.errors.UniqueViolation, psycopg.errors.ExclusionViolation) as exc:
-            # The one place a duplicate becomes a domain error: a lost race between a check and
-            # an insert is the same 409 as the check itself would have given, never a 500.
-            raise conflict(exc) from exc
-        except psycopg.errors.QueryCanceled as exc:
-            raise tenant_limits.timed_out() from exc
-        except psycopg.Error as exc:
-            if exc.sqlstate == SEAT_LIMIT_SQLSTATE:
-                message = exc.diag.message_primary or "seat limit reached"
-                raise SeatLimitReached(message) from exc
-            raise
-
-    async def _execute(self, query: Query, params: Params) -> Cursor:
-        send = partial(self._send, query, params)
-        return await observe.statement(self.scope, query, self._connection, send)
-
-    async def _send(self, query: Query, params: Params) -> Cursor:
-        cursor = self._connection.cursor()
-        if self._pending_token is None:
-            await cursor.execute(query, params)
-            return cursor
-        token, self._pending_token = self._pending_token, None
-        checks: list[tuple[Cursor, Exception]] = []
-        # Pool connections are in autocommit mode: the transaction starts here, in the same
-        # round trip as the context and the first statement.
-        async with self._connection.pipeline():
-            await self._connection.execute(self._begin)
-            await self._connection.execute(*tenant_limits.setting_context(token, self._timeout_ms))
-            for check_query, check_params, error in self._requirements:
-                checks.append((await self._connection.execute(check_query, check_params), error))
-            await cursor.execute(query, params)
-        for check, error in checks:
-            if await check.fetchone() is None:
-                raise error
-        return cursor
-
-    async def fetch_one(self, query: Query, params: Params = None) -> DictRow | None:
-        return await (await self.execute(query, params)).fetchone()
-
-    async def fetch_all(self, query: Query, params: Params = None) -> list[DictRow]:
-        return await (await self.execute(query, params)).fetchall()
-
-    @asynccontextmanager
-    async def switched(self, token: str) -> AsyncIterator[None]:
-        """Statements under another server-signed context, inside this transaction, then the
-        transaction's own context again: for what one change must write, atomically, in a
-        scope beside its own (an alert's mail in the admin app's outbox).
-
-        The own context comes back however the block ends, so a caller that catches an error
-        (a savepoint rolled back, say) never goes on in the other scope; only a transaction
-        already failed, which runs nothing more, keeps the other context until it ends."""
-        if self._pending_token is not None:
-            await self.execute("SELECT 1")
-        await self._connection.execute(SET_CONTEXT, [token])
-        try:
-            yield
-        finally:
-            if self._connection.info.transaction_status is TransactionStatus.INTRANS:
-                await self._connection.execute(SET_CONTEXT, [self._token])
-
-    async def connection(self) -> Connection:
-        """The raw connection, for COPY or multi-statement scripts; the context is applied first."""
-        if self._pending_token is not None:
-            await self.execute("SELECT 1")
-        return self._connection
 
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -234,6 +127,10 @@ class Database:
 
         self.runtime_pool = pool(runtime_url, "runtime", min_size, max_size)
         self.platform_pool = pool(platform_url, "platform", min(min_size, 1), max(2, max_size // 2))
+        # Silos: tenants living outside the shared database, with small pools of their own.
+        self.placements = PlacementRouter(
+            runtime_url, platform_url, lambda url, name: pool(url, name, 0, max(2, max_size // 2))
+        )
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.
         self.commit_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
@@ -253,6 +150,7 @@ class Database:
     async def close(self) -> None:
         for callback in self.close_callbacks:
             await callback()
+        await self.placements.close()
         await self.runtime_pool.close()
         await self.platform_pool.close()
 
@@ -287,7 +185,7 @@ class Database:
         async with (
             admission,
             self._transaction(
-                self.runtime_pool,
+                await self._runtime(context.tenant_id),
                 token,
                 read_only=context.read_only,
                 statement_timeout_ms=timeout_ms,
@@ -337,7 +235,8 @@ class Database:
         values += params
         statement = _single_message_read(query, tuple(check for check, _, _ in require))
         admission, timeout_ms = self._governed(context)
-        async with admission, self.runtime_pool.connection() as conn:
+        pool = await self._runtime(context.tenant_id)
+        async with admission, pool.connection() as conn:
             rows = await observe.statement(
                 (context.tenant_id, context.app_id),
                 query,
@@ -354,13 +253,29 @@ class Database:
             if row["__row"]
         ]
 
+    async def _runtime(self, tenant_id: UUID) -> AsyncConnectionPool[Connection]:
+        name = await self.placements.placement(tenant_id, self.platform_pool)
+        if name == SHARED:
+            return self.runtime_pool
+        return (await self.placements.pools(name)).runtime
+
+    async def placement_of(self, tenant_id: UUID) -> str:
+        return await self.placements.placement(tenant_id, self.platform_pool)
+
     @asynccontextmanager
-    async def platform_transaction(self, *, snapshot: bool = False) -> AsyncIterator[Transaction]:
-        """Control-plane work across tenants; reach it only from platform-authenticated paths.
-        `snapshot`: read-only, every statement seeing the same snapshot (an export's files
-        agree with each other)."""
+    async def platform_transaction(
+        self, *, snapshot: bool = False, placement: str = SHARED, tenant_id: UUID | None = None
+    ) -> AsyncIterator[Transaction]:
+        """Control-plane work; reach it only from platform-authenticated paths. In the home
+        database, or in `placement`, or where `tenant_id` lives. `snapshot`: read-only, every
+        statement seeing the same snapshot (an export's files agree with each other)."""
+        if tenant_id is not None:
+            placement = await self.placement_of(tenant_id)
+        pool = self.platform_pool
+        if placement != SHARED:
+            pool = (await self.placements.pools(placement)).platform
         token = self.signer.sign_platform()
-        async with self._transaction(self.platform_pool, token, snapshot=snapshot) as transaction:
+        async with self._transaction(pool, token, snapshot=snapshot) as transaction:
             yield transaction
 
     @asynccontextmanager
@@ -385,9 +300,11 @@ class Database:
             )
             try:
                 yield transaction
-            except BaseException:
+            except BaseException as exc:
                 if transaction.began:
                     await observe.statement(scope, observe.ROLLBACK, conn, _sender(conn, ROLLBACK))
+                if isinstance(exc, TenantMoving):  # routed by what this process knew: relearn
+                    self.placements.invalidate(PLACEMENTS_SCOPE)
                 raise
             if transaction.began:
                 await observe.statement(scope, observe.COMMIT, conn, _sender(conn, COMMIT))

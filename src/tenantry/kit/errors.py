@@ -149,6 +149,13 @@ class DatabaseBusy(TenantryError):
         self.retry_after = retry_after
 
 
+class TenantMoving(DatabaseBusy):
+    """The tenant is being moved to another placement (its writes wait for the switch), or
+    this process had not yet learned where it moved: retry shortly."""
+
+    code = "tenant_moving"
+
+
 class StatementTimeout(TenantryError):
     """A statement ran past the tenant's plan's `statement_timeout` and PostgreSQL cancelled
     it; the transaction was rolled back."""

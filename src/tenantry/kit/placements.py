@@ -1,0 +1,145 @@
+"""Where each tenant lives: the shared database or a silo, and a pair of pools per silo.
+
+The home database is the registry (`tenantry.placements`, `tenants.placement`, revision 0024).
+A process keeps the few tenants that live outside `shared` in memory and reloads them when a
+move notifies `placements` (or a write meets a tenant that moved: `Database` reloads and the
+caller retries). A silo is reached with the same roles and passwords as the home database, at
+the placement's host, port and database name. Its pools open on first use, stay small, and
+close after `IDLE_SECONDS` without use: a thousand silos do not hold a thousand connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import conninfo
+
+from tenantry.kit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from uuid import UUID
+
+    from psycopg_pool import AsyncConnectionPool
+
+SHARED = "shared"
+# Notified by a move's switch: every process reloads where tenants live.
+PLACEMENTS_SCOPE = "placements"
+IDLE_SECONDS = 300.0
+# Connection settings a placement's URL may carry; credentials come from the roles' URLs.
+PLACEMENT_KEYS = frozenset({"host", "hostaddr", "port", "dbname", "sslmode", "sslrootcert"})
+
+LOAD_TENANTS = "SELECT id, placement FROM tenantry.tenants WHERE placement <> 'shared'"
+LOAD_PLACEMENTS = "SELECT name, url FROM tenantry.placements WHERE name <> 'shared'"
+
+
+def placement_url(url: str) -> str:
+    """A placement's URL, checked: where the database is, never who logs in."""
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError(f"not a PostgreSQL URL: {exc}") from None
+    extra = sorted(set(params) - PLACEMENT_KEYS)
+    if extra:
+        raise ConfigurationError(
+            f"a placement URL names only where the database is (host, port, dbname, sslmode);"
+            f" remove {', '.join(extra)}: Tenantry logs in with its own roles"
+        )
+    if not params.get("dbname"):
+        raise ConfigurationError("a placement URL must name its database")
+    return conninfo.make_conninfo("", **{k: str(v) for k, v in params.items()})
+
+
+def relocated(role_url: str, url: str) -> str:
+    """`role_url` (a role's login) pointed at the placement `url`."""
+    params = conninfo.conninfo_to_dict(role_url)
+    for key in PLACEMENT_KEYS:
+        params.pop(key, None)
+    params.update(conninfo.conninfo_to_dict(url))
+    return conninfo.make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
+
+
+@dataclass
+class _Silo:
+    runtime: AsyncConnectionPool[Any]
+    platform: AsyncConnectionPool[Any]
+    used: float
+
+
+class PlacementRouter:
+    """Tenant -> placement -> pools. `shared` is the home database's own pools."""
+
+    def __init__(
+        self,
+        runtime_url: str,
+        platform_url: str,
+        make_pool: Callable[[str, str], AsyncConnectionPool[Any]],
+    ) -> None:
+        self._runtime_url = runtime_url
+        self._platform_url = platform_url
+        self._make_pool = make_pool
+        self._where: dict[UUID, str] = {}
+        self._urls: dict[str, str] = {}
+        self._silos: dict[str, _Silo] = {}
+        self._stale = True
+        self._lock = asyncio.Lock()
+
+    def invalidate(self, scope: str) -> None:
+        if scope in {PLACEMENTS_SCOPE, "*"}:
+            self._stale = True
+
+    async def load(self, home: AsyncConnectionPool[Any]) -> None:
+        """Read the registry from the home database (as the platform role)."""
+        async with home.connection() as conn:
+            where = await (await conn.execute(LOAD_TENANTS)).fetchall()
+            urls = await (await conn.execute(LOAD_PLACEMENTS)).fetchall()
+        self._where = {r["id"]: r["placement"] for r in where}
+        self._urls = {r["name"]: r["url"] for r in urls}
+        self._stale = False
+        for name in set(self._silos) - set(self._urls):
+            await self._close(name)
+
+    async def placement(self, tenant_id: UUID, home: AsyncConnectionPool[Any]) -> str:
+        if self._stale:
+            async with self._lock:
+                if self._stale:
+                    await self.load(home)
+        return self._where.get(tenant_id, SHARED)
+
+    async def pools(self, name: str) -> _Silo:
+        """The silo's pools, opened on first use; pools idle for long are closed."""
+        now = time.monotonic()
+        silo = self._silos.get(name)
+        if silo is None:
+            url = self._urls.get(name)
+            if url is None:
+                raise ConfigurationError(f"no placement named {name!r}")
+            silo = _Silo(
+                self._make_pool(relocated(self._runtime_url, url), f"runtime-{name}"),
+                self._make_pool(relocated(self._platform_url, url), f"platform-{name}"),
+                now,
+            )
+            self._silos[name] = silo
+            await silo.runtime.open(wait=False)
+            await silo.platform.open(wait=False)
+        silo.used = now
+        for other, idle in list(self._silos.items()):
+            if now - idle.used > IDLE_SECONDS:
+                await self._close(other)
+        return silo
+
+    def open_silos(self) -> list[str]:
+        return sorted(self._silos)
+
+    async def _close(self, name: str) -> None:
+        silo = self._silos.pop(name)
+        await silo.runtime.close()
+        await silo.platform.close()
+
+    async def close(self) -> None:
+        for name in list(self._silos):
+            await self._close(name)
