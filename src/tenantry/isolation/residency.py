@@ -10,11 +10,13 @@ foreign keys that refuse it.
 |---|---|
 | resident | all |
 | frozen | none (a move is copying the rows; reads go on) |
-| arriving | inserts by the platform (the move writing them) |
+| arriving | inserts and deletes by the platform (the move writing them, or undoing) |
 | departed | deletes (the move cleaning up) |
 
 A refusal raises SQLSTATE TL503, which the service answers as 503 `tenant_moving` with a
-Retry-After: by then the router has learned where the tenant is.
+Retry-After: by then the router has learned where the tenant is. The audit log and the secret
+access log, append-only otherwise, let a move delete what it left behind (`tenantry.move_cleanup`
+names the tenant, in a platform context); this guard then insists the tenant has departed.
 """
 
 from __future__ import annotations
@@ -27,19 +29,23 @@ CREATE OR REPLACE FUNCTION tenantry_private.require_residency() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
 AS $fn$
 DECLARE
+    tenant uuid := CASE TG_OP WHEN 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
     state text;
 BEGIN
-    SELECT t.residency INTO state FROM tenantry.tenants t
-     WHERE t.id = CASE TG_OP WHEN 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
-    IF state IS NULL OR state = 'resident'
+    SELECT t.residency INTO state FROM tenantry.tenants t WHERE t.id = tenant;
+    IF current_setting('tenantry.move_cleanup', true) = tenant::text THEN
+        -- A move deleting what it left behind, or undoing what it began to copy.
+        IF TG_OP = 'DELETE' AND state IN ('departed', 'arriving') THEN
+            RETURN OLD;
+        END IF;
+    ELSIF state IS NULL OR state = 'resident'
        OR (state = 'departed' AND TG_OP = 'DELETE')
-       OR (state = 'arriving' AND TG_OP = 'INSERT'
+       OR (state = 'arriving' AND TG_OP IN ('INSERT', 'DELETE')
            AND (SELECT s.platform FROM tenantry.current_scope s)) THEN
         RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
     END IF;
-    RAISE EXCEPTION 'tenant % is %: its rows cannot be written in this database',
-        CASE TG_OP WHEN 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END, state
-        USING ERRCODE = '{NOT_RESIDENT_SQLSTATE}';
+    RAISE EXCEPTION 'tenant % is %: its rows cannot be written in this database', tenant,
+        coalesce(state, 'unknown') USING ERRCODE = '{NOT_RESIDENT_SQLSTATE}';
 END
 $fn$
 """

@@ -129,7 +129,10 @@ class Database:
         self.platform_pool = pool(platform_url, "platform", min(min_size, 1), max(2, max_size // 2))
         # Silos: tenants living outside the shared database, with small pools of their own.
         self.placements = PlacementRouter(
-            runtime_url, platform_url, lambda url, name: pool(url, name, 0, max(2, max_size // 2))
+            runtime_url,
+            platform_url,
+            lambda url, name: pool(url, name, 0, max(2, max_size // 2)),
+            self._load_signer,
         )
         self._signer: ContextSigner | None = None
         # Called with the invalidated scopes after each commit that named some.
@@ -162,15 +165,20 @@ class Database:
         await self.close()
 
     async def reload_signing_key(self) -> None:
-        """Read the newest active key (after `tenantry db rotate-key`, call this or restart)."""
-        async with self.platform_pool.connection() as conn:
+        """Read the newest active key (after `tenantry db rotate-key`, call this or restart);
+        each silo has keys of its own, read again on next use."""
+        self._signer = await self._load_signer(self.platform_pool)
+        await self.placements.reload_signers()
+
+    async def _load_signer(self, pool: AsyncConnectionPool[Connection]) -> ContextSigner:
+        async with pool.connection() as conn:
             row = await (
                 await conn.execute("SELECT kid, secret FROM tenantry_private.signing_key()")
             ).fetchone()
             await conn.rollback()
         if row is None or row["kid"] is None:
             raise ConfigurationError("no context-signing key: run `tenantry db upgrade`")
-        self._signer = ContextSigner(ContextKey(row["kid"], bytes(row["secret"])), self._ttl)
+        return ContextSigner(ContextKey(row["kid"], bytes(row["secret"])), self._ttl)
 
     @property
     def signer(self) -> ContextSigner:
@@ -180,12 +188,13 @@ class Database:
 
     @asynccontextmanager
     async def tenant_transaction(self, context: TenantContext) -> AsyncIterator[Transaction]:
-        token = self.signer.sign_tenant(context)
+        pool, signer = await self._runtime(context.tenant_id)
+        token = signer.sign_tenant(context)
         admission, timeout_ms = self._governed(context)
         async with (
             admission,
             self._transaction(
-                await self._runtime(context.tenant_id),
+                pool,
                 token,
                 read_only=context.read_only,
                 statement_timeout_ms=timeout_ms,
@@ -230,12 +239,12 @@ class Database:
         nothing, never another tenant's rows. The statement is its own implicit transaction,
         so the transaction-local context ends with it.
         """
-        values = [self.signer.sign_tenant(context)]
+        pool, signer = await self._runtime(context.tenant_id)
+        values = [signer.sign_tenant(context)]
         values += [v for _, check_params, _ in require for v in check_params]
         values += params
         statement = _single_message_read(query, tuple(check for check, _, _ in require))
         admission, timeout_ms = self._governed(context)
-        pool = await self._runtime(context.tenant_id)
         async with admission, pool.connection() as conn:
             rows = await observe.statement(
                 (context.tenant_id, context.app_id),
@@ -253,11 +262,15 @@ class Database:
             if row["__row"]
         ]
 
-    async def _runtime(self, tenant_id: UUID) -> AsyncConnectionPool[Connection]:
+    async def _runtime(
+        self, tenant_id: UUID
+    ) -> tuple[AsyncConnectionPool[Connection], ContextSigner]:
+        """The runtime pool of the tenant's placement, and the signer its database verifies."""
         name = await self.placements.placement(tenant_id, self.platform_pool)
         if name == SHARED:
-            return self.runtime_pool
-        return (await self.placements.pools(name)).runtime
+            return self.runtime_pool, self.signer
+        silo = await self.placements.pools(name)
+        return silo.runtime, silo.signer
 
     async def placement_of(self, tenant_id: UUID) -> str:
         return await self.placements.placement(tenant_id, self.platform_pool)
@@ -271,10 +284,11 @@ class Database:
         statement seeing the same snapshot (an export's files agree with each other)."""
         if tenant_id is not None:
             placement = await self.placement_of(tenant_id)
-        pool = self.platform_pool
+        pool, signer = self.platform_pool, self.signer
         if placement != SHARED:
-            pool = (await self.placements.pools(placement)).platform
-        token = self.signer.sign_platform()
+            silo = await self.placements.pools(placement)
+            pool, signer = silo.platform, silo.signer
+        token = signer.sign_platform()
         async with self._transaction(pool, token, snapshot=snapshot) as transaction:
             yield transaction
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -21,10 +21,12 @@ from psycopg import conninfo
 from tenantry.kit.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from uuid import UUID
 
     from psycopg_pool import AsyncConnectionPool
+
+    from tenantry.kit.context import ContextSigner
 
 SHARED = "shared"
 # Notified by a move's switch: every process reloads where tenants live.
@@ -64,10 +66,12 @@ def relocated(role_url: str, url: str) -> str:
 
 
 @dataclass
-class _Silo:
+class Silo:
     runtime: AsyncConnectionPool[Any]
     platform: AsyncConnectionPool[Any]
     used: float
+    # Each database verifies contexts with its own keys (`tenantry_private.context_keys`).
+    signer: ContextSigner = field(init=False)
 
 
 class PlacementRouter:
@@ -78,13 +82,15 @@ class PlacementRouter:
         runtime_url: str,
         platform_url: str,
         make_pool: Callable[[str, str], AsyncConnectionPool[Any]],
+        load_signer: Callable[[AsyncConnectionPool[Any]], Awaitable[ContextSigner]],
     ) -> None:
+        self._load_signer = load_signer
         self._runtime_url = runtime_url
         self._platform_url = platform_url
         self._make_pool = make_pool
         self._where: dict[UUID, str] = {}
         self._urls: dict[str, str] = {}
-        self._silos: dict[str, _Silo] = {}
+        self._silos: dict[str, Silo] = {}
         self._stale = True
         self._lock = asyncio.Lock()
 
@@ -110,7 +116,7 @@ class PlacementRouter:
                     await self.load(home)
         return self._where.get(tenant_id, SHARED)
 
-    async def pools(self, name: str) -> _Silo:
+    async def pools(self, name: str) -> Silo:
         """The silo's pools, opened on first use; pools idle for long are closed."""
         now = time.monotonic()
         silo = self._silos.get(name)
@@ -118,19 +124,30 @@ class PlacementRouter:
             url = self._urls.get(name)
             if url is None:
                 raise ConfigurationError(f"no placement named {name!r}")
-            silo = _Silo(
+            silo = Silo(
                 self._make_pool(relocated(self._runtime_url, url), f"runtime-{name}"),
                 self._make_pool(relocated(self._platform_url, url), f"platform-{name}"),
                 now,
             )
-            self._silos[name] = silo
             await silo.runtime.open(wait=False)
             await silo.platform.open(wait=False)
+            try:
+                silo.signer = await self._load_signer(silo.platform)
+            except BaseException:
+                await silo.runtime.close()
+                await silo.platform.close()
+                raise
+            self._silos[name] = silo
         silo.used = now
         for other, idle in list(self._silos.items()):
             if now - idle.used > IDLE_SECONDS:
                 await self._close(other)
         return silo
+
+    async def reload_signers(self) -> None:
+        """Keys rotated: each open silo's newest key is read again."""
+        for silo in list(self._silos.values()):
+            silo.signer = await self._load_signer(silo.platform)
 
     def open_silos(self) -> list[str]:
         return sorted(self._silos)

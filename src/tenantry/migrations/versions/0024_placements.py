@@ -23,6 +23,57 @@ from alembic import op
 
 from tenantry.isolation.residency import RESIDENCY_GUARD, residency_guard_sql
 
+# A move's clean-up (or undo) deletes the tenant's audit entries and secret access log where it
+# no longer lives: both guards let a platform context through for the tenant it names in
+# `tenantry.move_cleanup`, and the residency guard (which fires after them) refuses unless the
+# tenant has departed from (or never arrived in) this database.
+CLEANING_UP = """
+        IF current_setting('tenantry.move_cleanup', true) = OLD.tenant_id::text
+           AND (SELECT s.platform FROM tenantry.current_scope s) THEN
+            RETURN OLD;
+        END IF;"""
+
+AUDIT_GUARD = """
+CREATE OR REPLACE FUNCTION tenantry_private.audit_log_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- Only `prune_audit_log` deletes, and only rows its checkpoint already covers.
+    IF TG_OP = 'DELETE' THEN
+        IF current_setting('tenantry.audit_pruning', true) = OLD.tenant_id::text
+           AND OLD.seq <= (SELECT max(c.seq) FROM tenantry_private.audit_checkpoints c
+                            WHERE c.tenant_id = OLD.tenant_id) THEN
+            RETURN OLD;
+        END IF;%s
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only: %% is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$fn$
+"""
+
+ACCESS_LOG_GUARD = """
+CREATE OR REPLACE FUNCTION tenantry_private.secret_access_log_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- A purge removes a deprovisioned tenant's rows in every table; nothing else deletes.
+    -- The caller's own rights read the tenant: the platform role in its context sees it (a
+    -- purge), the owner under forced row-level security sees nothing (refused).
+    IF TG_OP = 'DELETE' THEN
+        IF (SELECT t.status FROM tenantry.tenants t WHERE t.id = OLD.tenant_id)
+           = 'deprovisioned' THEN
+            RETURN OLD;
+        END IF;%s
+    END IF;
+    RAISE EXCEPTION 'the secret access log is append-only: %% is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$fn$
+"""
+
 revision = "0024"
 down_revision = "0023"
 branch_labels = None
@@ -67,7 +118,8 @@ def upgrade() -> None:
         """
     )
     op.execute(
-        f'GRANT SELECT, INSERT, UPDATE, DELETE ON tenantry_private.tenant_moves TO "{roles.platform}"'
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON tenantry_private.tenant_moves"
+        f' TO "{roles.platform}"'
     )
     op.execute(RESIDENCY_GUARD)
     op.execute("REVOKE ALL ON FUNCTION tenantry_private.require_residency() FROM PUBLIC")
@@ -76,9 +128,13 @@ def upgrade() -> None:
     )
     for (qualified,) in tables.fetchall():
         op.execute(residency_guard_sql(qualified))
+    op.execute(AUDIT_GUARD % CLEANING_UP)
+    op.execute(ACCESS_LOG_GUARD % CLEANING_UP)
 
 
 def downgrade() -> None:
+    op.execute(AUDIT_GUARD % "")
+    op.execute(ACCESS_LOG_GUARD % "")
     op.execute("DROP FUNCTION tenantry_private.require_residency() CASCADE")
     op.execute("DROP TABLE tenantry_private.tenant_moves")
     op.execute("ALTER TABLE tenantry.tenants DROP COLUMN placement, DROP COLUMN residency")
