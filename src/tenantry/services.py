@@ -43,6 +43,8 @@ from tenantry.limits.metrics import limit_metrics
 from tenantry.limits.quotas import Quotas
 from tenantry.limits.service import Governor, RateLimiter, bucket_store, fair_share
 from tenantry.placements.archives import TenantArchives
+from tenantry.placements.moves import TenantMoves
+from tenantry.placements.service import Placements
 from tenantry.registry.service import AppRegistry
 from tenantry.registry.tenant_apps import TenantApps
 from tenantry.secrets.keys import load_master_keys
@@ -112,6 +114,9 @@ class Services:
     limits: RateLimiter
     # Tenant export and import (`placements.archives`).
     archives: TenantArchives
+    # Where tenants live, and moving them (`placements`).
+    placements: Placements
+    moves: TenantMoves
 
 
 async def _services(request: Request) -> Services:
@@ -191,11 +196,16 @@ def build_services(
             tasks.spawn(keys.reload())
             tasks.spawn(db.reload_signing_key())
 
+    placements = Placements(db)
+    listener.subscribe(db.placements.invalidate)
+
     def catalog_changed(scope: str) -> None:
         # A published manifest may add an app: every process learns of it, not only the one
-        # that published it.
+        # that published it; silos get their copies of the catalogs again.
         if scope == EVERYTHING:
             tasks.spawn(apps.reload())
+            if db.placements.has_silos:
+                tasks.spawn(placements.sync())
 
     tasks = BackgroundTasks()
     listener.subscribe(keys_changed)
@@ -267,6 +277,8 @@ def build_services(
         outbox=outbox,
         limits=limits,
         archives=TenantArchives(db, secrets.box.kek),
+        placements=placements,
+        moves=TenantMoves(db),
     )
 
 

@@ -129,6 +129,7 @@ class Database:
         self.platform_pool = pool(platform_url, "platform", min(min_size, 1), max(2, max_size // 2))
         # Silos: tenants living outside the shared database, with small pools of their own.
         self.placements = PlacementRouter(
+            self.platform_pool,
             runtime_url,
             platform_url,
             lambda url, name: pool(url, name, 0, max(2, max_size // 2)),
@@ -266,14 +267,14 @@ class Database:
         self, tenant_id: UUID
     ) -> tuple[AsyncConnectionPool[Connection], ContextSigner]:
         """The runtime pool of the tenant's placement, and the signer its database verifies."""
-        name = await self.placements.placement(tenant_id, self.platform_pool)
+        name = await self.placements.placement(tenant_id)
         if name == SHARED:
             return self.runtime_pool, self.signer
         silo = await self.placements.pools(name)
         return silo.runtime, silo.signer
 
     async def placement_of(self, tenant_id: UUID) -> str:
-        return await self.placements.placement(tenant_id, self.platform_pool)
+        return await self.placements.placement(tenant_id)
 
     @asynccontextmanager
     async def platform_transaction(

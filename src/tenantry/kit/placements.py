@@ -79,11 +79,13 @@ class PlacementRouter:
 
     def __init__(
         self,
+        home: AsyncConnectionPool[Any],
         runtime_url: str,
         platform_url: str,
         make_pool: Callable[[str, str], AsyncConnectionPool[Any]],
         load_signer: Callable[[AsyncConnectionPool[Any]], Awaitable[ContextSigner]],
     ) -> None:
+        self._home = home
         self._load_signer = load_signer
         self._runtime_url = runtime_url
         self._platform_url = platform_url
@@ -94,13 +96,17 @@ class PlacementRouter:
         self._stale = True
         self._lock = asyncio.Lock()
 
+    @property
+    def has_silos(self) -> bool:
+        return bool(self._urls)
+
     def invalidate(self, scope: str) -> None:
         if scope in {PLACEMENTS_SCOPE, "*"}:
             self._stale = True
 
-    async def load(self, home: AsyncConnectionPool[Any]) -> None:
+    async def _load(self) -> None:
         """Read the registry from the home database (as the platform role)."""
-        async with home.connection() as conn:
+        async with self._home.connection() as conn:
             where = await (await conn.execute(LOAD_TENANTS)).fetchall()
             urls = await (await conn.execute(LOAD_PLACEMENTS)).fetchall()
         self._where = {r["id"]: r["placement"] for r in where}
@@ -109,15 +115,19 @@ class PlacementRouter:
         for name in set(self._silos) - set(self._urls):
             await self._close(name)
 
-    async def placement(self, tenant_id: UUID, home: AsyncConnectionPool[Any]) -> str:
+    async def _fresh(self) -> None:
         if self._stale:
             async with self._lock:
                 if self._stale:
-                    await self.load(home)
+                    await self._load()
+
+    async def placement(self, tenant_id: UUID) -> str:
+        await self._fresh()
         return self._where.get(tenant_id, SHARED)
 
     async def pools(self, name: str) -> Silo:
         """The silo's pools, opened on first use; pools idle for long are closed."""
+        await self._fresh()
         now = time.monotonic()
         silo = self._silos.get(name)
         if silo is None:

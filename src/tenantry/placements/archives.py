@@ -33,8 +33,10 @@ import psycopg
 from tenantry.audit_log.service import AuditLog
 from tenantry.kit.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.migrate import current_revision
-from tenantry.placements import archive, repository
+from tenantry.kit.placements import SHARED
+from tenantry.placements import archive
 from tenantry.placements.archive import ArchiveReader, ArchiveRejected, Manifest, TableEntry
+from tenantry.placements.repository import rows as repository
 from tenantry.secrets.box import data_key_context, decrypt, encrypt, value_aad
 from tenantry.secrets.models import SecretUnreadable
 
@@ -79,11 +81,13 @@ class TenantArchives:
         if secrets and passphrase is not None:
             wrap_key = archive.derive_key(passphrase, salt, b"data-keys")
         partial = path.with_name(path.name + ".partial")
+        async with self._db.platform_transaction() as tx:
+            tenant_id = await repository.tenant_by_slug(tx, slug)
+        if tenant_id is None:
+            raise NotFound(f"no tenant {slug!r}")
         with tempfile.TemporaryDirectory(prefix="tenantry-export-") as folder:
-            async with self._db.platform_transaction(snapshot=True) as tx:
-                tenant_id = await repository.tenant_by_slug(tx, slug)
-                if tenant_id is None:
-                    raise NotFound(f"no tenant {slug!r}")
+            # Read where the tenant lives, its silo if it has one.
+            async with self._db.platform_transaction(snapshot=True, tenant_id=tenant_id) as tx:
                 entries: list[TableEntry] = []
                 files: dict[str, Path] = {}
                 for table in await repository.tenant_tables(tx):
@@ -112,7 +116,7 @@ class TenantArchives:
             )
             archive.write(partial, manifest, files)
         partial.replace(path)
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             await _audit(tx, "tenant.exported", tenant_id, by, manifest)
         return manifest
 
@@ -225,6 +229,8 @@ async def _arriving(
 ) -> list[str]:
     """A batch of archived rows as they go in here: data keys wrapped under this
     installation's master key, values sealed for its app ids, app ids mapped."""
+    if entry.qualified == repository.TENANTS:  # it lives here now, wherever it lived there
+        lines = [_arrived(line) for line in lines]
     if rewrap is not None and entry.qualified == DATA_KEYS:
         lines = [await rewrap.inward(line) for line in lines]
     if rewrap is not None and entry.qualified == VALUES and not mapping.identity:
@@ -327,6 +333,13 @@ class _Rewrap:
     def _read(self, line: str) -> tuple[dict[str, Any], bytes]:
         row: dict[str, Any] = json.loads(line)
         return row, data_key_context(self._tenant_id, int(row["version"]))
+
+
+def _arrived(line: str) -> str:
+    row: dict[str, Any] = json.loads(line)
+    if "placement" in row:
+        row.update(placement=SHARED, residency="resident")
+    return json.dumps(row)
 
 
 def _bytes(value: str) -> bytes:

@@ -33,6 +33,29 @@ CLEANING_UP = """
             RETURN OLD;
         END IF;"""
 
+# After a move's clean-up (or undo) deleted the tenant's audit entries here, its chain's head and
+# checkpoints go too, so the tenant may come back later with its trail restored as it is then.
+FORGET_CHAIN = """
+CREATE FUNCTION tenantry_private.forget_audit_chain(p_tenant uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF current_setting('tenantry.move_cleanup', true) IS DISTINCT FROM p_tenant::text
+       OR NOT coalesce((SELECT s.platform FROM tenantry.current_scope s), false) THEN
+        RAISE EXCEPTION 'only a move cleaning up may forget an audit chain'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT 1 FROM tenantry.audit_log a WHERE a.tenant_id = p_tenant) THEN
+        RAISE EXCEPTION 'the tenant still has audit entries here'
+            USING ERRCODE = 'object_in_use';
+    END IF;
+    DELETE FROM tenantry_private.audit_chain_heads WHERE tenant_id = p_tenant;
+    DELETE FROM tenantry_private.audit_checkpoints WHERE tenant_id = p_tenant;
+END
+$fn$
+"""
+
 AUDIT_GUARD = """
 CREATE OR REPLACE FUNCTION tenantry_private.audit_log_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -129,10 +152,22 @@ def upgrade() -> None:
     for (qualified,) in tables.fetchall():
         op.execute(residency_guard_sql(qualified))
     op.execute(AUDIT_GUARD % CLEANING_UP)
+    # The guards above decide which deletes pass: the grant alone lets none through.
+    op.execute(f'GRANT DELETE ON tenantry.audit_log TO "{roles.platform}"')
+    op.execute(FORGET_CHAIN)
+    op.execute("REVOKE ALL ON FUNCTION tenantry_private.forget_audit_chain(uuid) FROM PUBLIC")
+    op.execute(
+        "GRANT EXECUTE ON FUNCTION tenantry_private.forget_audit_chain(uuid)"
+        f' TO "{roles.platform}"'
+    )
     op.execute(ACCESS_LOG_GUARD % CLEANING_UP)
 
 
 def downgrade() -> None:
+    config = op.get_context().config
+    assert config is not None
+    op.execute(f'REVOKE DELETE ON tenantry.audit_log FROM "{config.attributes["roles"].platform}"')
+    op.execute("DROP FUNCTION tenantry_private.forget_audit_chain(uuid)")
     op.execute(AUDIT_GUARD % "")
     op.execute(ACCESS_LOG_GUARD % "")
     op.execute("DROP FUNCTION tenantry_private.require_residency() CASCADE")

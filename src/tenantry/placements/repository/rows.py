@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
@@ -30,6 +30,11 @@ class Table:
     name: str
     columns: list[tuple[str, str]]  # (name, type), stored columns in table order
     key: list[str]  # the primary key's columns, for a stable order
+    # Foreign keys to tables of the same set: (columns, the parent's (schema, name)).
+    references: list[tuple[list[str], tuple[str, str]]] = field(default_factory=list)
+    # Whether this role may change or delete rows (append-only catalogs: neither).
+    mutable: bool = True
+    required: frozenset[str] = frozenset()  # NOT NULL columns
 
     @property
     def qualified(self) -> tuple[str, str]:
@@ -40,54 +45,94 @@ class Table:
         return [name for name, _ in self.columns]
 
 
+# Tables, parents before children (foreign keys between them hold at every insert), with their
+# stored columns and primary key. `%(tables)s`: the set to order.
+_ORDERED = """
+WITH RECURSIVE tables AS (%(tables)s), edges AS (
+    SELECT c.conrelid AS child, c.confrelid AS parent FROM pg_constraint c
+     WHERE c.contype = 'f' AND c.conrelid IN (SELECT rel FROM tables)
+       AND c.confrelid IN (SELECT rel FROM tables) AND c.conrelid <> c.confrelid
+), depth AS (
+    SELECT rel, 0 AS level FROM tables
+    UNION ALL
+    SELECT e.child, d.level + 1 FROM depth d JOIN edges e ON e.parent = d.rel
+     WHERE d.level < 16  -- a cycle (apps and their versions) stops somewhere
+), ordered AS (
+    %(first)s
+    SELECT rel, max(level) AS level FROM depth GROUP BY rel
+)
+SELECT n.nspname AS schema, c.relname AS name,
+       (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid, a.atttypmod))
+                        ORDER BY a.attnum)
+          FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attgenerated = '') AS columns,
+       (SELECT json_agg(a.attname ORDER BY k.n)
+          FROM pg_index i
+          CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+         WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
+       (SELECT json_agg(json_build_array(
+                   (SELECT json_agg(a.attname ORDER BY k.n)
+                      FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
+                      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum),
+                   json_build_array(pn.nspname, pc.relname)))
+          FROM pg_constraint f
+          JOIN pg_class pc ON pc.oid = f.confrelid
+          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE f.contype = 'f' AND f.conrelid = c.oid
+           AND f.confrelid IN (SELECT rel FROM tables)) AS refs,
+       has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE') AS mutable,
+       (SELECT json_agg(a.attname) FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attnotnull) AS required
+  FROM ordered o JOIN pg_class c ON c.oid = o.rel
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ ORDER BY o.level, 1, 2
+"""
+_TENANT_TABLES = _ORDERED % {
+    "tables": "SELECT format('%%I.%%I', table_schema, table_name)::regclass AS rel"
+    " FROM tenantry.scoped_tables",
+    "first": "SELECT 'tenantry.tenants'::regclass AS rel, -1 AS level UNION ALL",
+}
+# The global catalogs every placement holds a copy of: `tenantry`'s tables that belong to no
+# tenant (apps, flags, roles, event types, …), except the registries migrations own.
+_CATALOG_TABLES = _ORDERED % {
+    "tables": "SELECT c.oid AS rel FROM pg_class c"
+    " WHERE c.relnamespace = 'tenantry'::regnamespace AND c.relkind IN ('r', 'p')"
+    " AND NOT c.relispartition"
+    " AND c.oid NOT IN ('tenantry.tenants'::regclass, 'tenantry.scoped_tables'::regclass)"
+    " AND c.oid NOT IN (SELECT format('%%I.%%I', table_schema, table_name)::regclass"
+    " FROM tenantry.scoped_tables)",
+    "first": "",
+}
+
+
 async def tenant_tables(tx: Transaction) -> list[Table]:
-    """The tenant's root row's table, then every declared tenant table, parents before children
-    (so foreign keys between them hold at every insert), with their stored columns."""
-    rows = await tx.fetch_all(
-        """WITH RECURSIVE tables AS (
-               SELECT format('%%I.%%I', table_schema, table_name)::regclass AS rel
-                 FROM tenantry.scoped_tables
-           ), edges AS (
-               SELECT c.conrelid AS child, c.confrelid AS parent FROM pg_constraint c
-                WHERE c.contype = 'f' AND c.conrelid IN (SELECT rel FROM tables)
-                  AND c.confrelid IN (SELECT rel FROM tables) AND c.conrelid <> c.confrelid
-           ), depth AS (
-               SELECT rel, 0 AS level FROM tables
-               UNION ALL
-               SELECT e.child, d.level + 1 FROM depth d JOIN edges e ON e.parent = d.rel
-           ), ordered AS (
-               SELECT 'tenantry.tenants'::regclass AS rel, -1 AS level
-               UNION ALL
-               SELECT rel, max(level) FROM depth GROUP BY rel
-           )
-           SELECT n.nspname AS schema, c.relname AS name,
-                  (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid,
-                                   a.atttypmod)) ORDER BY a.attnum)
-                     FROM pg_attribute a
-                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                      AND a.attgenerated = '') AS columns,
-                  (SELECT json_agg(a.attname ORDER BY k.n)
-                     FROM pg_index i
-                     CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                    WHERE i.indrelid = c.oid AND i.indisprimary) AS key
-             FROM ordered o JOIN pg_class c ON c.oid = o.rel
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-            ORDER BY o.level, 1, 2""",
-        [],
-    )
+    """The tenant's root row's table, then every declared tenant table, parents first."""
+    return _tables(await tx.fetch_all(_TENANT_TABLES, []))
+
+
+async def catalog_tables(tx: Transaction) -> list[Table]:
+    """The global catalogs, parents first."""
+    return _tables(await tx.fetch_all(_CATALOG_TABLES, []))
+
+
+def _tables(rows: list[Any]) -> list[Table]:
     return [
         Table(
             r["schema"],
             r["name"],
             [(str(name), str(kind)) for name, kind in r["columns"]],
             list(r["key"] or []),
+            [(list(cols), (parent[0], parent[1])) for cols, parent in r["refs"] or []],
+            r["mutable"],
+            frozenset(r["required"] or []),
         )
         for r in rows
     ]
 
 
-def _column(table: Table) -> sql.Identifier:
+def tenant_column(table: Table) -> sql.Identifier:
     return sql.Identifier("id" if table.qualified == TENANTS else "tenant_id")
 
 
@@ -96,7 +141,7 @@ def _rows(table: Table) -> sql.Composed:
     return sql.SQL("SELECT {columns} FROM {table} WHERE {tenant} = %s ORDER BY {key}").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table=sql.Identifier(*table.qualified),
-        tenant=_column(table),
+        tenant=tenant_column(table),
         key=sql.SQL(", ").join(map(sql.Identifier, table.key or table.column_names)),
     )
 
@@ -117,7 +162,7 @@ async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id
         "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
         " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) r"
         " WHERE r.{tenant} = %s"
-    ).format(table=sql.Identifier(*table.qualified), columns=columns, tenant=_column(table))
+    ).format(table=sql.Identifier(*table.qualified), columns=columns, tenant=tenant_column(table))
     cursor = await tx.execute(query, ["[" + ",".join(lines) + "]", tenant_id])
     return cursor.rowcount
 

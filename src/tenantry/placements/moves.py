@@ -1,0 +1,289 @@
+"""Moving a tenant between placements: freeze, drain, copy, verify, switch, clean up.
+
+1. **Freeze.** The move is journaled in the home database, then the source marks the tenant
+   `frozen`: its residency guard refuses writes (503 `tenant_moving`), reads go on.
+2. **Drain.** Every transaction open in the source when the freeze committed is waited out (as
+   CREATE INDEX CONCURRENTLY waits), so no write that saw the tenant resident is still coming.
+3. **Copy and verify.** One snapshot of the source, one transaction in the target: the tenant's
+   row (`arriving`), then each table parents first, the audit trail with its seq, times and
+   hashes. Before that transaction commits, each table's row count and checksum (a sum of
+   per-row hashes) in the target must equal the source's.
+4. **Switch.** One home transaction records the new placement and journals `switched`: the
+   point of no return. Every process is told to route the tenant anew.
+5. **Finish.** The target makes the tenant `resident`, the source `departed`; the source's
+   copy is deleted, children first, and the journal entry ends.
+
+A crash anywhere leaves the journal saying what to do: before the switch the move is undone
+(the target's partial copy deleted, the source unfrozen), after it finished. `recover()` does
+that, and a new move refuses to start over an unfinished one. Whatever the crash, the tenant's
+rows are whole in one placement, the one the home database names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tenantry.audit_log.service import AuditLog
+from tenantry.kit.errors import Conflict, NotFound, TenantryError
+from tenantry.kit.invalidation import notify_in
+from tenantry.kit.placements import PLACEMENTS_SCOPE, SHARED
+from tenantry.placements.repository import registry, rows
+from tenantry.placements.repository.rows import TENANTS
+from tenantry.placements.service import Placements
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from uuid import UUID
+
+    from tenantry.kit.actor import Actor
+    from tenantry.kit.db import Database, Transaction
+    from tenantry.placements.repository.registry import Move
+
+BATCH_ROWS = 2_000
+DRAIN_SECONDS = 30.0
+
+
+class MoveFailed(TenantryError):
+    """The move could not complete and was undone: the tenant stays where it was."""
+
+    code = "move_failed"
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class MoveReport:
+    slug: str
+    source: str
+    target: str
+    rows: int
+    tables: int
+    frozen_seconds: float  # writes refused: from the freeze to the target taking them
+    seconds: float
+
+
+async def _no_checkpoint(_step: str) -> None:
+    return None
+
+
+class TenantMoves:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        # Called after each step with its name; tests stop a move there as a crash would.
+        checkpoint: Callable[[str], Awaitable[None]] = _no_checkpoint,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        self._db = db
+        self._placements = Placements(db)
+        self._checkpoint = checkpoint
+        self._drain_seconds = drain_seconds
+
+    async def move(self, slug: str, target: str, *, by: Actor) -> MoveReport:
+        started = time.monotonic()
+        async with self._db.platform_transaction() as tx:
+            tenant = await registry.tenant(tx, slug, lock=True)
+            if tenant is None:
+                raise NotFound(f"no tenant {slug!r}")
+            if tenant.placement == target:
+                raise Conflict(f"{slug} already lives in {target}")
+            if target not in {p.name for p in await registry.placements(tx)}:
+                raise NotFound(f"no placement {target!r}: add it with `tenantry placements add`")
+            if await registry.move_of(tx, tenant.id) is not None:
+                raise Conflict(
+                    f"a move of {slug} is unfinished: run `tenantry placements recover` first"
+                )
+            source = tenant.placement
+        # Both ends at the home database's revision, the target's catalogs current.
+        for placement in {source, target} - {SHARED}:
+            await self._placements.check(placement)
+        if target != SHARED:
+            await self._placements.sync(target)
+        await self._freeze(tenant.id, source, target)
+        frozen = time.monotonic()
+        try:
+            await self._drain(source)
+            await self._checkpoint("drained")
+            copied, tables = await self._copy(tenant.id, source, target)
+            await self._checkpoint("copied")
+        except Exception as exc:
+            await self._undo(tenant.id, source, target)
+            if isinstance(exc, TenantryError):
+                raise
+            raise MoveFailed(f"the move of {slug} failed and was undone: {exc}") from exc
+        await self._switch(tenant.id, target)
+        await self._checkpoint("switched")
+        writable = await self._finish(tenant.id, source, target, by=by, rows=copied)
+        return MoveReport(
+            slug, source, target, copied, tables, writable - frozen, time.monotonic() - started
+        )
+
+    async def recover(self) -> list[tuple[str, str]]:
+        """Finish every move journaled past its switch, undo every other: (slug, outcome)."""
+        async with self._db.platform_transaction() as tx:
+            pending = await registry.moves(tx)
+        return [(move.slug, await self._recover(move)) for move in pending]
+
+    async def pending(self) -> list[Move]:
+        async with self._db.platform_transaction() as tx:
+            return await registry.moves(tx)
+
+    async def _recover(self, move: Move) -> str:
+        if move.step == "switched":
+            await self._finish(move.tenant_id, move.source, move.target, by=None, rows=0)
+            return "finished"
+        await self._undo(move.tenant_id, move.source, move.target)
+        return "undone"
+
+    async def _freeze(self, tenant_id: UUID, source: str, target: str) -> None:
+        async with self._db.platform_transaction() as tx:
+            await registry.begin_move(tx, tenant_id, source, target)
+            if source == SHARED:
+                await registry.set_residency(tx, tenant_id, "frozen")
+        if source != SHARED:
+            async with self._db.platform_transaction(placement=source) as tx:
+                await registry.set_residency(tx, tenant_id, "frozen")
+        await self._checkpoint("frozen")
+
+    async def _drain(self, source: str) -> None:
+        async with self._db.platform_transaction(placement=source) as tx:
+            waiting = await registry.running_transactions(tx)
+        deadline = time.monotonic() + self._drain_seconds
+        while waiting:
+            async with self._db.platform_transaction(placement=source) as tx:
+                if not await registry.still_running(tx, waiting):
+                    return
+            if time.monotonic() > deadline:
+                raise MoveFailed(
+                    f"transactions open in {source} when the tenant froze were still open"
+                    f" after {self._drain_seconds:.0f} s"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _copy(self, tenant_id: UUID, source: str, target: str) -> tuple[int, int]:
+        """The tenant's rows from a snapshot of the source into one target transaction,
+        verified table by table before it commits."""
+        copied = 0
+        async with (
+            self._db.platform_transaction(placement=source, snapshot=True) as src,
+            self._db.platform_transaction(placement=target) as dst,
+        ):
+            tables = await rows.tenant_tables(src)
+            if target == SHARED:  # the home database keeps the tenant's row as the registry
+                await registry.set_residency(dst, tenant_id, "arriving")
+            async with rows.restoring_audit_trail(dst, {}):
+                for table in tables:
+                    if table.qualified == TENANTS and target == SHARED:
+                        continue
+                    copied += await _copy_table(src, dst, table, tenant_id, target)
+            for table in tables:
+                if table.qualified == TENANTS:
+                    continue
+                here, there = (
+                    await registry.digest(src, table, tenant_id),
+                    await registry.digest(dst, table, tenant_id),
+                )
+                if here != there:
+                    name = ".".join(table.qualified)
+                    raise MoveFailed(
+                        f"{name}: {there[0]} rows copied of {here[0]}, or their checksums differ"
+                    )
+        return copied, len(tables)
+
+    async def _switch(self, tenant_id: UUID, target: str) -> None:
+        async with self._db.platform_transaction() as tx:
+            # The home database's own view: resident if the tenant comes home, departed if it
+            # leaves, unchanged (departed) between two silos.
+            residency = "resident" if target == SHARED else "departed"
+            await registry.switch(tx, tenant_id, target, residency)
+            await registry.journal(tx, tenant_id, "switched")
+            await notify_in(tx, PLACEMENTS_SCOPE)
+        self._db.placements.invalidate(PLACEMENTS_SCOPE)
+
+    async def _finish(
+        self, tenant_id: UUID, source: str, target: str, *, by: Actor | None, rows: int
+    ) -> float:
+        """The rest of a switched move; returns when the target took writes (monotonic)."""
+        writable = time.monotonic()  # coming home, the switch made the tenant resident
+        async with self._db.platform_transaction(placement=target) as tx:
+            if target != SHARED:
+                await registry.set_residency(tx, tenant_id, "resident")
+            if by is not None:
+                await _record(tx, tenant_id, by, source, target, rows)
+        if target != SHARED:
+            writable = time.monotonic()
+        await self._checkpoint("resident")
+        if source != SHARED:
+            async with self._db.platform_transaction(placement=source) as tx:
+                await registry.set_residency(tx, tenant_id, "departed")
+        await self._checkpoint("departed")
+        await self._delete_copy(tenant_id, source)
+        await self._checkpoint("cleaned")
+        async with self._db.platform_transaction() as tx:
+            await registry.end_move(tx, tenant_id)
+        return writable
+
+    async def _undo(self, tenant_id: UUID, source: str, target: str) -> None:
+        await self._delete_copy(tenant_id, target)
+        if target == SHARED:
+            async with self._db.platform_transaction() as tx:
+                await registry.set_residency(tx, tenant_id, "departed")
+        async with self._db.platform_transaction(placement=source) as tx:
+            await registry.set_residency(tx, tenant_id, "resident")
+            if source == SHARED:
+                await registry.end_move(tx, tenant_id)
+        if source != SHARED:
+            async with self._db.platform_transaction() as tx:
+                await registry.end_move(tx, tenant_id)
+
+    async def _delete_copy(self, tenant_id: UUID, placement: str) -> None:
+        """The tenant's rows in a placement it left (or never finished arriving in), children
+        first; outside the home database its row too."""
+        async with self._db.platform_transaction(placement=placement) as tx:
+            if await registry.residency(tx, tenant_id) not in {"departed", "arriving"}:
+                return
+            await registry.cleaning_up(tx, tenant_id)
+            for table in reversed(await rows.tenant_tables(tx)):
+                if table.qualified != TENANTS:
+                    await registry.delete_rows(tx, table, tenant_id)
+            await registry.audit_chain_left(tx, tenant_id)
+            if placement != SHARED:
+                await registry.delete_tenant_row(tx, tenant_id)
+
+
+async def _copy_table(
+    src: Transaction, dst: Transaction, table: rows.Table, tenant_id: UUID, target: str
+) -> int:
+    batch: list[str] = []
+    copied = 0
+    async for line in rows.stream_rows(src, table, tenant_id):
+        if table.qualified == TENANTS:  # the silo's view: arriving, living there
+            row = json.loads(line)
+            row.update(placement=target, residency="arriving")
+            batch.append(json.dumps(row))
+        else:
+            batch.append(line)
+        if len(batch) == BATCH_ROWS:
+            copied += await rows.insert_rows(dst, table, batch, tenant_id)
+            batch = []
+    if batch:
+        copied += await rows.insert_rows(dst, table, batch, tenant_id)
+    return copied
+
+
+async def _record(
+    tx: Transaction, tenant_id: UUID, by: Actor, source: str, target: str, copied: int
+) -> None:
+    await AuditLog.record_in(
+        tx,
+        tenant_id=tenant_id,
+        action="tenant.moved",
+        object_type="tenant",
+        object_id=tenant_id,
+        by=by,
+        metadata={"from": source, "to": target, "rows": copied},
+    )
