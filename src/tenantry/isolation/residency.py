@@ -11,7 +11,7 @@ foreign keys that refuse it.
 | resident | all |
 | frozen | none (a move is copying the rows; reads go on) |
 | arriving | inserts and deletes by the platform (the move writing them, or undoing) |
-| departed | deletes (the move cleaning up) |
+| departed | none but the move's own deletes (cleaning up) |
 
 A refusal raises SQLSTATE TL503, which the service answers as 503 `tenant_moving` with a
 Retry-After: by then the router has learned where the tenant is. The audit log and the secret
@@ -35,11 +35,11 @@ BEGIN
     SELECT t.residency INTO state FROM tenantry.tenants t WHERE t.id = tenant;
     IF current_setting('tenantry.move_cleanup', true) = tenant::text THEN
         -- A move deleting what it left behind, or undoing what it began to copy.
-        IF TG_OP = 'DELETE' AND state IN ('departed', 'arriving') THEN
+        IF TG_OP = 'DELETE' AND state IN ('departed', 'arriving')
+           AND (SELECT s.platform FROM tenantry.current_scope s) THEN
             RETURN OLD;
         END IF;
     ELSIF state IS NULL OR state = 'resident'
-       OR (state = 'departed' AND TG_OP = 'DELETE')
        OR (state = 'arriving' AND TG_OP IN ('INSERT', 'DELETE')
            AND (SELECT s.platform FROM tenantry.current_scope s)) THEN
         RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;

@@ -24,7 +24,13 @@ from tenantry.kit.errors import (
     DatabaseUnavailable,
     TenantMoving,
 )
-from tenantry.kit.placements import PLACEMENTS_SCOPE, SHARED, PlacementRouter
+from tenantry.kit.placements import (
+    LOAD_PLACEMENTS,
+    LOAD_TENANTS,
+    PLACEMENTS_SCOPE,
+    SHARED,
+    PlacementRouter,
+)
 from tenantry.kit.transaction import (
     SET_CONTEXT,
     Connection,
@@ -129,7 +135,7 @@ class Database:
         self.platform_pool = pool(platform_url, "platform", min(min_size, 1), max(2, max_size // 2))
         # Silos: tenants living outside the shared database, with small pools of their own.
         self.placements = PlacementRouter(
-            self.platform_pool,
+            self._placement_registry,
             runtime_url,
             platform_url,
             lambda url, name: pool(url, name, 0, max(2, max_size // 2)),
@@ -170,6 +176,11 @@ class Database:
         each silo has keys of its own, read again on next use."""
         self._signer = await self._load_signer(self.platform_pool)
         await self.placements.reload_signers()
+
+    async def _placement_registry(self) -> tuple[list[DictRow], list[DictRow]]:
+        """Where tenants outside `shared` live, and each placement's URL (home database)."""
+        async with self.platform_transaction() as tx:
+            return await tx.fetch_all(LOAD_TENANTS), await tx.fetch_all(LOAD_PLACEMENTS)
 
     async def _load_signer(self, pool: AsyncConnectionPool[Connection]) -> ContextSigner:
         async with pool.connection() as conn:

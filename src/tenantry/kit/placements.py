@@ -1,10 +1,10 @@
 """Where each tenant lives: the shared database or a silo, and a pair of pools per silo.
 
 The home database is the registry (`tenantry.placements`, `tenants.placement`, revision 0024).
-A process keeps the few tenants that live outside `shared` in memory and reloads them when a
-move notifies `placements` (or a write meets a tenant that moved: `Database` reloads and the
-caller retries). A silo is reached with the same roles and passwords as the home database, at
-the placement's host, port and database name. Its pools open on first use, stay small, and
+A process keeps the few tenants that live outside `shared` in memory and reads them again when
+a move notifies `placements`, when a write meets a tenant that moved (`Database` reloads and
+the caller retries), and at least every `REFRESH_SECONDS`. A silo is reached with the same
+roles and passwords as the home database, at the placement's host, port and database name. Its pools open on first use, stay small, and
 close after `IDLE_SECONDS` without use: a thousand silos do not hold a thousand connections.
 """
 
@@ -32,6 +32,9 @@ SHARED = "shared"
 # Notified by a move's switch: every process reloads where tenants live.
 PLACEMENTS_SCOPE = "placements"
 IDLE_SECONDS = 300.0
+# A process reads the registry again at least this often, whether or not it heard a move's
+# notification; a move deletes the tenant's old copy only after this long.
+REFRESH_SECONDS = 2.0
 # Connection settings a placement's URL may carry; credentials come from the roles' URLs.
 PLACEMENT_KEYS = frozenset({"host", "hostaddr", "port", "dbname", "sslmode", "sslrootcert"})
 
@@ -79,13 +82,13 @@ class PlacementRouter:
 
     def __init__(
         self,
-        home: AsyncConnectionPool[Any],
+        registry: Callable[[], Awaitable[tuple[list[Any], list[Any]]]],
         runtime_url: str,
         platform_url: str,
         make_pool: Callable[[str, str], AsyncConnectionPool[Any]],
         load_signer: Callable[[AsyncConnectionPool[Any]], Awaitable[ContextSigner]],
     ) -> None:
-        self._home = home
+        self._registry = registry
         self._load_signer = load_signer
         self._runtime_url = runtime_url
         self._platform_url = platform_url
@@ -94,6 +97,7 @@ class PlacementRouter:
         self._urls: dict[str, str] = {}
         self._silos: dict[str, Silo] = {}
         self._stale = True
+        self._loaded = 0.0
         self._lock = asyncio.Lock()
 
     @property
@@ -105,10 +109,9 @@ class PlacementRouter:
             self._stale = True
 
     async def _load(self) -> None:
-        """Read the registry from the home database (as the platform role)."""
-        async with self._home.connection() as conn:
-            where = await (await conn.execute(LOAD_TENANTS)).fetchall()
-            urls = await (await conn.execute(LOAD_PLACEMENTS)).fetchall()
+        loaded = time.monotonic()
+        where, urls = await self._registry()
+        self._loaded = loaded
         self._where = {r["id"]: r["placement"] for r in where}
         self._urls = {r["name"]: r["url"] for r in urls}
         self._stale = False
@@ -116,9 +119,9 @@ class PlacementRouter:
             await self._close(name)
 
     async def _fresh(self) -> None:
-        if self._stale:
+        if self._stale or time.monotonic() - self._loaded > REFRESH_SECONDS:
             async with self._lock:
-                if self._stale:
+                if self._stale or time.monotonic() - self._loaded > REFRESH_SECONDS:
                     await self._load()
 
     async def placement(self, tenant_id: UUID) -> str:

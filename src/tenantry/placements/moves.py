@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from tenantry.audit_log.service import AuditLog
 from tenantry.kit.errors import Conflict, NotFound, TenantryError
 from tenantry.kit.invalidation import notify_in
-from tenantry.kit.placements import PLACEMENTS_SCOPE, SHARED
+from tenantry.kit.placements import PLACEMENTS_SCOPE, REFRESH_SECONDS, SHARED
 from tenantry.placements.repository import registry, rows
 from tenantry.placements.repository.rows import TENANTS
 from tenantry.placements.service import Placements
@@ -89,14 +89,14 @@ class TenantMoves:
             tenant = await registry.tenant(tx, slug, lock=True)
             if tenant is None:
                 raise NotFound(f"no tenant {slug!r}")
-            if tenant.placement == target:
-                raise Conflict(f"{slug} already lives in {target}")
-            if target not in {p.name for p in await registry.placements(tx)}:
-                raise NotFound(f"no placement {target!r}: add it with `tenantry placements add`")
             if await registry.move_of(tx, tenant.id) is not None:
                 raise Conflict(
                     f"a move of {slug} is unfinished: run `tenantry placements recover` first"
                 )
+            if tenant.placement == target:
+                raise Conflict(f"{slug} already lives in {target}")
+            if target not in {p.name for p in await registry.placements(tx)}:
+                raise NotFound(f"no placement {target!r}: add it with `tenantry placements add`")
             source = tenant.placement
         # Both ends at the home database's revision, the target's catalogs current.
         for placement in {source, target} - {SHARED}:
@@ -116,8 +116,11 @@ class TenantMoves:
                 raise
             raise MoveFailed(f"the move of {slug} failed and was undone: {exc}") from exc
         await self._switch(tenant.id, target)
+        switched = time.monotonic()
         await self._checkpoint("switched")
-        writable = await self._finish(tenant.id, source, target, by=by, rows=copied)
+        writable = await self._finish(
+            tenant.id, source, target, by=by, rows=copied, switched=switched
+        )
         return MoveReport(
             slug, source, target, copied, tables, writable - frozen, time.monotonic() - started
         )
@@ -134,7 +137,10 @@ class TenantMoves:
 
     async def _recover(self, move: Move) -> str:
         if move.step == "switched":
-            await self._finish(move.tenant_id, move.source, move.target, by=None, rows=0)
+            switched = time.monotonic()  # when it switched is unknown: wait the whole period
+            await self._finish(
+                move.tenant_id, move.source, move.target, by=None, rows=0, switched=switched
+            )
             return "finished"
         await self._undo(move.tenant_id, move.source, move.target)
         return "undone"
@@ -205,9 +211,19 @@ class TenantMoves:
         self._db.placements.invalidate(PLACEMENTS_SCOPE)
 
     async def _finish(
-        self, tenant_id: UUID, source: str, target: str, *, by: Actor | None, rows: int
+        self,
+        tenant_id: UUID,
+        source: str,
+        target: str,
+        *,
+        by: Actor | None,
+        rows: int,
+        switched: float = 0.0,
     ) -> float:
-        """The rest of a switched move; returns when the target took writes (monotonic)."""
+        """The rest of a switched move; returns when the target took writes (monotonic).
+        The source's copy goes only once every process has read the registry since the switch
+        (`REFRESH_SECONDS`): until then, a write routed there by an older reading meets rows
+        the guard refuses to change, never an empty table that would take it silently."""
         writable = time.monotonic()  # coming home, the switch made the tenant resident
         async with self._db.platform_transaction(placement=target) as tx:
             if target != SHARED:
@@ -221,6 +237,7 @@ class TenantMoves:
             async with self._db.platform_transaction(placement=source) as tx:
                 await registry.set_residency(tx, tenant_id, "departed")
         await self._checkpoint("departed")
+        await asyncio.sleep(max(0.0, switched + REFRESH_SECONDS - time.monotonic()))
         await self._delete_copy(tenant_id, source)
         await self._checkpoint("cleaned")
         async with self._db.platform_transaction() as tx:

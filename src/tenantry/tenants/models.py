@@ -39,3 +39,5 @@ class TenantInfo:
     disabled_app_ids: frozenset[UUID] = frozenset()
     # Its plan: the quotas it is served with (`limits`).
     plan: str = "free"
+    # The database its rows live in (`placements`).
+    placement: str = "shared"

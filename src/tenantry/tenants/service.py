@@ -4,9 +4,11 @@ transaction for the control plane's writes."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tenantry.kit.errors import AppDisabled, NotFound, TenantInactive
+from tenantry.kit.placements import SHARED
 from tenantry.tenants.repository import tenants as repository
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ class TenantDirectory:
             info = await read(tx)
         if info is None:
             return None
+        if info.placement != SHARED:  # its apps are rows of its own, in its silo
+            async with self._db.platform_transaction(placement=info.placement) as tx:
+                there = await repository.serving_by_id(tx, info.id)
+            apps = (there.app_ids, there.disabled_app_ids) if there else (frozenset(), frozenset())
+            info = replace(info, app_ids=apps[0], disabled_app_ids=apps[1])
         self._by_id[info.id] = (time.monotonic(), info)
         self._slug_to_id[info.slug] = info.id
         return info

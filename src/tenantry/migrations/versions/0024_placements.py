@@ -157,8 +157,7 @@ def upgrade() -> None:
     op.execute(FORGET_CHAIN)
     op.execute("REVOKE ALL ON FUNCTION tenantry_private.forget_audit_chain(uuid) FROM PUBLIC")
     op.execute(
-        "GRANT EXECUTE ON FUNCTION tenantry_private.forget_audit_chain(uuid)"
-        f' TO "{roles.platform}"'
+        f'GRANT EXECUTE ON FUNCTION tenantry_private.forget_audit_chain(uuid) TO "{roles.platform}"'
     )
     op.execute(ACCESS_LOG_GUARD % CLEANING_UP)
 

@@ -231,7 +231,7 @@ async def provisioning_request(
 
 
 _SERVING = """
-    SELECT t.id, t.slug, t.status, t.plan,
+    SELECT t.id, t.slug, t.status, t.plan, t.placement,
            coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'enabled'), '{}') AS app_ids,
            coalesce(array_agg(ta.app_id) FILTER (WHERE ta.status = 'disabled'), '{}')
                AS disabled_app_ids
@@ -250,6 +250,7 @@ def _serving(row: DictRow | None) -> TenantInfo | None:
         frozenset(row["app_ids"]),
         frozenset(row["disabled_app_ids"]),
         row["plan"],
+        row["placement"],
     )
 
 
