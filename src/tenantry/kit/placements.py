@@ -4,8 +4,9 @@ The home database is the registry (`tenantry.placements`, `tenants.placement`, r
 A process keeps the few tenants that live outside `shared` in memory and reads them again when
 a move notifies `placements`, when a write meets a tenant that moved (`Database` reloads and
 the caller retries), and at least every `REFRESH_SECONDS`. A silo is reached with the same
-roles and passwords as the home database, at the placement's host, port and database name. Its pools open on first use, stay small, and
-close after `IDLE_SECONDS` without use: a thousand silos do not hold a thousand connections.
+roles and passwords as the home database, at the placement's host, port and database name.
+Its pools open on first use, stay small, and close after `IDLE_SECONDS` without use: a thousand
+silos do not hold a thousand connections.
 """
 
 from __future__ import annotations
