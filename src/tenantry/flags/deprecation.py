@@ -40,5 +40,5 @@ class DeprecationRecorder:
 
     async def _write(self, key: Key, uses: int) -> None:
         tenant_id, kind, name, app_slug = key
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             await record_deprecated_use(tx, tenant_id, kind, name, app_slug, uses)

@@ -85,17 +85,22 @@ class FlagService:
             await notify_in(tx, EVERYTHING)
         return saved
 
+    async def _tenant_id(self, slug: str, *, write: bool = True) -> UUID:
+        """The tenant's id, looked up at home: its overrides live where it lives."""
+        async with self._db.platform_transaction() as tx:
+            return (await self._tenants.require_in(tx, slug, writable=write)).id
+
     async def _target(
-        self, tx: Transaction, slug: str, key: str, app_slug: str | None, *, write: bool = True
-    ) -> tuple[UUID, Flag, UUID | None]:
-        tenant = await self._tenants.require_in(tx, slug, writable=write)
+        self, tx: Transaction, key: str, app_slug: str | None
+    ) -> tuple[Flag, UUID | None]:
+        """The flag and the app (catalogs, copied into every silo)."""
         flag = await repository.get_flag(tx, key)
         if flag is None:
             raise NotFound(f"no flag {key!r}")
         app_id = None
         if app_slug is not None:
             app_id = (await self._apps.require_in(tx, app_slug)).id
-        return tenant.id, flag, app_id
+        return flag, app_id
 
     async def set_override(
         self,
@@ -110,8 +115,9 @@ class FlagService:
     ) -> int:
         if rollout_percent is not None and not 0 <= rollout_percent <= 100:  # noqa: PLR2004 - a percentage
             raise InvalidInput("rollout_percent must be between 0 and 100")
-        async with self._db.platform_transaction() as tx:
-            tenant_id, flag, app_id = await self._target(tx, slug, key, app_slug)
+        tenant_id = await self._tenant_id(slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            flag, app_id = await self._target(tx, key, app_slug)
             evaluation.check_value(flag.type, value)
             return await self._write_version(
                 tx, tenant_id, key, app_id, (value, rollout_percent, False), by, reason
@@ -120,8 +126,9 @@ class FlagService:
     async def remove_override(
         self, slug: str, key: str, *, app_slug: str | None = None, by: Actor, reason: str
     ) -> int:
-        async with self._db.platform_transaction() as tx:
-            tenant_id, _, app_id = await self._target(tx, slug, key, app_slug)
+        tenant_id = await self._tenant_id(slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            _, app_id = await self._target(tx, key, app_slug)
             if await repository.current_override(tx, tenant_id, key, app_id) is None:
                 raise NotFound("no such override")
             return await self._write_version(
@@ -131,8 +138,9 @@ class FlagService:
     async def versions(
         self, slug: str, key: str, *, app_slug: str | None = None
     ) -> list[OverrideVersion]:
-        async with self._db.platform_transaction() as tx:
-            tenant_id, _, app_id = await self._target(tx, slug, key, app_slug, write=False)
+        tenant_id = await self._tenant_id(slug, write=False)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            _, app_id = await self._target(tx, key, app_slug)
             return await repository.override_versions(tx, tenant_id, key, app_id)
 
     async def rollback(
@@ -146,8 +154,9 @@ class FlagService:
         reason: str,
     ) -> int:
         """Make the override what it was at `version`, as a new version (history is kept)."""
-        async with self._db.platform_transaction() as tx:
-            tenant_id, _, app_id = await self._target(tx, slug, key, app_slug)
+        tenant_id = await self._tenant_id(slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            _, app_id = await self._target(tx, key, app_slug)
             history = {
                 v.version: v for v in await repository.override_versions(tx, tenant_id, key, app_id)
             }
@@ -218,6 +227,6 @@ class FlagService:
 
     async def overrides_for_tenant(self, slug: str) -> list[repository.Override]:
         """Every current override of one tenant's flags, tenant-wide ones first."""
-        async with self._db.platform_transaction() as tx:
-            tenant = await self._tenants.require_in(tx, slug)
-            return await repository.overrides_for_tenant(tx, tenant.id)
+        tenant_id = await self._tenant_id(slug, write=False)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            return await repository.overrides_for_tenant(tx, tenant_id)

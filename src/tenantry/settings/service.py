@@ -71,20 +71,24 @@ class SettingsService:
         await notify_in(tx, str(tenant_id))
         return clean
 
+    # The tenant is looked up at home; its settings are read and written where it lives.
     async def effective(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, slug)
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             values = await repository.stored(tx, tenant.id)
         return effective(tenant.plan, values)
 
     async def set(self, slug: str, key: str, value: Any, *, by: Actor, reason: str) -> Any:  # noqa: ANN401 - JSON values
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, slug, writable=True)
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             return await self.write_in(tx, tenant.id, key, value, by=by, reason=reason)
 
     async def history(self, slug: str, key: str | None = None) -> list[dict[str, Any]]:
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, slug)
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             return await repository.history(tx, tenant.id, key)
 
     async def audit_retention_days(self, slug: str) -> int:
