@@ -72,11 +72,14 @@ class Licences:
     ) -> StoredLicence:
         _check_terms(plan, seats, features, limits, days, grace_days)
         start = (valid_from or datetime.now(UTC)).replace(microsecond=0)
+        # The tenant, the app and the signing key are read at home; the licence is written
+        # where the tenant lives.
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, tenant_slug, writable=True)
             app = await self._apps.require_in(tx, app_slug)
             await self._require_enabled(tenant.id, app.id, app_slug)
             kid, key = await self.keys.signer_in(tx)
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             licence = Licence(
                 id=_new_id(),
                 tenant_id=tenant.id,
@@ -121,6 +124,7 @@ class Licences:
             info = await self._tenants.get(tenant.id)
             if info is None or app.id not in info.app_ids:
                 raise LicenceInvalid("other_app", f"tenant does not have the app {app.slug!r}")
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:  # where it lives
             await repository.insert_licence(tx, licence, app.id, payload, signature, "imported")
             stored = await self._require(tx, licence.id)
             if stored.status == "revoked":
@@ -153,10 +157,8 @@ class Licences:
             return await self._require(tx, licence_id)
 
     async def listing(self, tenant_slug: str | None = None) -> list[StoredLicence]:
-        async with self._db.platform_transaction() as tx:
-            tenant_id = (
-                (await self._tenants.require_in(tx, tenant_slug)).id if tenant_slug else None
-            )
+        tenant_id = await self._tenant_id(tenant_slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.licences(tx, tenant_id)
 
     async def show(self, licence_id: UUID, tenant_slug: str | None = None) -> StoredLicence:
@@ -167,10 +169,8 @@ class Licences:
         return found
 
     async def usage(self, tenant_slug: str | None = None) -> list[SeatUsage]:
-        async with self._db.platform_transaction() as tx:
-            tenant_id = (
-                (await self._tenants.require_in(tx, tenant_slug)).id if tenant_slug else None
-            )
+        tenant_id = await self._tenant_id(tenant_slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             rows = await repository.usage(tx, tenant_id)
         return [_usage(row) for row in rows]
 
@@ -183,9 +183,17 @@ class Licences:
         """Seat usage of the caller's own tenant (the id comes from its verified credential).
         On the platform path: seats count every app's open invitations, which a tenant
         context cannot read across apps."""
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             rows = await repository.usage(tx, tenant_id)
         return [_usage(row) for row in rows]
+
+    async def _tenant_id(self, tenant_slug: str | None) -> UUID | None:
+        """The named tenant's id, looked up at home (None: every tenant, read at home): one
+        tenant's licences are read where it lives."""
+        if tenant_slug is None:
+            return None
+        async with self._db.platform_transaction() as tx:
+            return (await self._tenants.require_in(tx, tenant_slug)).id
 
     async def _require_enabled(self, tenant_id: UUID, app_id: UUID, app_slug: str) -> None:
         info = await self._tenants.get(tenant_id)
