@@ -156,7 +156,7 @@ class Secrets:
     # --- the platform path: every app of a tenant, keys -----------------------------------
 
     async def of_tenant(self, tenant_id: UUID) -> list[SecretInfo]:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.secrets(tx, tenant_id, None)
 
     async def access_log(
@@ -166,17 +166,20 @@ class Secrets:
         before: UUID | None = None,
         limit: int = 50,
     ) -> list[AccessEntry]:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.access_page(tx, tenant_id, app_id, before, limit)
 
     async def data_keys(self, tenant_id: UUID | None = None) -> list[DataKeyInfo]:
-        async with self._db.platform_transaction() as tx:
+        # One tenant's keys where it lives; every tenant's (None) at home.
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.data_keys(tx, tenant_id)
 
     async def rotate_data_key(self, tenant_slug: str, by: Actor) -> int:
         """A new data key for the tenant's new values; older versions keep theirs."""
         async with self._db.platform_transaction() as tx:
             tenant = await self._tenants.require_in(tx, tenant_slug, writable=True)
+        # The key and its audit entry are written where the tenant lives.
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             version = await self.box.new_data_key_in(tx, tenant.id)
             await self._audit.record_in(
                 tx,
