@@ -49,6 +49,10 @@ VIOLATIONS = {
         *helper_table("t_rls"),
         "ALTER TABLE tenantry.t_rls DISABLE ROW LEVEL SECURITY",
     ],
+    "residency_unguarded": [
+        *helper_table("t_resident"),
+        "ALTER TABLE tenantry.t_resident ENABLE TRIGGER require_residency",  # not ALWAYS
+    ],
     "rls_not_forced": [
         *helper_table("t_force"),
         "ALTER TABLE tenantry.t_force NO FORCE ROW LEVEL SECURITY",

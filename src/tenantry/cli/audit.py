@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,7 @@ import typer
 from tenantry.cli._common import DatabaseUrlOption, console, operator, run, settings
 from tenantry.isolation.audit import audit
 from tenantry.isolation.roles import Roles
-from tenantry.kit import dsn
+from tenantry.kit import dsn, silos
 
 if TYPE_CHECKING:
     from tenantry.audit_log.models import ChainStatus
@@ -24,10 +24,14 @@ if TYPE_CHECKING:
 def audit_db(
     database_url: str | None = DatabaseUrlOption,
     as_json: bool = typer.Option(False, "--json", help="Findings as a JSON list."),
+    every: bool = typer.Option(False, "--all", help="Every silo placement too."),
 ) -> None:
     """Check every isolation invariant against the live catalog; exit 1 on any finding."""
     config = settings(database_url)
-    findings = audit(dsn.admin_url(config), Roles(config.role_prefix))
+    home, roles = dsn.admin_url(config), Roles(config.role_prefix)
+    findings = audit(home, roles)
+    for name, admin in silos.placement_admin_urls(home) if every else []:
+        findings += [replace(f, object=f"{name}: {f.object}") for f in audit(admin, roles)]
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in findings]))
     elif findings:

@@ -11,7 +11,7 @@ import typer
 from tenantry.cli._common import DatabaseUrlOption, console, database, run, settings
 from tenantry.demo import seed_demo
 from tenantry.isolation.roles import Roles
-from tenantry.kit import dsn, embedded, migrate
+from tenantry.kit import dsn, embedded, migrate, silos
 from tenantry.kit.invalidation import KEYS, notify
 from tenantry.kit.modules import Maintenance, installed_modules
 
@@ -59,24 +59,33 @@ def url() -> None:
 def upgrade(
     database_url: str | None = DatabaseUrlOption,
     revision: str = typer.Option("head", help="Target revision."),
+    every: bool = typer.Option(
+        False, "--all", help="Then every silo placement too, and copy the catalogs into them."
+    ),
 ) -> None:
     """Create the roles if missing, lock the database down and apply migrations."""
     config = settings(database_url)
     if not config.database_url:
         migrate.ensure_database(dsn.server_url(config), config.database_name)
-    report = migrate.upgrade(
-        dsn.admin_url(config),
-        Roles(config.role_prefix),
-        runtime_password=config.runtime_password,
-        platform_password=config.platform_password,
-        revision=revision,
-    )
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
-    if report.applied:
-        console.print(f"{report.database}: applied {', '.join(report.applied)}")
-    else:
-        console.print(f"{report.database}: already at {revision}")
+    home = dsn.admin_url(config)
+    targets = [home] + ([url for _, url in silos.placement_admin_urls(home)] if every else [])
+    for admin in targets:
+        report = migrate.upgrade(
+            admin,
+            Roles(config.role_prefix),
+            runtime_password=config.runtime_password,
+            platform_password=config.platform_password,
+            revision=revision,
+        )
+        for warning in report.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+        if report.applied:
+            console.print(f"{report.database}: applied {', '.join(report.applied)}")
+        else:
+            console.print(f"{report.database}: already at {revision}")
+    if len(targets) > 1:
+        changed = run(lambda s: s.placements.sync())
+        console.print(f"catalogs copied to {', '.join(changed)}")
 
 
 @app.command()

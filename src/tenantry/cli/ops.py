@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import psycopg
 import typer
@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from tenantry.cli._common import DatabaseUrlOption, console, database, print_rows, settings
 from tenantry.isolation.roles import Roles
-from tenantry.kit import dsn, migrate
+from tenantry.kit import dsn, migrate, silos
 from tenantry.kit.config import Settings
 from tenantry.kit.errors import NotFound
 from tenantry.kit.modules import installed_modules
@@ -39,13 +39,14 @@ def doctor_command(
     if tenant is not None:
         tenant_statements(config, tenant, hours, limit, as_json=as_json)
         return
-    admin = dsn.admin_url(config)
-    problems = (
-        []
-        if skip_drift
-        else doctor.schema_drift(admin, dsn.server_url(config), Roles(config.role_prefix))
-    )
-    problems += doctor.consistency(admin)
+    admin, roles = dsn.admin_url(config), Roles(config.role_prefix)
+    placements = silos.placement_admin_urls(admin)
+    problems: list[doctor.Problem] = []
+    for name, url in [("", admin), *placements]:
+        found = [] if skip_drift else doctor.schema_drift(url, silos.server_of(url), roles)
+        found += doctor.consistency(url)
+        problems += [replace(p, subject=f"{name}: {p.subject}") if name else p for p in found]
+    problems += doctor.placements(admin, placements)
     slow = doctor.slow_queries(admin)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:

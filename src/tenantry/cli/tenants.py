@@ -302,3 +302,19 @@ def import_archive(path: Path, passphrase_env: str = PassphraseOption) -> None:
     passphrase = _passphrase(passphrase_env)
     report = run(lambda s: s.archives.import_(path, by=operator(), passphrase=passphrase))
     console.print(f"{report.slug} imported: {sum(report.rows.values())} rows")
+
+
+@app.command()
+def move(
+    slug: str,
+    to: str = typer.Option(..., "--to", help="The placement to move the tenant to."),
+) -> None:
+    """Move a tenant to another placement: its writes pause while its rows are copied and
+    verified, then it is served from there; a failure or crash leaves it whole where it was
+    (or, past the switch, where it went: `tenantry placements recover` finishes the move)."""
+    report = run(lambda s: s.moves.move(slug, to, by=operator()))
+    console.print(
+        f"{slug} moved {report.source} → {report.target}: {report.rows} rows in"
+        f" {report.tables} tables; writes paused {report.frozen_seconds:.1f} s,"
+        f" {report.seconds:.1f} s in all"
+    )

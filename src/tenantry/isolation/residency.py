@@ -10,7 +10,7 @@ foreign keys that refuse it.
 |---|---|
 | resident | all |
 | frozen | none (a move is copying the rows; reads go on) |
-| arriving | inserts and deletes by the platform (the move writing them, or undoing) |
+| arriving | the platform's (the move writing them, or undoing) |
 | departed | none but the move's own deletes (cleaning up) |
 
 A refusal raises SQLSTATE TL503, which the service answers as 503 `tenant_moving` with a
@@ -40,8 +40,7 @@ BEGIN
             RETURN OLD;
         END IF;
     ELSIF state IS NULL OR state = 'resident'
-       OR (state = 'arriving' AND TG_OP IN ('INSERT', 'DELETE')
-           AND (SELECT s.platform FROM tenantry.current_scope s)) THEN
+       OR (state = 'arriving' AND (SELECT s.platform FROM tenantry.current_scope s)) THEN
         RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
     END IF;
     RAISE EXCEPTION 'tenant % is %: its rows cannot be written in this database', tenant,
@@ -56,7 +55,9 @@ def residency_guard_sql(qualified: str) -> str:
     before the guard exists; 0024 then guards every table declared so far."""
     trigger = (
         f"CREATE TRIGGER require_residency BEFORE INSERT OR UPDATE OR DELETE ON {qualified}"
-        " FOR EACH ROW EXECUTE FUNCTION tenantry_private.require_residency()"
+        " FOR EACH ROW EXECUTE FUNCTION tenantry_private.require_residency();"
+        # It fires even while a move copies rows with session_replication_role = replica.
+        f" ALTER TABLE {qualified} ENABLE ALWAYS TRIGGER require_residency"
     )
     return (
         "DO $guard$ BEGIN"

@@ -9,9 +9,10 @@ foreign keys are set aside for that one transaction (`session_replication_role =
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from tenantry.kit.errors import Conflict
+from tenantry.kit.placements import relocated
 
 CATALOGS = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -36,3 +37,20 @@ def clear_catalogs(admin_url: str) -> int:
             query = sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, name))
             deleted += conn.execute(query).rowcount
         return deleted
+
+
+def placement_admin_urls(home_admin_url: str) -> list[tuple[str, str]]:
+    """Each silo placement's name and admin URL: the home database's admin login at the
+    placement's address (for migrations, audits and checks run across all of them)."""
+    with psycopg.connect(home_admin_url) as conn:
+        if conn.execute("SELECT to_regclass('tenantry.placements')").fetchone() == (None,):
+            return []  # before revision 0024
+        rows = conn.execute(
+            "SELECT name, url FROM tenantry.placements WHERE name <> 'shared' ORDER BY name"
+        ).fetchall()
+    return [(str(name), relocated(home_admin_url, str(url))) for name, url in rows]
+
+
+def server_of(admin_url: str) -> str:
+    """The same login on the same server, in its maintenance database (to create another)."""
+    return conninfo.make_conninfo(admin_url, dbname="postgres")

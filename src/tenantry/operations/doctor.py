@@ -195,3 +195,69 @@ def slow_queries(admin_url: str, limit: int = 10) -> list[dict[str, Any]] | None
                 ORDER BY s.total_exec_time DESC LIMIT %s""",
             [limit],
         ).fetchall()
+
+
+# The placements seen from the home database: moves a crash left unfinished.
+UNFINISHED_MOVES = """
+    SELECT t.slug AS subject,
+           format('its move %%s → %%s stopped at %%s (%%s): run `tenantry placements recover`',
+                  m.source, m.target, m.step, m.updated_at) AS detail
+      FROM tenantry_private.tenant_moves m JOIN tenantry.tenants t ON t.id = m.tenant_id
+     WHERE to_regclass('tenantry_private.tenant_moves') IS NOT NULL
+"""
+LIVES_IN = "SELECT id, slug FROM tenantry.tenants WHERE placement = %s"
+RESIDENT = "SELECT id FROM tenantry.tenants WHERE residency = 'resident'"
+# Every global catalog's rows as one digest, in key order (the copies in silos must match).
+CATALOG_DIGESTS = """
+    SELECT format('%%I.%%I', n.nspname, c.relname) AS name FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'tenantry' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND c.relname NOT IN ('tenants', 'scoped_tables')
+       AND (n.nspname, c.relname) NOT IN (SELECT table_schema, table_name
+                                            FROM tenantry.scoped_tables)
+"""
+
+
+def placements(admin_url: str, silo_urls: list[tuple[str, str]]) -> list[Problem]:
+    """Unfinished moves; per silo: reachable, every tenant the registry places there resident
+    there, and catalogs equal to the home database's."""
+    with psycopg.connect(admin_url, row_factory=dict_row) as conn:
+        problems = [
+            Problem("unfinished_move", r["subject"], r["detail"])
+            for r in conn.execute(UNFINISHED_MOVES, [])
+        ]
+        home = _catalog_digests(conn)
+        placed = {name: conn.execute(LIVES_IN, [name]).fetchall() for name, _ in silo_urls}
+    for name, url in silo_urls:
+        try:
+            with psycopg.connect(url, row_factory=dict_row, connect_timeout=5) as conn:
+                resident = {r["id"] for r in conn.execute(RESIDENT, [])}
+                there = _catalog_digests(conn)
+        except psycopg.OperationalError as exc:
+            problems.append(Problem("placement_unreachable", name, str(exc).strip()))
+            continue
+        problems += [
+            Problem("tenant_not_resident", t["slug"], f"placed in {name} but not resident there")
+            for t in placed[name]
+            if t["id"] not in resident
+        ]
+        problems += [
+            Problem(
+                "catalog_drift", f"{name}: {table}", "differs from the home database's:"
+                " run `tenantry placements sync`", "warning",
+            )
+            for table, digest in home.items()
+            if there.get(table) != digest
+        ]  # fmt: skip
+    return problems
+
+
+def _catalog_digests(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, str]:
+    digests = {}
+    for row in conn.execute(CATALOG_DIGESTS, []).fetchall():
+        query = sql.SQL(
+            "SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) AS d FROM {} r"
+        ).format(sql.Identifier(*row["name"].split(".")))
+        found = conn.execute(query, []).fetchone()
+        digests[row["name"]] = found["d"] if found else ""
+    return digests

@@ -179,6 +179,7 @@ class TenantMoves:
             self._db.platform_transaction(placement=target) as dst,
         ):
             tables = await rows.tenant_tables(src)
+            await registry.as_replica(dst)
             if target == SHARED:  # the home database keeps the tenant's row as the registry
                 await registry.set_residency(dst, tenant_id, "arriving")
             async with rows.restoring_audit_trail(dst, {}):
@@ -264,6 +265,7 @@ class TenantMoves:
             if await registry.residency(tx, tenant_id) not in {"departed", "arriving"}:
                 return
             await registry.cleaning_up(tx, tenant_id)
+            await registry.as_replica(tx)
             for table in reversed(await rows.tenant_tables(tx)):
                 if table.qualified != TENANTS:
                     await registry.delete_rows(tx, table, tenant_id)

@@ -24,6 +24,7 @@ CHECKS: tuple[Check, ...] = (
     policies.row_level_security,
     policies.policies,
     policies.partitions,
+    policies.residency_guards,
     grants.declared_access,
     keys.keys_and_indexes,
     keys.foreign_keys,

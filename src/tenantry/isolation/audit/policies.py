@@ -49,6 +49,30 @@ def row_level_security(catalog: Catalog) -> Iterator[Finding]:
             )
 
 
+def residency_guards(catalog: Catalog) -> Iterator[Finding]:
+    """Every declared tenant table carries the residency guard (revision 0024), so a tenant's
+    rows are never written in a database it has left or not yet reached."""
+    guarded = {
+        row["oid"]
+        for row in catalog.rows(
+            "SELECT t.tgrelid AS oid FROM pg_trigger t"
+            " WHERE t.tgfoid = to_regprocedure('tenantry_private.require_residency()')"
+            " AND t.tgenabled = 'A'"
+        )
+    }
+    if not guarded and not catalog.rows(
+        "SELECT 1 FROM pg_proc WHERE oid = to_regprocedure('tenantry_private.require_residency()')"
+    ):
+        return  # a database before revision 0024
+    for table in catalog.tables:
+        if table["declared_scope"] and not table["partition_of"] and table["oid"] not in guarded:
+            yield Finding(
+                "residency_unguarded",
+                table["name"],
+                "no residency guard enabled ALWAYS: a moved tenant's rows could be written here",
+            )
+
+
 def partitions(catalog: Catalog) -> Iterator[Finding]:
     """A partition is reached only through its parent, whose policies guard it: a served role
     with a grant on the partition itself would read or write around them."""

@@ -33,6 +33,18 @@ CLEANING_UP = """
             RETURN OLD;
         END IF;"""
 
+ALWAYS = (
+    ("tenantry.audit_log", "audit_log_guard"),
+    ("tenantry.audit_log", "audit_log_no_truncate"),
+    ("tenantry.audit_log", "audit_log_append"),
+    ("tenantry.audit_log", "audit_log_advance"),
+    ("tenantry.secret_access_log", "secret_access_log_guard"),
+    ("tenantry.secret_access_log", "secret_access_log_no_truncate"),
+    ("tenantry.role_privileges", "access_grant_guard"),
+    ("tenantry.role_template_overrides", "access_grant_guard"),
+    ("tenantry.role_assignments", "access_grant_guard"),
+)
+
 # After a move's clean-up (or undo) deleted the tenant's audit entries here, its chain's head and
 # checkpoints go too, so the tenant may come back later with its trail restored as it is then.
 FORGET_CHAIN = """
@@ -152,6 +164,11 @@ def upgrade() -> None:
     for (qualified,) in tables.fetchall():
         op.execute(residency_guard_sql(qualified))
     op.execute(AUDIT_GUARD % CLEANING_UP)
+    # A move copies rows with session_replication_role = replica, which rests triggers that
+    # derive data (roll-ups, fan-out, paths: the copied rows carry their results already) and
+    # foreign keys (the copy is verified against its source); the guards keep firing.
+    for table, trigger in ALWAYS:
+        op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}")
     # The guards above decide which deletes pass: the grant alone lets none through.
     op.execute(f'GRANT DELETE ON tenantry.audit_log TO "{roles.platform}"')
     op.execute(FORGET_CHAIN)
@@ -163,6 +180,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, trigger in ALWAYS:
+        op.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
     config = op.get_context().config
     assert config is not None
     op.execute(f'REVOKE DELETE ON tenantry.audit_log FROM "{config.attributes["roles"].platform}"')

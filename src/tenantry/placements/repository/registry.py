@@ -175,6 +175,13 @@ async def digest(tx: Transaction, table: Table, tenant_id: UUID) -> tuple[int, s
     return int(row["n"]), str(row["sum"])
 
 
+async def as_replica(tx: Transaction) -> None:
+    """Write rows as they were: triggers that derive data from them rest (the rows copied
+    carry those results already), foreign keys too (the copy is verified against its
+    source); the guards, ENABLE ALWAYS, keep firing (revision 0024)."""
+    await tx.execute("SET LOCAL session_replication_role = replica")
+
+
 async def cleaning_up(tx: Transaction, tenant_id: UUID) -> None:
     """Let this transaction delete the tenant's append-only logs here (revision 0024: only
     where the tenant has departed or is still arriving)."""
