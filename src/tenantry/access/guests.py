@@ -99,15 +99,16 @@ class GuestService:
 
     async def guests(self, host: Principal) -> list[Guest]:
         # The platform path, for this tenant only: its guests are identities of other apps than
-        # the administrator's, which the administrator's context does not show.
-        async with self._db.platform_transaction() as tx:
+        # the administrator's, which the administrator's context does not show. Where the
+        # tenant lives.
+        async with self._db.platform_transaction(tenant_id=host.tenant_id) as tx:
             await _require(tx, host)
             return await guests.list_guests(tx, host.tenant_id)
 
     async def remove(self, host: Principal, user_id: UUID, *, by: Actor) -> None:
         """End a guest's visit: out of every group, deactivated (sessions and tokens end). The
         identity and its trail stay; the host may invite the person again."""
-        async with self._db.platform_transaction() as tx:  # as in `guests`
+        async with self._db.platform_transaction(tenant_id=host.tenant_id) as tx:  # as `guests`
             await _require(tx, host)
             app_id = await guests.guest_app(tx, host.tenant_id, user_id)
             if app_id is None:
