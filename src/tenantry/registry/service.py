@@ -195,7 +195,7 @@ class AppRegistry:
         if key in self._effective:
             effective = self._effective[key]
         else:
-            async with self._db.platform_transaction() as tx:
+            async with self._db.platform_transaction(tenant_id=tenant_id) as tx:  # its own row
                 effective = await tenant_apps.effective(tx, tenant_id, app_id)
             if generation == self._generation:
                 self._effective[key] = effective

@@ -42,19 +42,24 @@ class TenantApps:
         self._audit = audit
 
     async def of_tenant(self, slug: str) -> list[TenantApp]:
+        tenant_id = await self._tenant_id(slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
+            return await tenant_apps.of_tenant(tx, tenant_id)
+
+    async def _tenant_id(self, slug: str, *, writable: bool = False) -> UUID:
+        """The tenant's id, looked up at home: its apps are rows of its own, where it lives."""
         async with self._db.platform_transaction() as tx:
-            tenant = await self._tenants.require_in(tx, slug)
-            return await tenant_apps.of_tenant(tx, tenant.id)
+            return (await self._tenants.require_in(tx, slug, writable=writable)).id
 
     async def own(self, context: TenantContext) -> list[TenantApp]:
         """The caller's tenant's apps, read in its own context (tenant administrators)."""
         return await tenant_apps.read_own(self._db, context)
 
     async def history(self, slug: str, app_slug: str) -> list[TenantAppChange]:
-        async with self._db.platform_transaction() as tx:
-            tenant = await self._tenants.require_in(tx, slug)
+        tenant_id = await self._tenant_id(slug)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             app = await self._apps.require_in(tx, app_slug)
-            return await tenant_apps.history(tx, tenant.id, app.id)
+            return await tenant_apps.history(tx, tenant_id, app.id)
 
     async def enable(self, slug: str, app_slug: str, *, by: Actor, reason: str) -> TenantApp:
         """Enable the app; one the tenant never had is added, a disabled one comes back with
@@ -105,15 +110,15 @@ class TenantApps:
         action: str,
         change: Any,  # noqa: ANN401 - a Callable[[_State], _State]
     ) -> TenantApp:
-        async with self._db.platform_transaction() as tx:
-            tenant = await self._tenants.require_in(tx, slug, writable=True)
+        tenant_id = await self._tenant_id(slug, writable=True)
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             app = await self._apps.require_in(tx, app_slug)
-            current = await tenant_apps.one(tx, tenant.id, app.id, lock=True)
+            current = await tenant_apps.one(tx, tenant_id, app.id, lock=True)
             if current is None:
                 if action != "app.enable":
                     raise NotFound(f"{slug} does not have {app_slug}")
-                await tenant_apps.add(tx, tenant.id, app.id)
-                current = await tenant_apps.one(tx, tenant.id, app.id, lock=True)
+                await tenant_apps.add(tx, tenant_id, app.id)
+                current = await tenant_apps.one(tx, tenant_id, app.id, lock=True)
                 assert current is not None
             before = _State(current.status, current.pinned_version, current.config)
             after: _State = change(before)
@@ -121,7 +126,7 @@ class TenantApps:
             revision = current.config_revision + 1
             await tenant_apps.write(
                 tx,
-                tenant.id,
+                tenant_id,
                 app.id,
                 status=after.status,
                 pinned_version=after.pinned_version,
@@ -130,7 +135,7 @@ class TenantApps:
             )
             await tenant_apps.record(
                 tx,
-                tenant.id,
+                tenant_id,
                 app.id,
                 revision=revision,
                 status=after.status,
@@ -141,7 +146,7 @@ class TenantApps:
             )
             await self._audit.record_in(
                 tx,
-                tenant_id=tenant.id,
+                tenant_id=tenant_id,
                 action=action,
                 object_type="app",
                 object_id=app_slug,
@@ -156,8 +161,8 @@ class TenantApps:
                     "reason": reason,
                 },
             )
-            await notify_in(tx, str(tenant.id))
-            changed = await tenant_apps.one(tx, tenant.id, app.id)
+            await notify_in(tx, str(tenant_id))
+            changed = await tenant_apps.one(tx, tenant_id, app.id)
         assert changed is not None
         return changed
 
