@@ -198,8 +198,8 @@ class AuditLog:
             tenants = await repository.tenants(tx, slug)
         if slug is not None and not tenants:
             raise NotFound(f"no tenant {slug!r}")
-        for tenant in tenants:
-            async with self._db.platform_transaction() as tx:
+        for tenant in tenants:  # each chain where its tenant lives
+            async with self._db.platform_transaction(tenant_id=tenant["id"]) as tx:
                 yield self._remember(await verify_chain(tx, tenant["id"], tenant["slug"]))
 
     async def glance(self, slug: str) -> ChainStatus:
@@ -208,7 +208,7 @@ class AuditLog:
         whole log. The first glance, and `verify`, walk it all; an edit behind the resumed
         point waits for the next full walk."""
         tenant_id = await self._tenant_id(slug)
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             found = await verify_chain(tx, tenant_id, slug, self._walked.get(tenant_id))
         return self._remember(found)
 
@@ -236,7 +236,7 @@ class AuditLog:
         for tenant in tenants:
             after = 0
             while True:
-                async with self._db.platform_transaction() as tx:
+                async with self._db.platform_transaction(tenant_id=tenant["id"]) as tx:
                     rows = await repository.batch(
                         tx, tenant["id"], after, BATCH, since=since, until=until
                     )
