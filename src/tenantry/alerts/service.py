@@ -81,7 +81,8 @@ class AlertService:
     ) -> list[Alert]:
         """Every tenant's alerts, for platform administrators."""
         _check_status(status)
-        async with self._db.platform_transaction() as tx:
+        # One tenant: where it lives; every tenant (None): at home.
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.search(
                 tx,
                 tenant_id,

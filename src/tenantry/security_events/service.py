@@ -138,7 +138,8 @@ class SecurityEvents:
         offset: int = 0,
     ) -> list[SecurityEvent]:
         """The same search across every tenant, for platform administrators."""
-        async with self._db.platform_transaction() as tx:
+        # One tenant: where it lives; every tenant (None): at home.
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await repository.search(
                 tx,
                 tenant_id,
