@@ -247,6 +247,7 @@ class Events:
             return await subscription_rows.list_for(tx, tenant_id)
 
     # -- the event stream (platform path: every app's events of one tenant) -----------------
+    # Each transaction runs where the tenant lives.
 
     async def stream(
         self,
@@ -257,7 +258,7 @@ class Events:
         before: tuple[datetime, UUID] | None = None,
         limit: int = 50,
     ) -> list[StoredEvent]:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await event_rows.events(
                 tx,
                 tenant_id,
@@ -270,7 +271,7 @@ class Events:
     async def event(
         self, tenant_id: UUID, event_id: UUID
     ) -> tuple[StoredEvent, list[DeliveryRecord]]:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             found = await event_rows.event(tx, tenant_id, event_id)
             if found is None:
                 raise EventNotFound("no such event")
@@ -285,7 +286,7 @@ class Events:
         before: tuple[datetime, UUID] | None = None,
         limit: int = 50,
     ) -> list[DeliveryRecord]:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await delivery_rows.listed(
                 tx,
                 tenant_id,
@@ -306,7 +307,7 @@ class Events:
     ) -> int:
         """Deliveries back to pending with no attempts; the worker wakes on commit. Consumers
         that record consumption skip what they already applied."""
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await delivery_rows.replay(
                 tx,
                 tenant_id,
