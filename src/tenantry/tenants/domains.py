@@ -119,6 +119,8 @@ class DomainService:
         token = secrets.token_urlsafe(24)
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
+        # Unclaimed until verified: only the tenant's own rows, where it lives.
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             try:
                 await domains.add(tx, tenant.id, name, token)
             except Conflict as exc:
@@ -138,6 +140,7 @@ class DomainService:
         # across it. The token is re-checked under a lock afterwards.
         async with self._db.platform_transaction() as tx:
             tenant = await tenants.require_tenant(tx, slug, writable=True)
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             found = await domains.verification(tx, tenant.id, name)
         if found is None:
             raise NotFound(f"{name} is not a domain of this tenant")
