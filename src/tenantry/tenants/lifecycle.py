@@ -365,6 +365,8 @@ class TenantService:
     async def detail(self, slug: str) -> dict[str, Any]:
         async with self._db.platform_transaction() as tx:
             tenant = await repository.require_tenant(tx, slug)
+        # Its apps, domains and lifecycle trail are rows of its own, where it lives.
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             apps = await repository.enabled_apps(tx, tenant.id)
             domain_list = await domains.list_for(tx, tenant.id)
             events = await repository.lifecycle_events(tx, tenant.id)
