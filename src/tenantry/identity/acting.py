@@ -108,7 +108,8 @@ class ActingService:
             raise Forbidden("impersonation is turned off for this tenant")
         longest = int(policy["impersonation_max_minutes"])
         minutes = min(request.minutes or longest, longest)
-        async with self._db.platform_transaction() as tx:
+        # The impersonated tenant's rows only (the actor is named, not joined): where it lives.
+        async with self._db.platform_transaction(tenant_id=tenant.id) as tx:
             target = await users.get_by_email(tx, tenant.id, request.app.id, request.email)
             if target is None or target.status != "active":
                 raise NotFound("no such user")
@@ -171,7 +172,7 @@ class ActingService:
             if tenant is None:
                 raise NotFound("no such impersonation")
             tenant_id = tenant.id
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             grant = await grants.impersonation(tx, tenant_id, grant_id)
             if grant is None or not _may_end(principal, grant):
                 raise NotFound("no such impersonation")
@@ -191,7 +192,7 @@ class ActingService:
         """The tenant's impersonations, newest first, for its administrators."""
         if Scope.ADMIN not in principal.scopes:
             raise NotFound("not found")
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=principal.tenant_id) as tx:
             return await grants.impersonations(tx, principal.tenant_id, limit)
 
     async def started_by(self, principal: Principal, limit: int = 20) -> list[ActorImpersonation]:
@@ -259,7 +260,7 @@ class ActingService:
     ) -> list[Delegation]:
         """Every delegation of a tenant's users, for platform administrators."""
         tenant_id = await self._platform_reach(principal, tenant_slug)
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             return await grants.tenant_delegations(tx, tenant_id, limit)
 
     async def revoke_tenant_delegation(
@@ -268,7 +269,7 @@ class ActingService:
         """A platform administrator revokes one of a tenant's delegations; the tenant's
         security events record who did."""
         tenant_id = await self._platform_reach(principal, tenant_slug)
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             revoked = await grants.revoke_tenant_delegation(tx, tenant_id, grant_id)
             if revoked is None:
                 raise NotFound("no such delegation")

@@ -91,8 +91,8 @@ async def identities_in(
 ) -> list[AppIdentity]:
     """A person's identities across a tenant's apps, by email or person id, read on the
     platform path: only for callers already authorised as that tenant's administrators or as
-    platform administrators."""
-    async with db.platform_transaction() as tx:
+    platform administrators. Where the tenant lives."""
+    async with db.platform_transaction(tenant_id=tenant_id) as tx:
         if person_id is not None:
             return await correlation.identities_of_person(tx, tenant_id, person_id)
         if email is None:
