@@ -51,7 +51,7 @@ VIOLATIONS = {
     ],
     "residency_unguarded": [
         *helper_table("t_resident"),
-        "ALTER TABLE tenantry.t_resident ENABLE TRIGGER require_residency",  # not ALWAYS
+        "ALTER TABLE tenantry.t_resident ENABLE TRIGGER require_residency_update",  # not ALWAYS
     ],
     "rls_not_forced": [
         *helper_table("t_force"),

@@ -77,7 +77,10 @@ async def silo(worker_id: str, control_app: FastAPI, urls: Urls) -> AsyncIterato
 def residency(urls: Urls, tenant: Tenant) -> tuple[str, str] | None:
     with psycopg.connect(urls.admin) as conn:
         row = conn.execute(
-            "SELECT placement, residency FROM tenantry.tenants WHERE id = %s", [tenant.id]
+            "SELECT t.placement, coalesce(r.state, 'resident') FROM tenantry.tenants t"
+            " LEFT JOIN tenantry_private.tenant_residency r ON r.tenant_id = t.id"
+            " WHERE t.id = %s",
+            [tenant.id],
         ).fetchone()
     return None if row is None else (row[0], row[1])
 

@@ -206,7 +206,10 @@ UNFINISHED_MOVES = """
      WHERE to_regclass('tenantry_private.tenant_moves') IS NOT NULL
 """
 LIVES_IN = "SELECT id, slug FROM tenantry.tenants WHERE placement = %s"
-RESIDENT = "SELECT id FROM tenantry.tenants WHERE residency = 'resident'"
+RESIDENT = """
+    SELECT t.id FROM tenantry.tenants t
+     WHERE NOT EXISTS (SELECT FROM tenantry_private.tenant_residency r WHERE r.tenant_id = t.id)
+"""
 # Every global catalog's rows as one digest, in key order (the copies in silos must match).
 CATALOG_DIGESTS = """
     SELECT format('%%I.%%I', n.nspname, c.relname) AS name FROM pg_class c

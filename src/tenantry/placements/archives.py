@@ -338,7 +338,7 @@ class _Rewrap:
 def _arrived(line: str) -> str:
     row: dict[str, Any] = json.loads(line)
     if "placement" in row:
-        row.update(placement=SHARED, residency="resident")
+        row.update(placement=SHARED)
     return json.dumps(row)
 
 

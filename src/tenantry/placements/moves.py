@@ -187,6 +187,8 @@ class TenantMoves:
                     if table.qualified == TENANTS and target == SHARED:
                         continue
                     copied += await _copy_table(src, dst, table, tenant_id, target)
+                    if table.qualified == TENANTS:  # its rows may follow, by the move only
+                        await registry.set_residency(dst, tenant_id, "arriving")
             for table in tables:
                 if table.qualified == TENANTS:
                     continue
@@ -205,8 +207,10 @@ class TenantMoves:
         async with self._db.platform_transaction() as tx:
             # The home database's own view: resident if the tenant comes home, departed if it
             # leaves, unchanged (departed) between two silos.
-            residency = "resident" if target == SHARED else "departed"
-            await registry.switch(tx, tenant_id, target, residency)
+            await registry.switch(tx, tenant_id, target)
+            await registry.set_residency(
+                tx, tenant_id, "resident" if target == SHARED else "departed"
+            )
             await registry.journal(tx, tenant_id, "switched")
             await notify_in(tx, PLACEMENTS_SCOPE)
         self._db.placements.invalidate(PLACEMENTS_SCOPE)
@@ -282,7 +286,7 @@ async def _copy_table(
     async for line in rows.stream_rows(src, table, tenant_id):
         if table.qualified == TENANTS:  # the silo's view: arriving, living there
             row = json.loads(line)
-            row.update(placement=target, residency="arriving")
+            row.update(placement=target)
             batch.append(json.dumps(row))
         else:
             batch.append(line)

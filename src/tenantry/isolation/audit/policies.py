@@ -52,12 +52,13 @@ def row_level_security(catalog: Catalog) -> Iterator[Finding]:
 def residency_guards(catalog: Catalog) -> Iterator[Finding]:
     """Every declared tenant table carries the residency guard (revision 0024), so a tenant's
     rows are never written in a database it has left or not yet reached."""
+    # Statement triggers for INSERT (4), DELETE (8) and UPDATE (16), all enabled ALWAYS.
     guarded = {
         row["oid"]
         for row in catalog.rows(
             "SELECT t.tgrelid AS oid FROM pg_trigger t"
             " WHERE t.tgfoid = to_regprocedure('tenantry_private.require_residency()')"
-            " AND t.tgenabled = 'A'"
+            " AND t.tgenabled = 'A' GROUP BY t.tgrelid HAVING bit_or(t.tgtype) & 28 = 28"
         )
     }
     if not guarded and not catalog.rows(

@@ -5,9 +5,10 @@ silo databases on any server (a URL without credentials: Tenantry reaches every 
 the same roles). `tenants.placement` says where each tenant's rows are; the home database is
 the registry and every other placement holds the global catalogs as reference data.
 
-`tenants.residency` is each database's own view of a tenant: `resident` (its rows live here),
-`frozen` (a move is copying them: reads go on, writes wait), `arriving` (a move is writing them
-here; only the platform may), `departed` (moved away; only deleting what is left is allowed).
+`tenantry_private.tenant_residency` is each database's own view of a tenant: no row, resident
+(its rows live here); `frozen` (a move is copying them: reads go on, writes wait), `arriving` (a
+move is writing them here; only the platform may), `departed` (moved away; only the move's
+clean-up may delete what is left).
 A trigger on every tenant table enforces it, so a request routed by a stale cache, or control
 plane work not yet routed, is refused instead of writing where the tenant no longer lives.
 `tenantry_private.tenant_moves` journals each move, so a crashed one is finished or undone.
@@ -134,9 +135,22 @@ def upgrade() -> None:
     op.execute(
         "ALTER TABLE tenantry.tenants"
         " ADD COLUMN placement text NOT NULL DEFAULT 'shared'"
-        " REFERENCES tenantry.placements (name),"
-        " ADD COLUMN residency text NOT NULL DEFAULT 'resident'"
-        " CHECK (residency IN ('resident', 'frozen', 'arriving', 'departed'))"
+        " REFERENCES tenantry.placements (name)"
+    )
+    # Out of the served roles' reach and without row-level security: the guard reads it on
+    # every write, with its owner's rights, for the price of one index probe (a tenants row
+    # would cost a context verification under its policies).
+    op.execute(
+        """
+        CREATE TABLE tenantry_private.tenant_residency (
+            tenant_id uuid PRIMARY KEY REFERENCES tenantry.tenants (id) ON DELETE CASCADE,
+            state text NOT NULL CHECK (state IN ('frozen', 'arriving', 'departed'))
+        )
+        """
+    )
+    op.execute(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON tenantry_private.tenant_residency"
+        f' TO "{roles.platform}"'
     )
     op.execute("CREATE INDEX tenants_placement ON tenantry.tenants (placement)")
     op.execute(
@@ -190,5 +204,6 @@ def downgrade() -> None:
     op.execute(ACCESS_LOG_GUARD % "")
     op.execute("DROP FUNCTION tenantry_private.require_residency() CASCADE")
     op.execute("DROP TABLE tenantry_private.tenant_moves")
-    op.execute("ALTER TABLE tenantry.tenants DROP COLUMN placement, DROP COLUMN residency")
+    op.execute("DROP TABLE tenantry_private.tenant_residency")
+    op.execute("ALTER TABLE tenantry.tenants DROP COLUMN placement")
     op.execute("DROP TABLE tenantry.placements")

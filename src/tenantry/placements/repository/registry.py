@@ -69,11 +69,10 @@ async def tenant(tx: Transaction, slug: str, *, lock: bool = False) -> Tenant | 
     return None if row is None else Tenant(row["id"], row["slug"], row["placement"])
 
 
-async def switch(tx: Transaction, tenant_id: UUID, placement: str, residency: str) -> None:
-    """The home database's record of where the tenant lives, and its own view of it."""
+async def switch(tx: Transaction, tenant_id: UUID, placement: str) -> None:
+    """The home database's record of where the tenant lives."""
     await tx.execute(
-        "UPDATE tenantry.tenants SET placement = %s, residency = %s WHERE id = %s",
-        [placement, residency, tenant_id],
+        "UPDATE tenantry.tenants SET placement = %s WHERE id = %s", [placement, tenant_id]
     )
 
 
@@ -81,12 +80,25 @@ async def switch(tx: Transaction, tenant_id: UUID, placement: str, residency: st
 
 
 async def residency(tx: Transaction, tenant_id: UUID) -> str | None:
-    row = await tx.fetch_one("SELECT residency FROM tenantry.tenants WHERE id = %s", [tenant_id])
-    return None if row is None else row["residency"]
+    """This database's view of the tenant: None if it lives here (or was never here)."""
+    row = await tx.fetch_one(
+        "SELECT state FROM tenantry_private.tenant_residency WHERE tenant_id = %s", [tenant_id]
+    )
+    return None if row is None else row["state"]
 
 
 async def set_residency(tx: Transaction, tenant_id: UUID, state: str) -> None:
-    await tx.execute("UPDATE tenantry.tenants SET residency = %s WHERE id = %s", [state, tenant_id])
+    """`resident`, or frozen, arriving, departed."""
+    if state == "resident":
+        await tx.execute(
+            "DELETE FROM tenantry_private.tenant_residency WHERE tenant_id = %s", [tenant_id]
+        )
+        return
+    await tx.execute(
+        "INSERT INTO tenantry_private.tenant_residency (tenant_id, state) VALUES (%s, %s)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET state = excluded.state",
+        [tenant_id, state],
+    )
 
 
 async def delete_tenant_row(tx: Transaction, tenant_id: UUID) -> None:

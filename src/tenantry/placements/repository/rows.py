@@ -150,8 +150,12 @@ async def stream_rows(tx: Transaction, table: Table, tenant_id: UUID) -> AsyncIt
     """Each of the tenant's rows as one line of JSON, in key order."""
     query = sql.SQL("SELECT row_to_json(r)::text AS line FROM ({rows}) r").format(rows=_rows(table))
     conn = await tx.connection()
-    async for row in conn.cursor().stream(query, [tenant_id]):
-        yield row["line"]
+    # A server-side cursor fetched in batches: single-row mode costs a result per row.
+    async with conn.cursor(name="tenantry_rows") as cursor:
+        cursor.itersize = 2_000
+        await cursor.execute(query, [tenant_id])
+        async for row in cursor:
+            yield row["line"]
 
 
 async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id: UUID) -> int:
