@@ -137,7 +137,9 @@ class Licences:
     ) -> StoredLicence:
         if not reason.strip() or len(reason) > MAX_REASON:
             raise InvalidInput("a reason (at most 500 characters) is required")
-        async with self._db.platform_transaction() as tx:
+        # A named tenant's licence where it lives; otherwise looked up at home.
+        named = await self._tenant_id(tenant_slug)
+        async with self._db.platform_transaction(tenant_id=named) as tx:
             found = await repository.licence(tx, licence_id)
             if found is None or tenant_slug not in (None, found.licence.tenant_slug):
                 raise NotFound("no such licence")
@@ -162,7 +164,8 @@ class Licences:
             return await repository.licences(tx, tenant_id)
 
     async def show(self, licence_id: UUID, tenant_slug: str | None = None) -> StoredLicence:
-        async with self._db.platform_transaction() as tx:
+        tenant_id = await self._tenant_id(tenant_slug)  # as in `revoke`
+        async with self._db.platform_transaction(tenant_id=tenant_id) as tx:
             found = await repository.licence(tx, licence_id)
         if found is None or tenant_slug not in (None, found.licence.tenant_slug):
             raise NotFound("no such licence")
