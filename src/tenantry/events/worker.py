@@ -151,8 +151,15 @@ class Worker:
         return total
 
     async def step(self) -> int:
-        """One claim, its deliveries and their outcomes; the number of deliveries claimed."""
-        async with self.db.platform_transaction() as tx:
+        """One claim in each placement, its deliveries and their outcomes; the number of
+        deliveries claimed (a silo's tenants' events wait in the silo's outbox)."""
+        total = 0
+        for placement in await self.db.placements.names():
+            total += await self._step_in(placement)
+        return total
+
+    async def _step_in(self, placement: str) -> int:
+        async with self.db.platform_transaction(placement=placement) as tx:
             rows = await repository.claim(
                 tx, worker=self.name, batch=self.batch, lease=self.lease, **self._scope()
             )
@@ -182,7 +189,7 @@ class Worker:
                     "delivery dead-lettered",
                     extra={"delivery_id": str(delivery.id), "consumer": delivery.consumer},
                 )
-        async with self.db.platform_transaction() as tx:
+        async with self.db.platform_transaction(placement=placement) as tx:
             await repository.settle(tx, self.name, results)
         self.metrics.record(settled)
         return len(deliveries)
@@ -242,8 +249,11 @@ class Worker:
             try:
                 if await self.step() > 0:
                     continue
-                async with self.db.platform_transaction() as tx:
-                    due = await repository.next_due(tx, **self._scope())
+                due = None
+                for placement in await self.db.placements.names():
+                    async with self.db.platform_transaction(placement=placement) as tx:
+                        there = await repository.next_due(tx, **self._scope())
+                    due = there if due is None or (there is not None and there < due) else due
             except (psycopg.OperationalError, OSError) as exc:
                 # The database went away (restart, failover): try again shortly.
                 log.warning("worker lost the database", extra={"error": short_error(exc)})

@@ -163,6 +163,11 @@ class PlacementRouter:
         for silo in list(self._silos.values()):
             silo.signer = await self._load_signer(silo.platform)
 
+    async def names(self) -> list[str]:
+        """Every placement: `shared` first, then each silo."""
+        await self._fresh()
+        return [SHARED, *sorted(self._urls)]
+
     def open_silos(self) -> list[str]:
         return sorted(self._silos)
 

@@ -116,7 +116,7 @@ class WebhookDeliverer:
         endpoint_id = _endpoint_id(delivery.consumer)
         if endpoint_id is None:
             return Outcome(ok=False, error="not a webhook consumer")
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=event.tenant_id) as tx:
             endpoint = await repository.get_endpoint(tx, event.tenant_id, endpoint_id)
             if endpoint is None:
                 return Outcome(ok=False, error="the endpoint was deleted")
@@ -180,7 +180,7 @@ class WebhookDeliverer:
         outcome: Outcome,
         excerpt: str | None,
     ) -> None:
-        async with self._db.platform_transaction() as tx:
+        async with self._db.platform_transaction(tenant_id=endpoint.tenant_id) as tx:
             await repository.record_attempt(
                 tx,
                 endpoint.tenant_id,
