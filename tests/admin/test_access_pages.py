@@ -12,6 +12,7 @@ import pytest
 
 from tenantry.kit.ids import uuid7
 from tests.admin.stage import ADMIN_EMAIL, PLATFORM, signed_in_client
+from tests.support.database import audit_log_unguarded
 from tests.support.wiring import PASSWORD
 
 
@@ -134,8 +135,7 @@ def test_chain_status_turns_broken_when_a_row_is_tampered_with(stage, urls, admi
     filtered = client.get(f"/admin/tenants/{slug}/audit-log", params={"action": "no.such.action"})
     assert "No entries." in filtered.text
 
-    with psycopg.connect(urls.admin) as conn:
-        conn.execute("SET LOCAL session_replication_role = replica")
+    with psycopg.connect(urls.admin) as conn, audit_log_unguarded(conn):
         conn.execute(
             "UPDATE tenantry.audit_log SET actor = 'cli:eve' WHERE tenant_id = "
             "(SELECT id FROM tenantry.tenants WHERE slug = %s) AND seq = 1",

@@ -16,7 +16,7 @@ from tenantry.audit_log import repository
 from tenantry.audit_log.models import chain_hash
 from tenantry.kit.context import TenantContext
 from tests.support.accounts import Tenant, make_tenant
-from tests.support.database import ROLES
+from tests.support.database import ROLES, audit_log_unguarded
 from tests.support.wiring import FIXTURES, services_for
 
 
@@ -162,8 +162,7 @@ async def test_concurrent_writers_of_one_tenant_neither_fork_nor_gap(db) -> None
 
 def tamper(urls, *statements: tuple[str, list]) -> None:
     """What an attacker with database superuser access does: triggers off, rows rewritten."""
-    with superuser(urls) as conn:
-        conn.execute("SET LOCAL session_replication_role = replica")
+    with superuser(urls) as conn, audit_log_unguarded(conn):
         for sql, params in statements:
             conn.execute(sql, params)
 

@@ -13,6 +13,7 @@ from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
 from tests.support.accounts import make_tenant, tenant_admin
 from tests.support.cli import tenantry
+from tests.support.database import audit_log_unguarded
 from tests.support.wiring import FIXTURES, PLATFORM
 
 
@@ -160,8 +161,7 @@ async def test_cli_verifies_and_exports(urls, db) -> None:
     assert empty.stdout == ""
     bad = tenantry(urls, "audit", "export", "--since", "yesterday")
     assert bad.returncode != 0
-    with psycopg.connect(urls.admin) as conn:
-        conn.execute("SET LOCAL session_replication_role = replica")
+    with psycopg.connect(urls.admin) as conn, audit_log_unguarded(conn):
         conn.execute(
             "UPDATE tenantry.audit_log SET action = 'tenant.nothing' WHERE tenant_id = %s",
             [tenant.id],

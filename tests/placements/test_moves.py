@@ -6,6 +6,7 @@ which recovery then finishes or undoes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from tenantry.kit.placements import REFRESH_SECONDS
 from tenantry.placements.moves import MoveFailed, TenantMoves
 from tests.placements.conftest import counts
 from tests.support.accounts import Tenant, User
+from tests.support.cli import tenantry
 from tests.support.database import (
     LOCK,
     ROLES,
@@ -325,3 +327,49 @@ async def test_moves_refuse_what_cannot_be_done(exported, silo: Urls, control_ap
     await moves.move(tenant.slug, SILO, by=FIXTURES)
     with pytest.raises(Conflict, match="move them first"):
         await placements.remove(SILO)
+
+
+async def test_the_command_line_adds_a_placement_moves_and_checks_everywhere(
+    exported, urls: Urls, worker_id: str
+) -> None:
+    tenant, _ = exported
+    name = f"{RUN}_cli_silo_{worker_id}"
+    where = placement_url(conninfo.make_conninfo(urls.admin, dbname=name))
+    try:
+        added = tenantry(urls, "placements", "add", "cli-silo", where)
+        assert added.returncode == 0, added.stderr
+        listed = tenantry(urls, "placements", "list", "--json")
+        assert {"placement": "cli-silo", "url": where, "tenants": 0} in json.loads(listed.stdout)
+
+        moved = tenantry(urls, "tenants", "move", tenant.slug, "--to", "cli-silo")
+        assert moved.returncode == 0, moved.stderr
+        assert f"{tenant.slug} moved shared → cli-silo" in moved.stdout
+        for check in (
+            ("audit-db", "--all"),
+            ("doctor", "--skip-drift"),
+            ("db", "upgrade", "--all"),
+        ):
+            done = tenantry(urls, *check)
+            assert done.returncode == 0, (check, done.stdout, done.stderr)
+        assert "catalogs copied to" in tenantry(urls, "db", "upgrade", "--all").stdout
+
+        # One readable line and exit 1 for what cannot be done.
+        for refused, message in (
+            (("placements", "remove", "cli-silo"), "move them first"),
+            (("tenants", "move", tenant.slug, "--to", "cli-silo"), "already lives in"),
+            (("tenants", "move", tenant.slug, "--to", "nowhere"), "no placement"),
+            (("placements", "add", "x", "postgresql://u:pw@localhost/x"), "remove password"),
+        ):
+            done = tenantry(urls, *refused)
+            assert done.returncode == 1
+            assert message in done.stderr
+            assert "Traceback" not in done.stderr
+
+        back = tenantry(urls, "tenants", "move", tenant.slug, "--to", "shared")
+        assert back.returncode == 0, back.stderr
+        assert tenantry(urls, "placements", "remove", "cli-silo").returncode == 0
+        assert tenantry(urls, "placements", "recover").stdout.strip() == "no unfinished moves"
+    finally:
+        with psycopg.connect(urls.admin) as conn:
+            conn.execute("DELETE FROM tenantry.placements WHERE name = 'cli-silo'")
+        drop_database(name)

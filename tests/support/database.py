@@ -8,12 +8,16 @@ created on it). Roles use the `tenantry_test` prefix so a developer's install is
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fasteners
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from tenantry.isolation.roles import Roles
 from tenantry.kit import embedded, migrate
@@ -120,3 +124,26 @@ def drop_database(name: str) -> None:
 def signer_for(admin_url: str, ttl: int = 300) -> ContextSigner:
     with psycopg.connect(admin_url) as conn:
         return ContextSigner(migrate.read_signing_key(conn), ttl)
+
+
+@contextmanager
+def audit_log_unguarded(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """What an attacker with superuser access does: the audit log's triggers off (they fire
+    even for a replica session), rows rewritten, the triggers back as they were."""
+    triggers = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            "SELECT tgname, tgenabled FROM pg_trigger"
+            " WHERE tgrelid = 'tenantry.audit_log'::regclass AND NOT tgisinternal"
+        )
+        .fetchall()
+    )
+    conn.execute("ALTER TABLE tenantry.audit_log DISABLE TRIGGER USER")
+    yield
+    modes = {"A": "ENABLE ALWAYS", "R": "ENABLE REPLICA", "O": "ENABLE", "D": "DISABLE"}
+    for name, state in triggers:
+        conn.execute(
+            sql.SQL("ALTER TABLE tenantry.audit_log {} TRIGGER {}").format(
+                sql.SQL(modes[state]), sql.Identifier(name)
+            )
+        )

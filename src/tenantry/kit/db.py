@@ -24,6 +24,7 @@ from tenantry.kit.errors import (
     DatabaseUnavailable,
     TenantMoving,
 )
+from tenantry.kit.invalidation import CHANNEL, NOTIFY
 from tenantry.kit.placements import (
     LOAD_PLACEMENTS,
     LOAD_TENANTS,
@@ -335,6 +336,11 @@ class Database:
             if transaction.began:
                 await observe.statement(scope, observe.COMMIT, conn, _sender(conn, COMMIT))
         if transaction.invalidated:
+            if pool not in (self.runtime_pool, self.platform_pool):
+                # Processes listen on the home database: a silo's NOTIFY reaches nobody.
+                async with self.platform_pool.connection() as conn:
+                    for invalidated in transaction.invalidated:
+                        await conn.execute(NOTIFY, [CHANNEL, invalidated])
             for listener in self.commit_listeners:
                 await listener(transaction.invalidated)
 

@@ -34,17 +34,17 @@ log = logging.getLogger("tenantry.invalidation")
 PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
-_NOTIFY = "SELECT pg_notify(%s, %s)"
+NOTIFY = "SELECT pg_notify(%s, %s)"
 
 
 async def notify_in(tx: Transaction, scope: str) -> None:
-    await tx.execute(_NOTIFY, [CHANNEL, scope])
+    await tx.execute(NOTIFY, [CHANNEL, scope])
     tx.after_commit(scope)
 
 
 def notify(conn: psycopg.Connection[Any], scope: str) -> None:
     """The same message from an operator's plain connection (key rotation)."""
-    conn.execute(_NOTIFY, [CHANNEL, scope])
+    conn.execute(NOTIFY, [CHANNEL, scope])
 
 
 Handler = Callable[[str], None]
