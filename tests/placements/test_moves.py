@@ -17,6 +17,7 @@ from psycopg import conninfo
 
 from tenantry.kit import migrate, silos
 from tenantry.kit.context import TenantContext
+from tenantry.kit.db import Database
 from tenantry.kit.dsn import as_role
 from tenantry.kit.errors import Conflict, NotFound, TenantMoving
 from tenantry.kit.placements import REFRESH_SECONDS
@@ -373,3 +374,17 @@ async def test_the_command_line_adds_a_placement_moves_and_checks_everywhere(
         with psycopg.connect(urls.admin) as conn:
             conn.execute("DELETE FROM tenantry.placements WHERE name = 'cli-silo'")
         drop_database(name)
+
+
+async def test_a_long_transaction_renews_its_context(urls: Urls, exported) -> None:
+    """A context expires; work that outlasts it (a move, an export) signs a fresh one, or its
+    later statements would see no rows and write none."""
+    tenant, _ = exported
+    query = "SELECT count(*) AS n FROM tenantry.app_users WHERE tenant_id = %s"
+    short = Database(urls.runtime, urls.platform, context_ttl_seconds=1, min_size=0, max_size=1)
+    async with short, short.platform_transaction() as tx:
+        assert (await tx.fetch_one(query, [tenant.id]))["n"] > 0
+        await asyncio.sleep(2.1)
+        assert (await tx.fetch_one(query, [tenant.id]))["n"] == 0  # expired: nothing
+        await tx.renew(1.0)
+        assert (await tx.fetch_one(query, [tenant.id]))["n"] > 0

@@ -303,6 +303,7 @@ class Database:
             pool, signer = silo.platform, silo.signer
         token = signer.sign_platform()
         async with self._transaction(pool, token, snapshot=snapshot) as transaction:
+            transaction.resign = signer.sign_platform  # for work that outlasts a context
             yield transaction
 
     @asynccontextmanager

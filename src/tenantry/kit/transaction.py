@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, LiteralString
@@ -68,6 +69,9 @@ class Transaction:
             self._begin = b"BEGIN READ ONLY" if read_only else b"BEGIN"
         self._requirements: list[Requirement] = []
         self.invalidated: list[str] = []
+        # Signs a fresh context of the same kind (platform transactions): see `renew`.
+        self.resign: Callable[[], str] | None = None
+        self._signed = time.monotonic()
 
     def after_commit(self, scope: str) -> None:
         """Name a cache scope to invalidate in this process (and publish) once committed."""
@@ -143,6 +147,19 @@ class Transaction:
         finally:
             if self._connection.info.transaction_status is TransactionStatus.INTRANS:
                 await self._connection.execute(SET_CONTEXT, [self._token])
+
+    async def renew(self, older_than: float) -> None:
+        """A fresh context for what follows, if the one in force was signed more than
+        `older_than` seconds ago: a context expires (`context_ttl_seconds`), and a statement
+        run after that sees no rows and may write none. For work longer than that (a tenant
+        move): statements already running, and open cursors, keep the context they began
+        with."""
+        if self.resign is None or time.monotonic() - self._signed < older_than:
+            return
+        if self._pending_token is not None:
+            await self.execute("SELECT 1")
+        self._token, self._signed = self.resign(), time.monotonic()
+        await self._connection.execute(SET_CONTEXT, [self._token])
 
     async def connection(self) -> Connection:
         """The raw connection, for COPY or multi-statement scripts; the context is applied first."""

@@ -51,6 +51,7 @@ VALUES = ("tenantry", "secret_versions")
 SEALED = frozenset({DATA_KEYS, VALUES, ("tenantry", "webhook_secrets")})
 ARCHIVE_KEY_ID = "archive"
 BATCH_ROWS = 2_000
+RENEW_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,7 @@ async def _write_tables(
         written[".".join(entry.qualified)] = 0
         for batch in reader.batches(entry, BATCH_ROWS):
             lines = await _arriving(entry, batch, rewrap, mapping, columns)
+            await tx.renew(RENEW_SECONDS)  # an import may outlast a signed context
             await _insert(tx, table, lines, tenant_id)
             written[".".join(entry.qualified)] += len(lines)
     return written
@@ -191,6 +193,7 @@ async def _export_table(
     folder: Path,
     rewrap: _Rewrap | None,
 ) -> tuple[TableEntry, Path]:
+    await tx.renew(RENEW_SECONDS)  # an export may outlast a signed context
     file = folder / f"{table.schema}.{table.name}.jsonl"
     digest, count = hashlib.sha256(), 0
     with file.open("wb") as out:

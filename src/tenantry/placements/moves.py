@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from tenantry.placements.repository.registry import Move
 
 BATCH_ROWS = 2_000
+# A copy may outlast a signed context: each transaction signs a fresh one this often.
+RENEW_SECONDS = 60.0
 DRAIN_SECONDS = 30.0
 
 
@@ -192,6 +194,8 @@ class TenantMoves:
             for table in tables:
                 if table.qualified == TENANTS:
                     continue
+                await src.renew(RENEW_SECONDS)
+                await dst.renew(RENEW_SECONDS)
                 here, there = (
                     await registry.digest(src, table, tenant_id),
                     await registry.digest(dst, table, tenant_id),
@@ -271,6 +275,7 @@ class TenantMoves:
             await registry.cleaning_up(tx, tenant_id)
             await registry.as_replica(tx)
             for table in reversed(await rows.tenant_tables(tx)):
+                await tx.renew(RENEW_SECONDS)
                 if table.qualified != TENANTS:
                     await registry.delete_rows(tx, table, tenant_id)
             await registry.audit_chain_left(tx, tenant_id)
@@ -291,9 +296,11 @@ async def _copy_table(
         else:
             batch.append(line)
         if len(batch) == BATCH_ROWS:
+            await dst.renew(RENEW_SECONDS)
             copied += await rows.insert_rows(dst, table, batch, tenant_id)
             batch = []
     if batch:
+        await dst.renew(RENEW_SECONDS)
         copied += await rows.insert_rows(dst, table, batch, tenant_id)
     return copied
 
