@@ -12,6 +12,7 @@ silos do not hold a thousand connections.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from tenantry.kit.context import ContextSigner
 
+log = logging.getLogger("tenantry.placements")
 SHARED = "shared"
 # Notified by a move's switch: every process reloads where tenants live.
 PLACEMENTS_SCOPE = "placements"
@@ -99,6 +101,7 @@ class PlacementRouter:
         self._silos: dict[str, Silo] = {}
         self._stale = True
         self._loaded = 0.0
+        self._refresh: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -120,10 +123,25 @@ class PlacementRouter:
             await self._close(name)
 
     async def _fresh(self) -> None:
-        if self._stale or time.monotonic() - self._loaded > REFRESH_SECONDS:
+        """Told of a change (or never loaded): read the registry before routing. Merely old:
+        route with what is known and read it again beside, so a request never waits for the
+        home database it may not need (during an outage it answers as fast as before)."""
+        if self._stale:
             async with self._lock:
-                if self._stale or time.monotonic() - self._loaded > REFRESH_SECONDS:
+                if self._stale:
                     await self._load()
+        elif time.monotonic() - self._loaded > REFRESH_SECONDS and self._refresh is None:
+            self._refresh = asyncio.create_task(self._reload())
+
+    async def _reload(self) -> None:
+        try:
+            async with self._lock:
+                await self._load()
+        except Exception:  # the next request tries again; routing goes on meanwhile
+            log.debug("placement registry unreadable", exc_info=True)
+            self._loaded = time.monotonic()
+        finally:
+            self._refresh = None
 
     async def placement(self, tenant_id: UUID) -> str:
         await self._fresh()
@@ -177,5 +195,7 @@ class PlacementRouter:
         await silo.platform.close()
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         for name in list(self._silos):
             await self._close(name)
