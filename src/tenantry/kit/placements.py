@@ -103,6 +103,7 @@ class PlacementRouter:
         self._loaded = 0.0
         self._refresh: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._opening = asyncio.Lock()
 
     @property
     def has_silos(self) -> bool:
@@ -153,27 +154,32 @@ class PlacementRouter:
         now = time.monotonic()
         silo = self._silos.get(name)
         if silo is None:
-            url = self._urls.get(name)
-            if url is None:
-                raise ConfigurationError(f"no placement named {name!r}")
-            silo = Silo(
-                self._make_pool(relocated(self._runtime_url, url), f"runtime-{name}"),
-                self._make_pool(relocated(self._platform_url, url), f"platform-{name}"),
-                now,
-            )
-            await silo.runtime.open(wait=False)
-            await silo.platform.open(wait=False)
-            try:
-                silo.signer = await self._load_signer(silo.platform)
-            except BaseException:
-                await silo.runtime.close()
-                await silo.platform.close()
-                raise
-            self._silos[name] = silo
+            async with self._opening:  # two first requests open one pair of pools
+                silo = self._silos.get(name) or await self._open(name, now)
         silo.used = now
         for other, idle in list(self._silos.items()):
             if now - idle.used > IDLE_SECONDS:
                 await self._close(other)
+        return silo
+
+    async def _open(self, name: str, now: float) -> Silo:
+        url = self._urls.get(name)
+        if url is None:
+            raise ConfigurationError(f"no placement named {name!r}")
+        silo = Silo(
+            self._make_pool(relocated(self._runtime_url, url), f"runtime-{name}"),
+            self._make_pool(relocated(self._platform_url, url), f"platform-{name}"),
+            now,
+        )
+        await silo.runtime.open(wait=False)
+        await silo.platform.open(wait=False)
+        try:
+            silo.signer = await self._load_signer(silo.platform)
+        except BaseException:
+            await silo.runtime.close()
+            await silo.platform.close()
+            raise
+        self._silos[name] = silo
         return silo
 
     async def reload_signers(self) -> None:
@@ -185,9 +191,6 @@ class PlacementRouter:
         """Every placement: `shared` first, then each silo."""
         await self._fresh()
         return [SHARED, *sorted(self._urls)]
-
-    def open_silos(self) -> list[str]:
-        return sorted(self._silos)
 
     async def _close(self, name: str) -> None:
         silo = self._silos.pop(name)
