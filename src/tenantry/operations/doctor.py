@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tenantry.kit import migrate
+from tenantry.kit import migrate, silos
 from tenantry.kit.dsn import database_name, with_database
 from tenantry.settings import registry
 
@@ -210,15 +210,6 @@ RESIDENT = """
     SELECT t.id FROM tenantry.tenants t
      WHERE NOT EXISTS (SELECT FROM tenantry_private.tenant_residency r WHERE r.tenant_id = t.id)
 """
-# Every global catalog's rows as one digest, in key order (the copies in silos must match).
-CATALOG_DIGESTS = """
-    SELECT format('%%I.%%I', n.nspname, c.relname) AS name FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'tenantry' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND c.relname NOT IN ('tenants', 'scoped_tables')
-       AND (n.nspname, c.relname) NOT IN (SELECT table_schema, table_name
-                                            FROM tenantry.scoped_tables)
-"""
 
 
 def placements(admin_url: str, silo_urls: list[tuple[str, str]]) -> list[Problem]:
@@ -256,11 +247,13 @@ def placements(admin_url: str, silo_urls: list[tuple[str, str]]) -> list[Problem
 
 
 def _catalog_digests(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, str]:
+    """Every global catalog's rows as one digest, in a stable order (the copies in silos
+    must match the home database's)."""
     digests = {}
-    for row in conn.execute(CATALOG_DIGESTS, []).fetchall():
+    for row in conn.execute(silos.CATALOGS).fetchall():
         query = sql.SQL(
             "SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) AS d FROM {} r"
-        ).format(sql.Identifier(*row["name"].split(".")))
+        ).format(sql.Identifier(row["nspname"], row["relname"]))
         found = conn.execute(query, []).fetchone()
-        digests[row["name"]] = found["d"] if found else ""
+        digests[f"{row['nspname']}.{row['relname']}"] = found["d"] if found else ""
     return digests
