@@ -81,6 +81,10 @@ def scope_key_sql(tenant: str, app: str) -> str:
 
 SCOPE_KEY_EXPRESSION = scope_key_sql("tenant_id", "app_id")
 
+# Every app's scope key of the context's tenant, for a cross-app reader.
+_EVERY_APP = f"""ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")}
+                       FROM tenantry.apps a)"""
+
 # The verifier. A security-barrier view, not a function: the planner inlines it into each
 # policy's init plan, so a statement pays for one key lookup and the HMAC, with no PL/pgSQL
 # call, no SECURITY DEFINER switch and no per-transaction set-up of a function's expressions.
@@ -94,7 +98,14 @@ SCOPE_KEY_EXPRESSION = scope_key_sql("tenant_id", "app_id")
 # of a guessed signature are right. A token that verifies came from Tenantry's signer, so the
 # casts after the check cannot fail. Missing, forged, expired or retired-key tokens give no
 # row: every policy predicate is then NULL, so no rows, and 42501 on write.
-CURRENT_SCOPE = f"""
+
+
+
+
+def current_scope_sql(every_app: str = _EVERY_APP) -> str:
+    """The verifier view; `every_app`: the cross-app reader's app keys (a Citus worker's
+    verifier gives none: `kit.isolation.citus_sql`)."""
+    return f"""
 CREATE OR REPLACE VIEW tenantry.current_scope WITH (security_barrier) AS
 SELECT nullif(t.p[3], '')::uuid AS tenant_id,
        nullif(t.p[4], '')::uuid AS app_id,
@@ -105,8 +116,7 @@ SELECT nullif(t.p[3], '')::uuid AS tenant_id,
        -- every app's for a cross-app reader.
        CASE
            WHEN strpos(split_part(t.p[6], '~', 1), 'a') > 0 THEN
-               ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")}
-                       FROM tenantry.apps a)
+               {every_app}
                || {scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}
            WHEN t.p[4] = '' THEN ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "NULL::uuid")}]
            ELSE ARRAY[{scope_key_sql("nullif(t.p[3], '')::uuid", "t.p[4]::uuid")},
@@ -132,6 +142,9 @@ SELECT nullif(t.p[3], '')::uuid AS tenant_id,
            ELSE false
        END
 """
+
+
+CURRENT_SCOPE = current_scope_sql()
 
 # The acting user, for triggers and ad-hoc SQL (not part of `context_scope`, whose shape older
 # revisions restore).

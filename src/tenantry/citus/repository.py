@@ -1,0 +1,218 @@
+"""SQL of the Citus feature, run as the coordinator's superuser (`tenantry citus …`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from psycopg import sql
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    import psycopg
+
+    from tenantry.isolation.roles import Roles
+
+
+# Migration bookkeeping and the key table stay each node's own.
+NODE_LOCAL = frozenset(
+    {
+        "tenantry_private.alembic_version",
+        "tenantry_private.alembic_version_workloads",
+        "tenantry_private.migration_log",
+        "tenantry_private.context_keys",
+    }
+)
+
+# Every table Tenantry's owner owns: a tenant table (a `tenant_id` leading its primary key) is
+# distributed by tenant; every other one is a reference table, copied to every node. The
+# Citus kind, where the table already is one.
+_TABLES = """
+SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
+       coalesce((SELECT a.attname = 'tenant_id'
+                   FROM pg_index i JOIN pg_attribute a
+                     ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = c.oid AND i.indisprimary), false) AS by_tenant,
+       (SELECT p.partmethod FROM pg_dist_partition p WHERE p.logicalrelid = c.oid) AS citus
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = %s)
+   AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ ORDER BY 1
+"""
+
+
+def citus_version(conn: psycopg.Connection[Any]) -> str | None:
+    row = conn.execute(
+        "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def workers(conn: psycopg.Connection[Any]) -> list[tuple[str, int]]:
+    rows = conn.execute("SELECT * FROM citus_get_active_worker_nodes() ORDER BY 1, 2")
+    return [(str(host), int(port)) for host, port in rows.fetchall()]
+
+
+def tables(conn: psycopg.Connection[Any], roles: Roles) -> list[tuple[str, bool, str | None]]:
+    rows = conn.execute(_TABLES, [roles.owner]).fetchall()
+    return [(str(name), bool(by_tenant), kind) for name, by_tenant, kind in rows]
+
+
+def on_workers(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+    """One implicit transaction per worker; the first failure raises with the node's error."""
+    command = ";\n".join(statements)
+    for host, port, ok, result in conn.execute(
+        "SELECT nodename, nodeport, success, result FROM run_command_on_workers(%s)", [command]
+    ).fetchall():
+        if not ok:
+            raise RuntimeError(f"worker {host}:{port}: {result}")
+
+
+def policies(conn: psycopg.Connection[Any], names: list[str]) -> list[tuple[str, str, str | None, str | None]]:
+    """(table, policy, USING, WITH CHECK) of each policy on the named tables."""
+    return [
+        (str(table), str(name), using, check)
+        for table, name, using, check in conn.execute(
+            "SELECT format('%%I.%%I', n.nspname, c.relname), p.polname,"
+            " pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)"
+            " FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY 1, 2",
+            [names],
+        ).fetchall()
+    ]
+
+
+def alter_policy(
+    conn: psycopg.Connection[Any], table: str, name: str, using: str | None, check: str | None
+) -> None:
+    clauses = [sql.SQL(f"USING ({using})")] if using else []  # noqa: S608 - printed by the server
+    if check:
+        clauses.append(sql.SQL(f"WITH CHECK ({check})"))  # noqa: S608 - as above
+    conn.execute(
+        sql.SQL("ALTER POLICY {} ON {} {}").format(
+            sql.Identifier(name), _table(table), sql.SQL(" ").join(clauses)
+        )
+    )
+
+
+def residency_triggers(conn: psycopg.Connection[Any], names: list[str]) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, c.relname), t.tgname FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE t.tgfoid = 'tenantry_private.require_residency()'::regprocedure"
+        " AND NOT t.tgisinternal AND format('%%I.%%I', n.nspname, c.relname) = ANY(%s)",
+        [names],
+    )
+    return [(str(table), str(name)) for table, name in rows.fetchall()]
+
+
+def drop_trigger(conn: psycopg.Connection[Any], table: str, name: str) -> None:
+    conn.execute(sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), _table(table)))
+
+
+def foreign_keys(conn: psycopg.Connection[Any], names: list[str]) -> list[tuple[str, str, str]]:
+    """(table, constraint, definition) of the foreign keys from the named tables, parents of
+    partitions only (a partition's copy goes and comes back with its parent's)."""
+    rows = conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, c.relname), k.conname, pg_get_constraintdef(k.oid)"
+        " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE k.contype = 'f' AND k.conparentid = 0"
+        " AND format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY 1, 2",
+        [names],
+    )
+    return [(str(table), str(name), str(definition)) for table, name, definition in rows]
+
+
+def drop_constraint(conn: psycopg.Connection[Any], table: str, name: str) -> None:
+    conn.execute(
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_table(table), sql.Identifier(name))
+    )
+
+
+def add_constraint(conn: psycopg.Connection[Any], table: str, name: str, definition: str) -> None:
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            _table(table),
+            sql.Identifier(name),
+            sql.SQL(definition),  # printed by the server (pg_get_constraintdef)
+        )
+    )
+
+
+def make_reference(conn: psycopg.Connection[Any], table: str) -> None:
+    conn.execute("SELECT create_reference_table(%s)", [table])
+
+
+def distribute(conn: psycopg.Connection[Any], table: str, colocate_with: str) -> None:
+    conn.execute(
+        "SELECT create_distributed_table(%s, 'tenant_id', colocate_with => %s)",
+        [table, colocate_with],
+    )
+
+
+def forward_context(conn: psycopg.Connection[Any], roles: Roles, database: str) -> None:
+    """The runtime and platform roles' `SET LOCAL`s reach the workers (the signed context)."""
+    for role in (roles.runtime, roles.platform):
+        conn.execute(
+            sql.SQL(
+                "ALTER ROLE {} IN DATABASE {} SET citus.propagate_set_commands = 'local'"
+            ).format(sql.Identifier(role), sql.Identifier(database))
+        )
+    # Revisions after the distribution create triggers on distributed tables.
+    conn.execute(
+        sql.SQL("ALTER DATABASE {} SET citus.enable_unsafe_triggers = on").format(
+            sql.Identifier(database)
+        )
+    )
+
+
+def tenant_id(conn: psycopg.Connection[Any], slug: str) -> UUID | None:
+    row = conn.execute("SELECT id FROM tenantry.tenants WHERE slug = %s", [slug]).fetchone()
+    return None if row is None else row[0]
+
+
+def isolate(conn: psycopg.Connection[Any], anchor: str, tenant: UUID) -> int:
+    """The tenant's rows of every co-located table moved to shards of their own."""
+    row = conn.execute(
+        "SELECT isolate_tenant_to_new_shard(%s, %s, 'CASCADE', shard_transfer_mode => "
+        "'block_writes')",
+        [anchor, tenant],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def shard_of(conn: psycopg.Connection[Any], anchor: str, tenant: UUID) -> tuple[int, str, int]:
+    """The shard holding the tenant's rows of `anchor`, and where it is."""
+    row = conn.execute(
+        "SELECT s.shardid, s.nodename, s.nodeport FROM citus_shards s"
+        " WHERE s.shardid = get_shard_id_for_distribution_column(%s, %s)",
+        [anchor, tenant],
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1]), int(row[2])
+
+
+def shard_tenants(conn: psycopg.Connection[Any], shard: int) -> tuple[str, str]:
+    row = conn.execute(
+        "SELECT shardminvalue, shardmaxvalue FROM pg_dist_shard WHERE shardid = %s", [shard]
+    ).fetchone()
+    assert row is not None
+    return str(row[0]), str(row[1])
+
+
+def move_shard(
+    conn: psycopg.Connection[Any], shard: int, source: tuple[str, int], target: tuple[str, int]
+) -> None:
+    conn.execute(
+        "SELECT citus_move_shard_placement(%s, %s, %s, %s, %s, shard_transfer_mode => "
+        "'block_writes')",
+        [shard, *source, *target],
+    )
+
+
+def _table(name: str) -> sql.Identifier:
+    schema, _, table = name.partition(".")
+    return sql.Identifier(schema, table)

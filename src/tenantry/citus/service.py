@@ -1,0 +1,145 @@
+"""Tenantry on a Citus cluster: distribute a migrated database, isolate a big tenant.
+
+`distribute` takes a database migrated on the coordinator (`tenantry db upgrade`) and makes it
+a Citus one, in one transaction: every tenant table distributed by `tenant_id` and co-located
+with the others (a tenant's rows of every table share a shard, so joins and foreign keys stay
+on one node), every other table a reference table on every node, the policies in their Citus
+form, each worker able to verify a context (`kit.isolation.citus_sql`). Run it again after
+each `db upgrade`: tables already distributed are left as they are.
+
+What changes on Citus: the residency guard (statement triggers reading transition tables,
+which Citus cannot plan on a shard) is dropped, so tenants are not moved in or out of a Citus
+placement with `tenants move`; Citus moves shards itself (`isolate`, `citus_move_shard_placement`).
+Citus cannot hold a foreign key that sets a tenant table's column to NULL when its parent
+goes (`ON DELETE SET NULL`, four optional links of the AI tables): those keys are left off, so
+such a column may keep the id of a deleted parent. Triggers run on the shards (`citus.enable_unsafe_triggers`): they read only the same tenant's
+co-located rows and reference tables, which Citus allows there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import psycopg
+from psycopg import conninfo
+
+from tenantry.citus import repository as db
+from tenantry.isolation.citus_sql import (
+    UnknownPolicyShape,
+    citus_form,
+    coordinator_sync_sql,
+    worker_verifier_sql,
+)
+from tenantry.kit.errors import ConfigurationError, NotFound
+
+if TYPE_CHECKING:
+    from tenantry.isolation.roles import Roles
+
+SET_NULL = re.compile(r"ON DELETE SET (NULL|DEFAULT)")
+# Tenant tables co-locate with this one (every tenant has its apps' rows).
+ANCHOR = "tenantry.tenant_apps"
+
+
+@dataclass
+class Distribution:
+    distributed: list[str] = field(default_factory=list)
+    reference: list[str] = field(default_factory=list)
+    policies: int = 0
+    workers: int = 0
+    # Foreign keys Citus cannot hold (ON DELETE SET NULL on a distributed table).
+    unenforced: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    tenant_id: UUID
+    shard: int
+    node: str
+
+
+def _connect(admin_url: str) -> psycopg.Connection[tuple[object, ...]]:
+    conn = psycopg.connect(admin_url)
+    if db.citus_version(conn) is None:
+        conn.close()
+        raise ConfigurationError("this database has no citus extension: not a Citus coordinator")
+    return conn
+
+
+def distribute(admin_url: str, roles: Roles) -> Distribution:
+    done = Distribution()
+    with _connect(admin_url) as conn:
+        done.workers = len(db.workers(conn))
+        if not done.workers:
+            raise ConfigurationError("the coordinator has no active worker: citus_add_node first")
+        plan = db.tables(conn, roles)
+        if not any(name == ANCHOR for name, _, _ in plan):
+            raise ConfigurationError("no Tenantry schema here: run `tenantry db upgrade` first")
+        todo = [(name, by_tenant) for name, by_tenant, kind in plan if kind is None]
+        todo = [(name, by_tenant) for name, by_tenant in todo if name not in db.NODE_LOCAL]
+        names = [name for name, _ in todo]
+        conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+        conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+        db.on_workers(conn, worker_verifier_sql(roles))
+        conn.execute(f'SET LOCAL ROLE "{roles.owner}"')
+        for statement in coordinator_sync_sql():
+            conn.execute(statement)
+        conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")  # copy them now
+        conn.execute("RESET ROLE")
+        for table, name, using, check in db.policies(conn, names):
+            try:
+                db.alter_policy(conn, table, name, citus_form(using), citus_form(check))
+            except UnknownPolicyShape as exc:
+                raise ConfigurationError(
+                    f"policy {name} on {table} has no Citus form ({exc}): rewrite it with"
+                    " tenantry.current_tenant_id() and the other claim functions"
+                ) from None
+            done.policies += 1
+        tenant_tables = [name for name, by_tenant in todo if by_tenant and name != "tenantry.tenants"]
+        for table, trigger in db.residency_triggers(conn, tenant_tables):
+            db.drop_trigger(conn, table, trigger)
+        # Foreign keys come off while tables change kind, in whatever order, and go back on.
+        keys = db.foreign_keys(conn, names)
+        for table, name, _ in keys:
+            db.drop_constraint(conn, table, name)
+        for name in names:
+            if name not in tenant_tables:
+                db.make_reference(conn, name)
+                done.reference.append(name)
+        if ANCHOR in tenant_tables:
+            db.distribute(conn, ANCHOR, "default")
+        for name in tenant_tables:
+            if name != ANCHOR:
+                db.distribute(conn, name, ANCHOR)
+        done.distributed = tenant_tables
+        for table, name, definition in keys:
+            if SET_NULL.search(definition):
+                done.unenforced.append(f"{table}.{name}")
+            else:
+                db.add_constraint(conn, table, name, definition)
+        db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
+    return done
+
+
+def isolate(admin_url: str, slug: str, *, to_node: tuple[str, int] | None = None) -> Isolation:
+    """The tenant's rows in shards of their own (all co-located tables), optionally moved to
+    another worker: a big tenant no longer shares a node's shard with others."""
+    with _connect(admin_url) as conn:
+        tenant = db.tenant_id(conn, slug)
+        if tenant is None:
+            raise NotFound(f"no tenant {slug}")
+        shard, host, port = db.shard_of(conn, ANCHOR, tenant)
+        low, high = db.shard_tenants(conn, shard)
+        conn.commit()  # isolate_tenant_to_new_shard runs outside a transaction block
+        conn.autocommit = True
+        if low != high:
+            shard = db.isolate(conn, ANCHOR, tenant)
+            shard, host, port = db.shard_of(conn, ANCHOR, tenant)
+        if to_node is not None and to_node != (host, port):
+            if to_node not in db.workers(conn):
+                raise NotFound(f"no active worker {to_node[0]}:{to_node[1]}")
+            db.move_shard(conn, shard, (host, port), to_node)
+            host, port = to_node
+    return Isolation(tenant, shard, f"{host}:{port}")
