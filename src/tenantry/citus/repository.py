@@ -42,9 +42,7 @@ SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
 
 
 def citus_version(conn: psycopg.Connection[Any]) -> str | None:
-    row = conn.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
-    ).fetchone()
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'").fetchone()
     return None if row is None else str(row[0])
 
 
@@ -68,7 +66,9 @@ def on_workers(conn: psycopg.Connection[Any], statements: list[str]) -> None:
             raise RuntimeError(f"worker {host}:{port}: {result}")
 
 
-def policies(conn: psycopg.Connection[Any], names: list[str]) -> list[tuple[str, str, str | None, str | None]]:
+def policies(
+    conn: psycopg.Connection[Any], names: list[str]
+) -> list[tuple[str, str, str | None, str | None]]:
     """(table, policy, USING, WITH CHECK) of each policy on the named tables."""
     return [
         (str(table), str(name), using, check)
@@ -86,9 +86,9 @@ def policies(conn: psycopg.Connection[Any], names: list[str]) -> list[tuple[str,
 def alter_policy(
     conn: psycopg.Connection[Any], table: str, name: str, using: str | None, check: str | None
 ) -> None:
-    clauses = [sql.SQL(f"USING ({using})")] if using else []  # noqa: S608 - printed by the server
+    clauses = [sql.SQL(f"USING ({using})")] if using else []  # printed by the server
     if check:
-        clauses.append(sql.SQL(f"WITH CHECK ({check})"))  # noqa: S608 - as above
+        clauses.append(sql.SQL(f"WITH CHECK ({check})"))
     conn.execute(
         sql.SQL("ALTER POLICY {} ON {} {}").format(
             sql.Identifier(name), _table(table), sql.SQL(" ").join(clauses)

@@ -9,11 +9,11 @@ each `db upgrade`: tables already distributed are left as they are.
 
 What changes on Citus: the residency guard (statement triggers reading transition tables,
 which Citus cannot plan on a shard) is dropped, so tenants are not moved in or out of a Citus
-placement with `tenants move`; Citus moves shards itself (`isolate`, `citus_move_shard_placement`).
-Citus cannot hold a foreign key that sets a tenant table's column to NULL when its parent
-goes (`ON DELETE SET NULL`, four optional links of the AI tables): those keys are left off, so
-such a column may keep the id of a deleted parent. Triggers run on the shards (`citus.enable_unsafe_triggers`): they read only the same tenant's
-co-located rows and reference tables, which Citus allows there.
+placement with `tenants move`; Citus moves shards itself (`isolate`, shard moves). Citus cannot
+hold a foreign key that sets a tenant table's column to NULL when its parent goes (`ON DELETE
+SET NULL`, four optional links of the AI tables): those keys are left off, so such a column may
+keep the id of a deleted parent. Triggers run on the shards (`citus.enable_unsafe_triggers`):
+they read only the same tenant's co-located rows and reference tables, which Citus allows.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 from tenantry.citus import repository as db
 from tenantry.isolation.citus_sql import (
@@ -36,6 +35,8 @@ from tenantry.isolation.citus_sql import (
 from tenantry.kit.errors import ConfigurationError, NotFound
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from tenantry.isolation.roles import Roles
 
 SET_NULL = re.compile(r"ON DELETE SET (NULL|DEFAULT)")
@@ -77,43 +78,30 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         plan = db.tables(conn, roles)
         if not any(name == ANCHOR for name, _, _ in plan):
             raise ConfigurationError("no Tenantry schema here: run `tenantry db upgrade` first")
-        todo = [(name, by_tenant) for name, by_tenant, kind in plan if kind is None]
-        todo = [(name, by_tenant) for name, by_tenant in todo if name not in db.NODE_LOCAL]
+        todo = [
+            (name, by_tenant)
+            for name, by_tenant, kind in plan
+            if kind is None and name not in db.NODE_LOCAL
+        ]
         names = [name for name, _ in todo]
+        tenant_tables = [name for name, by_tenant in todo if by_tenant]
         conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
         conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
-        db.on_workers(conn, worker_verifier_sql(roles))
-        conn.execute(f'SET LOCAL ROLE "{roles.owner}"')
-        for statement in coordinator_sync_sql():
-            conn.execute(statement)
-        conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")  # copy them now
-        conn.execute("RESET ROLE")
-        for table, name, using, check in db.policies(conn, names):
-            try:
-                db.alter_policy(conn, table, name, citus_form(using), citus_form(check))
-            except UnknownPolicyShape as exc:
-                raise ConfigurationError(
-                    f"policy {name} on {table} has no Citus form ({exc}): rewrite it with"
-                    " tenantry.current_tenant_id() and the other claim functions"
-                ) from None
-            done.policies += 1
-        tenant_tables = [name for name, by_tenant in todo if by_tenant and name != "tenantry.tenants"]
+        _verifiers(conn, roles)
+        done.policies = _citus_policies(conn, names)
         for table, trigger in db.residency_triggers(conn, tenant_tables):
             db.drop_trigger(conn, table, trigger)
         # Foreign keys come off while tables change kind, in whatever order, and go back on.
         keys = db.foreign_keys(conn, names)
         for table, name, _ in keys:
             db.drop_constraint(conn, table, name)
-        for name in names:
-            if name not in tenant_tables:
-                db.make_reference(conn, name)
-                done.reference.append(name)
-        if ANCHOR in tenant_tables:
-            db.distribute(conn, ANCHOR, "default")
-        for name in tenant_tables:
-            if name != ANCHOR:
-                db.distribute(conn, name, ANCHOR)
-        done.distributed = tenant_tables
+        done.reference = [name for name in names if name not in tenant_tables]
+        for name in done.reference:
+            db.make_reference(conn, name)
+        # The anchor first: the others join its co-location group.
+        done.distributed = sorted(tenant_tables, key=lambda name: name != ANCHOR)
+        for name in done.distributed:
+            db.distribute(conn, name, "default" if name == ANCHOR else ANCHOR)
         for table, name, definition in keys:
             if SET_NULL.search(definition):
                 done.unenforced.append(f"{table}.{name}")
@@ -121,6 +109,29 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
                 db.add_constraint(conn, table, name, definition)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
     return done
+
+
+def _verifiers(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
+    """Each worker's verifier, and the coordinator's key table copying itself to them."""
+    db.on_workers(conn, worker_verifier_sql(roles))
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
+    for statement in coordinator_sync_sql():
+        conn.execute(statement)
+    conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")  # copied now
+    conn.execute("RESET ROLE")
+
+
+def _citus_policies(conn: psycopg.Connection[tuple[object, ...]], names: list[str]) -> int:
+    found = db.policies(conn, names)
+    for table, name, using, check in found:
+        try:
+            db.alter_policy(conn, table, name, citus_form(using), citus_form(check))
+        except UnknownPolicyShape as exc:
+            raise ConfigurationError(
+                f"policy {name} on {table} has no Citus form ({exc}): write it with"
+                " tenantry.current_tenant_id() and the other claim functions"
+            ) from None
+    return len(found)
 
 
 def isolate(admin_url: str, slug: str, *, to_node: tuple[str, int] | None = None) -> Isolation:

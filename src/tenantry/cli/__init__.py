@@ -8,7 +8,7 @@ import psycopg
 import pydantic
 import typer
 
-from tenantry.cli import admins, audit, db, mail, ops, placements, serve, tenants
+from tenantry.cli import admins, audit, citus, db, mail, ops, placements, serve, tenants
 from tenantry.cli import apps as apps_cli
 from tenantry.cli import client as client_cli
 from tenantry.cli import events as events_cli
@@ -35,6 +35,7 @@ app.command("serve")(serve.serve)
 app.add_typer(mail.app, name="mail")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(placements.app, name="placements")
+app.add_typer(citus.app, name="citus")
 app.add_typer(admins.app, name="admins")
 app.add_typer(apps_cli.app, name="apps")
 app.add_typer(licenses_cli.app, name="licenses")

@@ -64,14 +64,13 @@ CITUS_FORMS = {
         "(EXISTS ( SELECT FROM tenantry.current_scope s WHERE (s.platform OR "
         "(s.tenant_id = audit_log.tenant_id))))"
     ): f"({PLATFORM} OR (tenant_id = {TENANT}))",
-    (
-        "( SELECT (s.platform OR (NOT (s.tenant_id IS DISTINCT FROM event_subscriptions.tenant_id))) "
-        f"{_SCOPE}"
-    ): f"({PLATFORM} OR (tenant_id = {TENANT}))",
-    (
-        "( SELECT (s.platform OR (NOT (s.tenant_id IS DISTINCT FROM event_deliveries.tenant_id))) "
-        f"{_SCOPE}"
-    ): f"({PLATFORM} OR (tenant_id = {TENANT}))",
+    **{
+        (
+            "( SELECT (s.platform OR (NOT (s.tenant_id IS DISTINCT FROM "
+            f"{table}.tenant_id))) {_SCOPE}"
+        ): f"({PLATFORM} OR (tenant_id = {TENANT}))"
+        for table in ("event_subscriptions", "event_deliveries")
+    },
 }
 
 
@@ -174,7 +173,9 @@ def coordinator_sync_sql() -> list[str]:
         KEY_COPY_FAILED,
         SYNC_KEYS,
         "DROP TRIGGER IF EXISTS sync_context_keys ON tenantry_private.context_keys",
-        "CREATE TRIGGER sync_context_keys AFTER INSERT OR UPDATE OR DELETE"
-        " ON tenantry_private.context_keys"
-        " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_private.sync_context_keys()",
+        (
+            "CREATE TRIGGER sync_context_keys AFTER INSERT OR UPDATE OR DELETE"
+            " ON tenantry_private.context_keys"
+            " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_private.sync_context_keys()"
+        ),
     ]

@@ -100,8 +100,6 @@ _EVERY_APP = f"""ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")
 # row: every policy predicate is then NULL, so no rows, and 42501 on write.
 
 
-
-
 def current_scope_sql(every_app: str = _EVERY_APP) -> str:
     """The verifier view; `every_app`: the cross-app reader's app keys (a Citus worker's
     verifier gives none: `kit.isolation.citus_sql`)."""

@@ -31,12 +31,19 @@ class Roles:
 
 
 def create_role_statements(
-    roles: Roles, *, runtime_password: str | None, platform_password: str | None
+    roles: Roles,
+    *,
+    runtime_password: str | None,
+    platform_password: str | None,
+    owner_login: bool = False,
 ) -> list[sql.Composed]:
-    """Statements that create missing roles and (re)assert their attributes. Idempotent."""
+    """Statements that create missing roles and (re)assert their attributes. Idempotent.
+
+    `owner_login`: on a Citus coordinator, which sends the owner's DDL to the workers over
+    connections it opens as the owner; nothing else logs in as it."""
     statements: list[sql.Composed] = []
     specs = (
-        (roles.owner, "NOLOGIN", None),
+        (roles.owner, "LOGIN" if owner_login else "NOLOGIN", None),
         (roles.runtime, "LOGIN", runtime_password),
         (roles.platform, "LOGIN", platform_password),
     )

@@ -83,6 +83,7 @@ def _single_message_read(query: str, checks: tuple[str, ...]) -> bytes:
     ).encode()
 
 
+CITUS_INSTALLED = "SELECT count(*) > 0 AS citus FROM pg_extension WHERE extname = 'citus'"
 CONNECT_TIMEOUT_SECONDS = 3
 RECONNECT_TIMEOUT_SECONDS = 3.0
 
@@ -149,6 +150,9 @@ class Database:
         self.close_callbacks: list[Callable[[], Awaitable[None]]] = []
         # Fair share of the runtime pool and per-plan statement timeouts; None: neither.
         self.governor: tenant_limits.TenantGovernor | None = None
+        # A Citus coordinator: the context is set with a `SET LOCAL` Citus forwards to the
+        # workers, whose policies verify it (`kit.isolation.citus_sql`); found on open.
+        self.distributed = False
 
     async def open(self) -> None:
         try:
@@ -157,6 +161,9 @@ class Database:
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
         await self.reload_signing_key()
+        async with self.platform_pool.connection() as conn:
+            found = await (await conn.execute(CITUS_INSTALLED)).fetchone()
+        self.distributed = bool(found and found["citus"])
 
     async def close(self) -> None:
         for callback in self.close_callbacks:
@@ -252,6 +259,11 @@ class Database:
         nothing, never another tenant's rows. The statement is its own implicit transaction,
         so the transaction-local context ends with it.
         """
+        if self.distributed:  # set_config() would not reach the workers
+            async with self.tenant_transaction(context) as tx:
+                for check, check_params, error in require:
+                    tx.require(check, check_params, error)
+                return await tx.fetch_all(query, params)
         pool, signer = await self._runtime(context.tenant_id)
         values = [signer.sign_tenant(context)]
         values += [v for _, check_params, _ in require for v in check_params]
@@ -321,6 +333,7 @@ class Database:
             transaction = Transaction(
                 conn,
                 token,
+                forwarded=self.distributed,
                 read_only=read_only,
                 snapshot=snapshot,
                 statement_timeout_ms=statement_timeout_ms,

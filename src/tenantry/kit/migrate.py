@@ -68,12 +68,15 @@ def prepare_roles(
     """Create the roles and lock the database down. Returns warnings for what it could not do."""
     warnings: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        is_superuser = bool((superuser.fetchone() or (False,))[0])
+        is_superuser, citus = conn.execute(
+            "SELECT rolsuper, EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+            " FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() or (False, False)
         for role_statement in create_role_statements(
             roles,
             runtime_password=runtime_password or None,
             platform_password=platform_password or None,
+            owner_login=bool(citus),
         ):
             conn.execute(role_statement)
         if not is_superuser:
@@ -104,10 +107,8 @@ def _vector_extension(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Install pgvector where the server ships it (the embedded one does). It is not a trusted
     extension, so only a superuser may create it; the migrations, which run as the owner role,
     use it when it is there (the knowledge workload's embeddings) and do without it elsewhere."""
-    row = conn.execute(
-        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"
-    ).fetchone()
-    if row and row[0]:
+    row = conn.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")
+    if (row.fetchone() or (0,))[0]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
 
 
@@ -291,10 +292,8 @@ def read_signing_key(conn: psycopg.Connection[Any]) -> ContextKey:
 
 def ensure_context_key(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:
     """Create the first context-signing key when none is active; returns its kid if created."""
-    active = conn.execute(
-        "SELECT 1 FROM tenantry_private.context_keys WHERE retired_at IS NULL"
-    ).fetchone()
-    if active:
+    active = "SELECT 1 FROM tenantry_private.context_keys WHERE retired_at IS NULL"
+    if conn.execute(active).fetchone():
         return None
     return add_context_key(conn)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, LiteralString, Protocol
 
 import psycopg
+from psycopg import sql
 
 from tenantry.kit.errors import StatementTimeout
 
@@ -26,6 +27,7 @@ SET_CONTEXT: LiteralString = "SELECT set_config('tenantry.context', %s, true)"
 SET_CONTEXT_AND_TIMEOUT: LiteralString = (
     "SELECT set_config('tenantry.context', %s, true), set_config('statement_timeout', %s, true)"
 )
+Statement = tuple[LiteralString | sql.Composed, list[str]]
 SET_TIMEOUT: LiteralString = "SELECT set_config('statement_timeout', %s, true)"
 
 
@@ -38,11 +40,20 @@ class TenantGovernor(Protocol):
     def statement_timeout_ms(self, tenant_id: UUID) -> int | None: ...
 
 
-def setting_context(token: str, timeout_ms: int | None) -> tuple[LiteralString, list[str]]:
-    """The statement that sets the signed context, and the statement timeout if there is one."""
+def setting_context(token: str, timeout_ms: int | None, forwarded: bool = False) -> list[Statement]:
+    """The statements that set the signed context, and the statement timeout if there is one.
+    `forwarded`: as `SET LOCAL`s, which a Citus coordinator sends on to its workers (a
+    parameter cannot be bound in a SET: the token is quoted as a literal)."""
+    if forwarded:
+        statements: list[Statement] = [
+            (sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)), [])
+        ]
+        if timeout_ms is not None:
+            statements.append((sql.SQL("SET LOCAL statement_timeout = {}").format(timeout_ms), []))
+        return statements
     if timeout_ms is None:
-        return SET_CONTEXT, [token]
-    return SET_CONTEXT_AND_TIMEOUT, [token, str(timeout_ms)]
+        return [(SET_CONTEXT, [token])]
+    return [(SET_CONTEXT_AND_TIMEOUT, [token, str(timeout_ms)])]
 
 
 def timed_out() -> StatementTimeout:

@@ -56,8 +56,11 @@ class Transaction:
         snapshot: bool = False,
         statement_timeout_ms: int | None = None,
         scope: observe.Scope = None,
+        forwarded: bool = False,
     ) -> None:
         self._connection = connection
+        # Citus: the context as a `SET LOCAL`, which Citus forwards to the workers.
+        self._forwarded = forwarded
         # Whose statements these are, for the request's observation (`kit.observe`).
         self.scope = scope
         self._token = token
@@ -115,7 +118,10 @@ class Transaction:
         # round trip as the context and the first statement.
         async with self._connection.pipeline():
             await self._connection.execute(self._begin)
-            await self._connection.execute(*tenant_limits.setting_context(token, self._timeout_ms))
+            for statement in tenant_limits.setting_context(
+                token, self._timeout_ms, self._forwarded
+            ):
+                await self._connection.execute(*statement)
             for check_query, check_params, error in self._requirements:
                 checks.append((await self._connection.execute(check_query, check_params), error))
             await cursor.execute(query, params)
@@ -141,12 +147,16 @@ class Transaction:
         already failed, which runs nothing more, keeps the other context until it ends."""
         if self._pending_token is not None:
             await self.execute("SELECT 1")
-        await self._connection.execute(SET_CONTEXT, [token])
+        await self._set_context(token)
         try:
             yield
         finally:
             if self._connection.info.transaction_status is TransactionStatus.INTRANS:
-                await self._connection.execute(SET_CONTEXT, [self._token])
+                await self._set_context(self._token)
+
+    async def _set_context(self, token: str) -> None:
+        for statement in tenant_limits.setting_context(token, None, self._forwarded):
+            await self._connection.execute(*statement)
 
     async def renew(self, older_than: float) -> None:
         """A fresh context for what follows, if the one in force was signed more than
@@ -159,7 +169,7 @@ class Transaction:
         if self._pending_token is not None:
             await self.execute("SELECT 1")
         self._token, self._signed = self.resign(), time.monotonic()
-        await self._connection.execute(SET_CONTEXT, [self._token])
+        await self._set_context(self._token)
 
     async def connection(self) -> Connection:
         """The raw connection, for COPY or multi-statement scripts; the context is applied first."""

@@ -56,14 +56,17 @@ class ContextSessions:
         """A session whose transactions all run in `context`; committed when the block ends."""
         signer = self._database.signer
         timeout_ms = self._database.statement_timeout_ms(context.tenant_id)
+        forwarded = self._database.distributed
 
         def apply(
             _session: Session, transaction: SessionTransaction, connection: Connection
         ) -> None:
             if transaction.nested:
                 return
-            statement, values = setting_context(signer.sign_tenant(context), timeout_ms)
-            connection.exec_driver_sql(statement, tuple(values))
+            token = signer.sign_tenant(context)
+            for statement, values in setting_context(token, timeout_ms, forwarded):
+                text = statement if isinstance(statement, str) else statement.as_string()
+                connection.exec_driver_sql(text, tuple(values))
             if context.read_only:
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
