@@ -57,13 +57,25 @@ def tables(conn: psycopg.Connection[Any], roles: Roles) -> list[tuple[str, bool,
 
 
 def on_workers(conn: psycopg.Connection[Any], statements: list[str]) -> None:
-    """One implicit transaction per worker; the first failure raises with the node's error."""
-    command = ";\n".join(statements)
-    for host, port, ok, result in conn.execute(
-        "SELECT nodename, nodeport, success, result FROM run_command_on_workers(%s)", [command]
-    ).fetchall():
+    """The same, on the workers only."""
+    _run(conn, "run_command_on_workers", statements)
+
+
+def on_every_node(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+    """The statements in one transaction per node, the coordinator's too, outside the
+    caller's; the first failure raises with the node's error."""
+    _run(conn, "run_command_on_all_nodes", statements)
+
+
+def _run(conn: psycopg.Connection[Any], runner: str, statements: list[str]) -> None:
+    # One DO block: Citus reports only the first statement's result of a longer command, so
+    # an error after it would pass unseen.
+    body = ";\n".join(statements)
+    command = f"DO $tenantry_citus$ BEGIN\n{body};\nEND $tenantry_citus$"
+    query = sql.SQL("SELECT success, result FROM {}(%s)").format(sql.Identifier(runner))
+    for ok, result in conn.execute(query, [command]).fetchall():
         if not ok:
-            raise RuntimeError(f"worker {host}:{port}: {result}")
+            raise RuntimeError(f"a Citus node refused: {result}")
 
 
 def policies(
@@ -216,3 +228,90 @@ def move_shard(
 def _table(name: str) -> sql.Identifier:
     schema, _, table = name.partition(".")
     return sql.Identifier(schema, table)
+
+
+# Tenantry's functions (the verifier's, and those reading a node's own tables, aside), with
+# the functions each one's SQL-standard body depends on, and who may execute it.
+_FUNCTIONS = """
+SELECT p.oid, pg_get_functiondef(p.oid) AS definition,
+       format('%%s.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+           AS signature,
+       coalesce((SELECT array_agg(d.refobjid) FROM pg_depend d
+                  WHERE d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+                    AND d.refclassid = 'pg_proc'::regclass AND d.refobjid <> p.oid), '{}')
+           AS needs,
+       coalesce((SELECT array_agg(g.grantee::regrole::text) FROM aclexplode(p.proacl) g
+                  WHERE g.privilege_type = 'EXECUTE' AND g.grantee <> 0
+                    AND g.grantee <> p.proowner), '{}') AS executors
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.proowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND p.prokind = 'f'
+   AND NOT (n.nspname = 'tenantry' AND p.proname = ANY(%s))
+   AND NOT EXISTS (SELECT FROM pg_depend d
+                    WHERE d.objid = p.oid AND d.refclassid = 'pg_class'::regclass
+                      AND d.refobjid::regclass::text = ANY(%s))
+"""
+
+
+def functions(conn: psycopg.Connection[Any], roles: Roles, per_node: list[str]) -> list[str]:
+    """Statements creating (or replacing) Tenantry's functions as on the coordinator, with
+    their grants, callees first."""
+    rows = conn.execute(_FUNCTIONS, [roles.owner, per_node, sorted(NODE_LOCAL)]).fetchall()
+    by_oid = {oid: (definition, signature, needs, executors)
+              for oid, definition, signature, needs, executors in rows}  # fmt: skip
+    done: set[int] = set()
+    statements: list[str] = []
+
+    def emit(oid: int) -> None:
+        if oid in done or oid not in by_oid:
+            return
+        done.add(oid)
+        definition, signature, needs, executors = by_oid[oid]
+        for callee in needs:
+            emit(callee)
+        statements.append(definition)
+        statements.append(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        statements.extend(f"GRANT EXECUTE ON FUNCTION {signature} TO {role}" for role in executors)
+
+    for oid in by_oid:
+        emit(oid)
+    return statements
+
+
+def transition_triggers(
+    conn: psycopg.Connection[Any], names: list[str]
+) -> list[tuple[str, str, str, str, str | None, str | None, bool]]:
+    """(table, trigger, trigger definition, function definition, new table, old table,
+    fires always) of each trigger reading transition tables on the named tables."""
+    rows = conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, c.relname), t.tgname, pg_get_triggerdef(t.oid),"
+        " pg_get_functiondef(t.tgfoid), t.tgnewtable, t.tgoldtable, t.tgenabled = 'A'"
+        " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE (t.tgnewtable IS NOT NULL OR t.tgoldtable IS NOT NULL) AND t.tgparentid = 0"
+        " AND format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY 1, 2",
+        [names],
+    )
+    return [
+        (str(a), str(b), str(c), str(d), e, f, bool(g)) for a, b, c, d, e, f, g in rows.fetchall()
+    ]
+
+
+def always(conn: psycopg.Connection[Any], table: str, trigger: str) -> None:
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER {}").format(
+            _table(table), sql.Identifier(trigger)
+        )
+    )
+
+
+def propagate_function(conn: psycopg.Connection[Any], signature: str) -> None:
+    """Citus creates the function on every worker (and keeps it there)."""
+    conn.execute("SELECT create_distributed_function(%s)", [signature])
+
+
+def force_tenant_root(conn: psycopg.Connection[Any], *, force: bool) -> None:
+    conn.execute(
+        "ALTER TABLE tenantry.tenants FORCE ROW LEVEL SECURITY"
+        if force
+        else "ALTER TABLE tenantry.tenants NO FORCE ROW LEVEL SECURITY"
+    )

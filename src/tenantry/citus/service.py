@@ -30,8 +30,13 @@ from tenantry.isolation.citus_sql import (
     UnknownPolicyShape,
     citus_form,
     coordinator_sync_sql,
-    worker_verifier_sql,
+    each_row_function,
+    each_row_name,
+    each_row_trigger,
+    node_session,
+    node_verifier_sql,
 )
+from tenantry.isolation.context_sql import ACCESSORS
 from tenantry.kit.errors import ConfigurationError, NotFound
 
 if TYPE_CHECKING:
@@ -85,12 +90,19 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         ]
         names = [name for name, _ in todo]
         tenant_tables = [name for name, by_tenant in todo if by_tenant]
-        conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
-        conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+        # First the Citus forms (committed, so that Citus can copy new functions to the
+        # workers before shards need them); a second run after a failure starts again here.
         _verifiers(conn, roles)
         done.policies = _citus_policies(conn, names)
         for table, trigger in db.residency_triggers(conn, tenant_tables):
             db.drop_trigger(conn, table, trigger)
+        per_row = _row_level_triggers(conn, roles, names)
+        conn.commit()
+        for function in per_row:
+            db.propagate_function(conn, function)
+        conn.commit()
+        conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+        conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
         # Foreign keys come off while tables change kind, in whatever order, and go back on.
         keys = db.foreign_keys(conn, names)
         for table, name, _ in keys:
@@ -108,17 +120,43 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
             else:
                 db.add_constraint(conn, table, name, definition)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
+        conn.commit()
+        # Triggers on shards call Tenantry's other functions: every worker gets them as they
+        # are, once the tables (whose row types some take) exist there.
+        functions = db.functions(conn, roles, [*ACCESSORS, "context_scope", "current_actor_id"])
+        db.on_workers(conn, [*node_session(roles), *functions])
     return done
 
 
 def _verifiers(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
-    """Each worker's verifier, and the coordinator's key table copying itself to them."""
-    db.on_workers(conn, worker_verifier_sql(roles))
+    """Each node's verifier, and the coordinator's key table copying itself to the workers."""
+    db.on_every_node(conn, node_verifier_sql(roles))
     conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
     for statement in coordinator_sync_sql():
         conn.execute(statement)
     conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")  # copied now
     conn.execute("RESET ROLE")
+
+
+def _row_level_triggers(
+    conn: psycopg.Connection[tuple[object, ...]], roles: Roles, names: list[str]
+) -> list[str]:
+    """Statement triggers reading transition tables become per-row ones (the same body over
+    the row): Citus cannot plan a query naming a transition table on a shard. Returns the
+    new functions."""
+    created = []
+    for table, trigger, definition, function, new, old, fires_always in db.transition_triggers(
+        conn, names
+    ):
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
+        conn.execute(each_row_function(function, new, old))
+        conn.execute("RESET ROLE")
+        created.append(each_row_name(function))
+        db.drop_trigger(conn, table, trigger)
+        conn.execute(each_row_trigger(definition))
+        if fires_always:
+            db.always(conn, table, trigger)
+    return created
 
 
 def _citus_policies(conn: psycopg.Connection[tuple[object, ...]], names: list[str]) -> int:
@@ -151,6 +189,12 @@ def isolate(admin_url: str, slug: str, *, to_node: tuple[str, int] | None = None
         if to_node is not None and to_node != (host, port):
             if to_node not in db.workers(conn):
                 raise NotFound(f"no active worker {to_node[0]}:{to_node[1]}")
-            db.move_shard(conn, shard, (host, port), to_node)
+            # Citus checks the copied rows' foreign keys as the tables' owner, whom the tenant
+            # root's forced row-level security shows no tenant: lifted for the copy alone.
+            db.force_tenant_root(conn, force=False)
+            try:
+                db.move_shard(conn, shard, (host, port), to_node)
+            finally:
+                db.force_tenant_root(conn, force=True)
             host, port = to_node
     return Isolation(tenant, shard, f"{host}:{port}")

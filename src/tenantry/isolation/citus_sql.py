@@ -8,9 +8,9 @@ statement's policies on the workers, inside each shard's query. So on a Citus cl
   evaluated once per scan; in a filter, once per row (a verification each time), which is why
   every tenant table's keys lead with `tenant_id`;
 - every node verifies contexts itself, with its own copy of the key table and of the verifier:
-  a plain table and view on each worker, not Citus objects, since a query on a shard may not
+  a plain table and view on each node, not Citus objects, since a query on a shard may not
   start another distributed query (a reference table would be one). The coordinator's key
-  table pushes every change to the workers' copies (`sync_keys`);
+  table pushes every change to the workers' copies (`SYNC_KEYS`);
 - the context reaches the workers as a `SET LOCAL` that Citus forwards
   (`citus.propagate_set_commands = 'local'`, set for the runtime and platform roles);
   `set_config()` is not forwarded, so a context set that way verifies nowhere but the
@@ -23,6 +23,7 @@ by name, never distributed unchecked.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from tenantry.isolation.context_sql import (
@@ -91,19 +92,30 @@ def citus_form(expression: str | None) -> str | None:
         raise UnknownPolicyShape(folded) from None
 
 
-# The coordinator's verifier reads `tenantry.apps` for a cross-app reader's scope keys, which
-# a worker may not (a reference table); the Citus policies never read those keys.
-WORKER_SCOPE = current_scope_sql(every_app="ARRAY[]::bytea[]")
+# The verifier reads `tenantry.apps` for a cross-app reader's scope keys. Once that is a
+# reference table, a query reading the view is planned by Citus, which reads the key table as
+# the caller (refused) on the coordinator and may not start a distributed query on a shard;
+# the Citus policies never read those keys, so every node's verifier goes without.
+NODE_SCOPE = current_scope_sql(every_app="ARRAY[]::bytea[]")
 
 
-def worker_verifier_sql(roles: Roles) -> list[str]:
-    """What each worker needs to verify a context: the key table (filled by `sync_keys`), the
-    view, the accessors the Citus policies call, owned by the owner and readable as on the
-    coordinator. Idempotent; run with DDL propagation off (these are each worker's own)."""
+def node_session(roles: Roles) -> list[str]:
+    """How a command sent to each node starts: as the owner, creating that node's own objects."""
+    return [
+        "SET LOCAL citus.enable_ddl_propagation = off",
+        # A function's body may name a table this node has no copy of (it never runs here).
+        "SET LOCAL check_function_bodies = off",
+        f'SET LOCAL ROLE "{roles.owner}"',
+    ]
+
+
+def node_verifier_sql(roles: Roles) -> list[str]:
+    """What each node needs to verify a context: the key table (the coordinator's own; on a
+    worker, filled from it), the view, the accessors the Citus policies call, owned by the
+    owner. Idempotent; run with DDL propagation off (these are each node's own)."""
     grantees = f'"{roles.runtime}", "{roles.platform}"'
     statements = [
-        "SET LOCAL citus.enable_ddl_propagation = off",
-        f'SET LOCAL ROLE "{roles.owner}"',
+        *node_session(roles),
         """
         CREATE TABLE IF NOT EXISTS tenantry_private.context_keys (
             kid text PRIMARY KEY,
@@ -115,7 +127,7 @@ def worker_verifier_sql(roles: Roles) -> list[str]:
         )
         """,
         "REVOKE ALL ON tenantry_private.context_keys FROM PUBLIC",
-        WORKER_SCOPE,
+        NODE_SCOPE,
         "REVOKE ALL ON tenantry.current_scope FROM PUBLIC",
         f"GRANT SELECT ON tenantry.current_scope TO {grantees}",
         CONTEXT_SCOPE,
@@ -145,12 +157,14 @@ AS $fn$
 DECLARE
     copy text;
 BEGIN
-    SELECT 'SET citus.enable_ddl_propagation = off; '
+    -- One DO block: Citus reports only the first statement's result of a longer command.
+    SELECT 'DO $keys$ BEGIN SET LOCAL citus.enable_ddl_propagation = off; '
            || 'DELETE FROM tenantry_private.context_keys; '
            || coalesce('INSERT INTO tenantry_private.context_keys VALUES '
                        || string_agg(format('(%L, %L::bytea, %L::bytea, %L::bytea, %L, %L)',
                                             k.kid, k.secret, k.inner_pad, k.outer_pad,
-                                            k.created_at, k.retired_at), ', '), 'SELECT 1')
+                                            k.created_at, k.retired_at), ', ') || '; ', '')
+           || 'END $keys$'
       INTO copy FROM tenantry_private.context_keys k;
     PERFORM 1 FROM run_command_on_workers(copy) r WHERE NOT r.success
        AND tenantry_private.key_copy_failed(r.nodename, r.nodeport, r.result);
@@ -179,3 +193,65 @@ def coordinator_sync_sql() -> list[str]:
             " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_private.sync_context_keys()"
         ),
     ]
+
+
+# Statement triggers that read their transition tables, which Citus cannot plan on a shard,
+# get a per-row variant: the same body over the one row (`NEW`/`OLD`) in place of the table.
+_TRANSITION = r"\b(FROM|JOIN)\s+{name}\b"
+_STATEMENT_LEVEL = re.compile(r"\s+REFERENCING\s+.*?\s+FOR EACH STATEMENT\s+", re.DOTALL)
+
+
+_NAMED = re.compile(r"FUNCTION\s+([\w.]+)\(\)")
+
+
+def each_row_name(definition: str) -> str:
+    """The per-row variant's signature, for the statement function's definition."""
+    found = _NAMED.search(definition)
+    assert found is not None, "pg_get_functiondef names the function"
+    return f"{found[1]}_each_row()"
+
+
+# Where the body joins the transition table to a distributed table, the per-row variant is
+# written out: Citus routes a statement on a shard to its co-located shard only when it names
+# the tenant (`tenant_id = NEW.tenant_id`), not through a join.
+WRITTEN_OUT = {
+    "tenantry_private.audit_log_advance": """
+        UPDATE tenantry_private.audit_chain_heads SET seq = NEW.seq, hash = NEW.hash
+         WHERE tenant_id = NEW.tenant_id AND seq < NEW.seq;
+        RETURN NULL;""",
+    "tenantry.event_fan_out": """
+        INSERT INTO tenantry.event_deliveries
+               (tenant_id, id, event_id, event_app_id, event_created_at, event_type, consumer,
+                ordering_key)
+        SELECT s.tenant_id, gen_random_uuid(), NEW.id, NEW.app_id, NEW.created_at, NEW.type,
+               s.consumer, NEW.key
+          FROM tenantry.event_subscriptions s
+         WHERE s.tenant_id = NEW.tenant_id AND s.active
+           AND EXISTS (SELECT FROM unnest(s.types) p(pattern)
+                        WHERE p.pattern = NEW.type OR p.pattern = '*'
+                           OR (p.pattern LIKE '%.*'
+                               AND starts_with(NEW.type, left(p.pattern, -1))));
+        PERFORM pg_notify('tenantry_events', '');
+        RETURN NULL;""",
+}
+_BODY = re.compile(r"(AS \$function\$\s*BEGIN).*(END\s*\$function\$)", re.DOTALL)
+
+
+def each_row_function(definition: str, new_table: str | None, old_table: str | None) -> str:
+    """A statement trigger function (as `pg_get_functiondef` prints it) as its per-row
+    variant, named `<name>_each_row`."""
+    name = each_row_name(definition).removesuffix("_each_row()")
+    body = _NAMED.sub(r"FUNCTION \1_each_row()", definition, count=1)
+    if name in WRITTEN_OUT:
+        written = WRITTEN_OUT[name]
+        return _BODY.sub(lambda m: f"{m[1]}{written}\n{m[2]}", body, count=1)
+    for table, row in ((new_table, "NEW"), (old_table, "OLD")):
+        if table:
+            body = re.sub(_TRANSITION.format(name=re.escape(table)), rf"\1 (SELECT {row}.*)", body)
+    return body
+
+
+def each_row_trigger(definition: str) -> str:
+    """The trigger (as `pg_get_triggerdef` prints it) firing the per-row variant."""
+    row_level = _STATEMENT_LEVEL.sub(" FOR EACH ROW ", definition, count=1)
+    return re.sub(r"(EXECUTE FUNCTION\s+[\w.]+)\(\)", r"\1_each_row()", row_level, count=1)

@@ -1,0 +1,214 @@
+"""Tenantry on Citus: a database migrated on the coordinator and distributed
+(`tenantry.citus.service.distribute`), then attacked as the runtime role.
+
+Each tenant's rows live in shards on the workers; every statement's policies run there, on
+the shard, with the context Citus forwarded. Tenants provisioned through the services, read
+and written through `Database` as requests do; raw runtime connections try what SQL in a
+request could.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tenantry.citus import service
+from tenantry.kit import migrate
+from tenantry.kit.context import TenantContext
+from tenantry.kit.db import Database
+from tenantry.kit.dsn import as_role
+from tenantry.kit.errors import ConfigurationError
+from tenantry.kit.metrics import Metrics
+from tenantry.services import build_services
+from tests.support.citus import citus_database, citus_url
+from tests.support.database import ROLES, RUN, Urls, signer_for
+from tests.support.wiring import FIXTURES, api_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+URL = citus_url()
+
+pytestmark = [
+    pytest.mark.citus,
+    pytest.mark.skipif(
+        URL is None, reason="no Citus cluster: run `make citus` or set TENANTRY_CITUS_URL"
+    ),
+]
+APPS = ["thinktank", "admin"]
+USERS = "SELECT tenant_id, app_id, email FROM tenantry.app_users ORDER BY email"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[Urls, service.Distribution]]:
+    assert URL is not None
+    with citus_database(URL, f"{RUN}_citus") as admin:
+        migrate.upgrade(admin, ROLES)
+        done = service.distribute(admin, ROLES)
+        yield Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)), done
+
+
+@pytest.fixture(scope="module")
+async def world(cluster) -> AsyncIterator[tuple[Database, dict[str, TenantContext]]]:
+    urls, _ = cluster
+    async with urls.database() as db:
+        services = build_services(api_settings(urls), db, Metrics())
+        contexts = {}
+        for name in ("a", "b"):
+            tenant, apps = await services.tenant_admin.ensure_tenant(
+                f"citus-{name}", f"Tenant {name}", "free", APPS, by=FIXTURES
+            )
+            context = TenantContext(tenant_id=tenant.id, app_id=apps["thinktank"].id)
+            # Written in the tenant's own context, as a request writes (the services' sign-up
+            # also records the cross-app identity through a definer function, which Citus
+            # cannot run over rows the caller wrote in the same transaction: docs/citus.md).
+            async with db.tenant_transaction(context) as tx:
+                for n in range(3):
+                    await tx.execute(
+                        "INSERT INTO tenantry.app_users (tenant_id, app_id, id, email)"
+                        " VALUES (%s, %s, gen_random_uuid(), %s)",
+                        [tenant.id, context.app_id, f"{name}{n}@example.com"],
+                    )
+            contexts[name] = context
+        yield db, contexts
+
+
+def test_tenant_tables_are_distributed_by_tenant_and_colocated(cluster) -> None:
+    urls, done = cluster
+    with psycopg.connect(urls.admin) as conn:
+        kinds = dict(
+            conn.execute(
+                "SELECT logicalrelid::regclass::text, partmethod::text || ':' || colocationid"
+                " FROM pg_dist_partition"
+            ).fetchall()
+        )
+        scoped = [
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                "SELECT table_schema, table_name FROM tenantry.scoped_tables"
+            ).fetchall()
+        ]
+    groups = {kinds[table] for table in scoped}
+    assert len(groups) == 1, groups
+    assert next(iter(groups)).startswith("h:")
+    assert set(scoped) <= set(done.distributed)
+    for catalog in ("tenantry.tenants", "tenantry.apps", "tenantry.placements"):
+        assert kinds[catalog].startswith("n:")
+    assert "tenantry_private.context_keys" not in kinds  # each node's own copy
+
+
+def test_a_second_distribute_changes_nothing(cluster) -> None:
+    urls, _ = cluster
+    again = service.distribute(urls.admin, ROLES)
+    assert (again.distributed, again.reference) == ([], [])
+
+
+async def test_each_tenant_reads_only_its_own_rows_from_the_workers(world) -> None:
+    db, contexts = world
+    for name, context in contexts.items():
+        rows = await db.read(context, USERS)
+        assert [r["email"] for r in rows] == [f"{name}{n}@example.com" for n in range(3)]
+        assert {r["tenant_id"] for r in rows} == {context.tenant_id}
+    a, b = contexts["a"], contexts["b"]
+    # Naming the other tenant routes the query to its shard: the policy there still refuses.
+    stolen = await db.read(a, "SELECT count(*) AS n FROM tenantry.app_users WHERE tenant_id = %s",
+                           [b.tenant_id])  # fmt: skip
+    assert stolen[0]["n"] == 0
+
+
+async def test_a_write_into_another_tenant_is_refused_on_its_shard(world) -> None:
+    db, contexts = world
+    a, b = contexts["a"], contexts["b"]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with db.tenant_transaction(a) as tx:
+            await tx.execute(
+                "INSERT INTO tenantry.app_users (tenant_id, app_id, id, email)"
+                " VALUES (%s, %s, gen_random_uuid(), 'intruder@example.com')",
+                [b.tenant_id, b.app_id],
+            )
+    assert [r["email"] for r in await db.read(b, USERS)] == [f"b{n}@example.com" for n in range(3)]
+
+
+def test_raw_runtime_sql_gets_nothing_without_a_forwarded_valid_context(cluster, world) -> None:
+    urls, _ = cluster
+    _, contexts = world
+    signer = signer_for(urls.admin)
+    token = signer.sign_tenant(contexts["a"])
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    count = "SELECT count(*) FROM tenantry.app_users"
+    with psycopg.connect(urls.runtime, autocommit=True) as conn:
+        assert conn.execute(count).fetchone() == (0,)
+        with conn.transaction():  # set_config() stays on the coordinator: shards see none
+            conn.execute("SELECT set_config('tenantry.context', %s, true)", [token])
+            assert conn.execute(count).fetchone() == (0,)
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(forged)))
+            assert conn.execute(count).fetchone() == (0,)
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)))
+            assert conn.execute(count).fetchone() == (3,)
+        # On the workers themselves (Citus lets the role run SQL there): no key to read, and
+        # every shard of the table, read directly, shows nothing.
+        keys = conn.execute("SELECT success, result FROM run_command_on_workers("
+                            "'SELECT count(*) FROM tenantry_private.context_keys')").fetchall()  # fmt: skip
+        assert len(keys) == 2
+        assert all(not ok and "permission denied" in result for ok, result in keys)
+        shards = conn.execute(
+            "SELECT success, result FROM run_command_on_shards('tenantry.app_users',"
+            " 'SELECT count(*) FROM %s')"
+        ).fetchall()
+        assert len(shards) > 1
+        assert all(ok and result == "0" for ok, result in shards)
+
+
+async def test_isolate_gives_a_tenant_shards_of_its_own_on_another_worker(cluster, world) -> None:
+    urls, _ = cluster
+    db, contexts = world
+    with psycopg.connect(urls.admin) as conn:
+        workers = conn.execute("SELECT * FROM citus_get_active_worker_nodes()").fetchall()
+        _, host, port = service.db.shard_of(conn, service.ANCHOR, contexts["a"].tenant_id)
+    other = next((str(h), int(p)) for h, p in workers if (h, p) != (host, port))
+    done = service.isolate(urls.admin, "citus-a", to_node=other)
+    assert done.node == f"{other[0]}:{other[1]}"
+    with psycopg.connect(urls.admin) as conn:
+        low, high = service.db.shard_tenants(conn, done.shard)
+        assert low == high  # one hash value: this tenant's
+        holders = conn.execute(
+            "SELECT count(*) FROM citus_shards WHERE shardid = %s AND nodeport = %s",
+            [done.shard, other[1]],
+        ).fetchone()
+        assert holders == (1,)
+    for name, context in contexts.items():
+        rows = await db.read(context, USERS)
+        assert [r["email"] for r in rows] == [f"{name}{n}@example.com" for n in range(3)]
+
+
+async def test_a_retired_key_stops_verifying_on_the_workers(cluster, world) -> None:
+    urls, _ = cluster
+    db, contexts = world
+    old = signer_for(urls.admin)
+    owner = migrate.owner_connection(urls.admin, ROLES)
+    with owner:
+        new_kid = migrate.add_context_key(owner)
+        migrate.retire_context_key(owner, old.kid)
+    new = signer_for(urls.admin)
+    assert new.kid == new_kid
+    count = "SELECT count(*) FROM tenantry.app_users"
+    with psycopg.connect(urls.runtime, autocommit=True) as conn:
+        for signer, expected in ((old, 0), (new, 3)):
+            with conn.transaction():
+                token = signer.sign_tenant(contexts["a"])
+                conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)))
+                assert conn.execute(count).fetchone() == (expected,)
+    await db.reload_signing_key()  # the service's next step after a rotation
+    assert len(await db.read(contexts["b"], USERS)) == 3
+
+
+def test_distribute_refuses_a_database_without_citus() -> None:
+    from tests.support.database import server_url
+
+    with pytest.raises(ConfigurationError, match="no citus extension"):
+        service.distribute(server_url(), ROLES)
