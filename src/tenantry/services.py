@@ -188,7 +188,11 @@ def build_services(
     listener.subscribe(registry.invalidate)
     entitlements = Entitlements(db, required=settings.licences_required)
     listener.subscribe(entitlements.invalidate)
-    liveness = SessionLiveness(settings.gateway_session_recheck_seconds, listener.hears_triggers)
+    # On Citus, triggers run on the workers and their notifications stay there.
+    liveness = SessionLiveness(
+        settings.gateway_session_recheck_seconds,
+        lambda: listener.hears_triggers() and not db.distributed,
+    )
     listener.subscribe(liveness.invalidate)
 
     def keys_changed(scope: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from uuid import UUID
 
     import psycopg
@@ -39,6 +41,31 @@ SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
    AND c.relkind IN ('r', 'p') AND NOT c.relispartition
  ORDER BY 1
 """
+
+
+def run(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+    """Statements the isolation engine generated (`kit.isolation.citus_sql`)."""
+    for statement in statements:
+        conn.execute(statement)
+
+
+@contextmanager
+def as_owner(conn: psycopg.Connection[Any], roles: Roles) -> Iterator[None]:
+    """What is created in the block belongs to the schema owner, as the migrations' objects."""
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
+    yield
+    conn.execute("RESET ROLE")
+
+
+def converting(conn: psycopg.Connection[Any]) -> None:
+    """Settings of the transaction that changes tables into Citus ones."""
+    conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+    conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+
+
+def copy_keys(conn: psycopg.Connection[Any]) -> None:
+    """Fire the key table's copy to the workers now."""
+    conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")
 
 
 def citus_version(conn: psycopg.Connection[Any]) -> str | None:
@@ -234,15 +261,16 @@ def _table(name: str) -> sql.Identifier:
 # the functions each one's SQL-standard body depends on, and who may execute it.
 _FUNCTIONS = """
 SELECT p.oid, pg_get_functiondef(p.oid) AS definition,
-       format('%%s.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
-           AS signature,
+       format('REVOKE ALL ON FUNCTION %%s FROM PUBLIC', p.oid::regprocedure) AS revoke,
        coalesce((SELECT array_agg(d.refobjid) FROM pg_depend d
                   WHERE d.objid = p.oid AND d.classid = 'pg_proc'::regclass
                     AND d.refclassid = 'pg_proc'::regclass AND d.refobjid <> p.oid), '{}')
            AS needs,
-       coalesce((SELECT array_agg(g.grantee::regrole::text) FROM aclexplode(p.proacl) g
+       coalesce((SELECT array_agg(format('GRANT EXECUTE ON FUNCTION %%s TO %%I',
+                                         p.oid::regprocedure, g.grantee::regrole))
+                   FROM aclexplode(p.proacl) g
                   WHERE g.privilege_type = 'EXECUTE' AND g.grantee <> 0
-                    AND g.grantee <> p.proowner), '{}') AS executors
+                    AND g.grantee <> p.proowner), '{}') AS grants
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proowner = (SELECT oid FROM pg_roles WHERE rolname = %s) AND p.prokind = 'f'
    AND NOT (n.nspname = 'tenantry' AND p.proname = ANY(%s))
@@ -256,8 +284,8 @@ def functions(conn: psycopg.Connection[Any], roles: Roles, per_node: list[str]) 
     """Statements creating (or replacing) Tenantry's functions as on the coordinator, with
     their grants, callees first."""
     rows = conn.execute(_FUNCTIONS, [roles.owner, per_node, sorted(NODE_LOCAL)]).fetchall()
-    by_oid = {oid: (definition, signature, needs, executors)
-              for oid, definition, signature, needs, executors in rows}  # fmt: skip
+    by_oid = {oid: (definition, revoke, needs, grants)
+              for oid, definition, revoke, needs, grants in rows}  # fmt: skip
     done: set[int] = set()
     statements: list[str] = []
 
@@ -265,12 +293,10 @@ def functions(conn: psycopg.Connection[Any], roles: Roles, per_node: list[str]) 
         if oid in done or oid not in by_oid:
             return
         done.add(oid)
-        definition, signature, needs, executors = by_oid[oid]
+        definition, revoke, needs, grants = by_oid[oid]
         for callee in needs:
             emit(callee)
-        statements.append(definition)
-        statements.append(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        statements.extend(f"GRANT EXECUTE ON FUNCTION {signature} TO {role}" for role in executors)
+        statements.extend([definition, revoke, *grants])
 
     for oid in by_oid:
         emit(oid)

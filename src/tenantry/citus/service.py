@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import psycopg
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
 from tenantry.citus import repository as db
 from tenantry.isolation.citus_sql import (
@@ -101,8 +101,7 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         for function in per_row:
             db.propagate_function(conn, function)
         conn.commit()
-        conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
-        conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+        db.converting(conn)
         # Foreign keys come off while tables change kind, in whatever order, and go back on.
         keys = db.foreign_keys(conn, names)
         for table, name, _ in keys:
@@ -120,6 +119,7 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
             else:
                 db.add_constraint(conn, table, name, definition)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
+        db.force_tenant_root(conn, force=True)  # after a shard move that did not finish
         conn.commit()
         # Triggers on shards call Tenantry's other functions: every worker gets them as they
         # are, once the tables (whose row types some take) exist there.
@@ -131,11 +131,9 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
 def _verifiers(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
     """Each node's verifier, and the coordinator's key table copying itself to the workers."""
     db.on_every_node(conn, node_verifier_sql(roles))
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
-    for statement in coordinator_sync_sql():
-        conn.execute(statement)
-    conn.execute("UPDATE tenantry_private.context_keys SET kid = kid")  # copied now
-    conn.execute("RESET ROLE")
+    with db.as_owner(conn, roles):
+        db.run(conn, coordinator_sync_sql())
+        db.copy_keys(conn)
 
 
 def _row_level_triggers(
@@ -148,12 +146,11 @@ def _row_level_triggers(
     for table, trigger, definition, function, new, old, fires_always in db.transition_triggers(
         conn, names
     ):
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(roles.owner)))
-        conn.execute(each_row_function(function, new, old))
-        conn.execute("RESET ROLE")
+        with db.as_owner(conn, roles):
+            db.run(conn, each_row_function(function, new, old))
         created.append(each_row_name(function))
         db.drop_trigger(conn, table, trigger)
-        conn.execute(each_row_trigger(definition))
+        db.run(conn, [each_row_trigger(definition)])
         if fires_always:
             db.always(conn, table, trigger)
     return created

@@ -185,7 +185,9 @@ $fn$
 def coordinator_sync_sql() -> list[str]:
     return [
         KEY_COPY_FAILED,
+        "REVOKE ALL ON FUNCTION tenantry_private.key_copy_failed(text, int, text) FROM PUBLIC",
         SYNC_KEYS,
+        "REVOKE ALL ON FUNCTION tenantry_private.sync_context_keys() FROM PUBLIC",
         "DROP TRIGGER IF EXISTS sync_context_keys ON tenantry_private.context_keys",
         (
             "CREATE TRIGGER sync_context_keys AFTER INSERT OR UPDATE OR DELETE"
@@ -237,9 +239,17 @@ WRITTEN_OUT = {
 _BODY = re.compile(r"(AS \$function\$\s*BEGIN).*(END\s*\$function\$)", re.DOTALL)
 
 
-def each_row_function(definition: str, new_table: str | None, old_table: str | None) -> str:
+def each_row_function(definition: str, new_table: str | None, old_table: str | None) -> list[str]:
     """A statement trigger function (as `pg_get_functiondef` prints it) as its per-row
-    variant, named `<name>_each_row`."""
+    variant, named `<name>_each_row`, executable by no one but its triggers."""
+    name = each_row_name(definition)
+    return [
+        _each_row_body(definition, new_table, old_table),
+        f"REVOKE ALL ON FUNCTION {name} FROM PUBLIC",
+    ]
+
+
+def _each_row_body(definition: str, new_table: str | None, old_table: str | None) -> str:
     name = each_row_name(definition).removesuffix("_each_row()")
     body = _NAMED.sub(r"FUNCTION \1_each_row()", definition, count=1)
     if name in WRITTEN_OUT:

@@ -86,6 +86,8 @@ class TenantMoves:
         self._drain_seconds = drain_seconds
 
     async def move(self, slug: str, target: str, *, by: Actor) -> MoveReport:
+        if self._db.distributed:  # no residency guard there: Citus moves shards itself
+            raise MoveFailed("tenants on Citus move with `tenantry citus isolate --to-node`")
         started = time.monotonic()
         async with self._db.platform_transaction() as tx:
             tenant = await registry.tenant(tx, slug, lock=True)

@@ -44,6 +44,9 @@ class Catalog:
     # The served roles (runtime, platform) that exist, by name.
     role_oids: dict[str, int]
     tables: list[Row]
+    # Tables a Citus coordinator distributes or replicates: their policies take the Citus
+    # form and they carry no residency guard (`tenantry.citus`).
+    citus_tables: frozenset[int] = frozenset()
 
     @property
     def runtime_oid(self) -> int | None:
@@ -68,7 +71,16 @@ def read_catalog(conn: Conn, roles: Roles) -> Catalog:
             [[roles.runtime, roles.platform]],
         )
     }
-    return Catalog(conn, roles, role_oids, _tenant_tables(conn))
+    citus = conn.execute("SELECT to_regclass('pg_catalog.pg_dist_partition') AS present").fetchone()
+    citus_tables = frozenset(
+        row["logicalrelid"]
+        for row in (
+            conn.execute("SELECT logicalrelid::oid FROM pg_dist_partition").fetchall()
+            if citus and citus["present"]
+            else []
+        )
+    )
+    return Catalog(conn, roles, role_oids, _tenant_tables(conn), citus_tables)
 
 
 def _tenant_tables(conn: Conn) -> list[Row]:

@@ -50,6 +50,9 @@ def definer_views(catalog: Catalog) -> Iterator[Finding]:
                coalesce(c.reloptions, '{{}}') AS options
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind = 'v' AND {USER_SCHEMAS}
+           AND NOT EXISTS (SELECT FROM pg_depend d  -- an extension's own (Citus's)
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.deptype = 'e')
            AND EXISTS (SELECT FROM unnest(%s::oid[]) r(oid)
                         WHERE has_table_privilege(r.oid, c.oid, 'SELECT'))
         """,
