@@ -26,6 +26,7 @@ from tenantry.kit.metrics import Metrics
 from tenantry.placements.moves import MoveFailed, TenantMoves
 from tenantry.services import build_services
 from tests.support.citus import citus_database, citus_url
+from tests.support.cli import tenantry
 from tests.support.database import ROLES, RUN, Urls, signer_for
 from tests.support.wiring import FIXTURES, api_settings
 
@@ -214,6 +215,14 @@ async def test_a_retired_key_stops_verifying_on_the_workers(cluster, world) -> N
                 assert conn.execute(count).fetchone() == (expected,)
     await db.reload_signing_key()  # the service's next step after a rotation
     assert len(await db.read(contexts["b"], USERS)) == 3
+
+
+def test_the_cli_isolates_a_tenant(cluster, world) -> None:
+    urls, _ = cluster
+    result = tenantry(urls, "citus", "isolate", "citus-b")
+    assert result.returncode == 0, result.stderr
+    assert "tenant citus-b" in result.stdout
+    assert "alone in shard" in result.stdout
 
 
 async def test_tenants_move_is_refused_on_citus(world) -> None:

@@ -212,15 +212,13 @@ def tenant_id(conn: psycopg.Connection[Any], slug: str) -> UUID | None:
     return None if row is None else row[0]
 
 
-def isolate(conn: psycopg.Connection[Any], anchor: str, tenant: UUID) -> int:
+def isolate(conn: psycopg.Connection[Any], anchor: str, tenant: UUID) -> None:
     """The tenant's rows of every co-located table moved to shards of their own."""
-    row = conn.execute(
+    conn.execute(
         "SELECT isolate_tenant_to_new_shard(%s, %s, 'CASCADE', shard_transfer_mode => "
         "'block_writes')",
         [anchor, tenant],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
 
 
 def shard_of(conn: psycopg.Connection[Any], anchor: str, tenant: UUID) -> tuple[int, str, int]:

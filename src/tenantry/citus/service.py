@@ -90,34 +90,10 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         ]
         names = [name for name, _ in todo]
         tenant_tables = [name for name, by_tenant in todo if by_tenant]
-        # First the Citus forms (committed, so that Citus can copy new functions to the
-        # workers before shards need them); a second run after a failure starts again here.
-        _verifiers(conn, roles)
-        done.policies = _citus_policies(conn, names)
-        for table, trigger in db.residency_triggers(conn, tenant_tables):
-            db.drop_trigger(conn, table, trigger)
-        per_row = _row_level_triggers(conn, roles, names)
-        conn.commit()
-        for function in per_row:
-            db.propagate_function(conn, function)
-        conn.commit()
-        db.converting(conn)
-        # Foreign keys come off while tables change kind, in whatever order, and go back on.
-        keys = db.foreign_keys(conn, names)
-        for table, name, _ in keys:
-            db.drop_constraint(conn, table, name)
-        done.reference = [name for name in names if name not in tenant_tables]
-        for name in done.reference:
-            db.make_reference(conn, name)
-        # The anchor first: the others join its co-location group.
-        done.distributed = sorted(tenant_tables, key=lambda name: name != ANCHOR)
-        for name in done.distributed:
-            db.distribute(conn, name, "default" if name == ANCHOR else ANCHOR)
-        for table, name, definition in keys:
-            if SET_NULL.search(definition):
-                done.unenforced.append(f"{table}.{name}")
-            else:
-                db.add_constraint(conn, table, name, definition)
+        # Each step commits: Citus copies new functions to the workers only once committed,
+        # and a run after a failure takes up where it stopped.
+        done.policies = _citus_forms(conn, roles, names, tenant_tables)
+        _convert(conn, done, names, tenant_tables)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
         db.force_tenant_root(conn, force=True)  # after a shard move that did not finish
         conn.commit()
@@ -126,6 +102,51 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         functions = db.functions(conn, roles, [*ACCESSORS, "context_scope", "current_actor_id"])
         db.on_workers(conn, [*node_session(roles), *functions])
     return done
+
+
+def _citus_forms(
+    conn: psycopg.Connection[tuple[object, ...]],
+    roles: Roles,
+    names: list[str],
+    tenant_tables: list[str],
+) -> int:
+    """Verifiers, policies and triggers as Citus runs them; the number of policies."""
+    _verifiers(conn, roles)
+    policies = _citus_policies(conn, names)
+    for table, trigger in db.residency_triggers(conn, tenant_tables):
+        db.drop_trigger(conn, table, trigger)
+    per_row = _row_level_triggers(conn, roles, names)
+    conn.commit()
+    for function in per_row:
+        db.propagate_function(conn, function)
+    conn.commit()
+    return policies
+
+
+def _convert(
+    conn: psycopg.Connection[tuple[object, ...]],
+    done: Distribution,
+    names: list[str],
+    tenant_tables: list[str],
+) -> None:
+    """The tables made Citus ones, in one transaction. Foreign keys come off while tables
+    change kind, in whatever order, and go back on."""
+    db.converting(conn)
+    keys = db.foreign_keys(conn, names)
+    for table, name, _ in keys:
+        db.drop_constraint(conn, table, name)
+    done.reference = [name for name in names if name not in tenant_tables]
+    for name in done.reference:
+        db.make_reference(conn, name)
+    # The anchor first: the others join its co-location group.
+    done.distributed = sorted(tenant_tables, key=lambda name: name != ANCHOR)
+    for name in done.distributed:
+        db.distribute(conn, name, "default" if name == ANCHOR else ANCHOR)
+    for table, name, definition in keys:
+        if SET_NULL.search(definition):
+            done.unenforced.append(f"{table}.{name}")
+        else:
+            db.add_constraint(conn, table, name, definition)
 
 
 def _verifiers(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
@@ -181,7 +202,7 @@ def isolate(admin_url: str, slug: str, *, to_node: tuple[str, int] | None = None
         conn.commit()  # isolate_tenant_to_new_shard runs outside a transaction block
         conn.autocommit = True
         if low != high:
-            shard = db.isolate(conn, ANCHOR, tenant)
+            db.isolate(conn, ANCHOR, tenant)
             shard, host, port = db.shard_of(conn, ANCHOR, tenant)
         if to_node is not None and to_node != (host, port):
             if to_node not in db.workers(conn):
