@@ -9,8 +9,6 @@ request could.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import psycopg
 import pytest
 from psycopg import sql
@@ -20,18 +18,13 @@ from tenantry.isolation.audit import audit
 from tenantry.kit import migrate
 from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
-from tenantry.kit.dsn import as_role
 from tenantry.kit.errors import ConfigurationError
-from tenantry.kit.metrics import Metrics
 from tenantry.placements.moves import MoveFailed, TenantMoves
-from tenantry.services import build_services
-from tests.support.citus import citus_database, citus_url
+from tests.isolation.world import World
+from tests.support.citus import citus_url
 from tests.support.cli import tenantry
-from tests.support.database import ROLES, RUN, Urls, signer_for
-from tests.support.wiring import FIXTURES, api_settings
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+from tests.support.database import ROLES, signer_for
+from tests.support.wiring import FIXTURES
 
 URL = citus_url()
 
@@ -41,42 +34,20 @@ pytestmark = [
         URL is None, reason="no Citus cluster: run `make citus` or set TENANTRY_CITUS_URL"
     ),
 ]
-APPS = ["thinktank", "admin"]
 USERS = "SELECT tenant_id, app_id, email FROM tenantry.app_users ORDER BY email"
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[Urls, service.Distribution]]:
-    assert URL is not None
-    with citus_database(URL, f"{RUN}_citus") as admin:
-        migrate.upgrade(admin, ROLES)
-        done = service.distribute(admin, ROLES)
-        yield Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)), done
+def emails(name: str) -> list[str]:
+    """The users of tenant `name`'s first app (conftest's world)."""
+    return sorted(["same@example.com", f"thinktank@citus-{name}.test"])
 
 
-@pytest.fixture(scope="module")
-async def world(cluster) -> AsyncIterator[tuple[Database, dict[str, TenantContext]]]:
-    urls, _ = cluster
-    async with urls.database() as db:
-        services = build_services(api_settings(urls), db, Metrics())
-        contexts = {}
-        for name in ("a", "b"):
-            tenant, apps = await services.tenant_admin.ensure_tenant(
-                f"citus-{name}", f"Tenant {name}", "free", APPS, by=FIXTURES
-            )
-            context = TenantContext(tenant_id=tenant.id, app_id=apps["thinktank"].id)
-            # Written in the tenant's own context, as a request writes (the services' sign-up
-            # also records the cross-app identity through a definer function, which Citus
-            # cannot run over rows the caller wrote in the same transaction: docs/citus.md).
-            async with db.tenant_transaction(context) as tx:
-                for n in range(3):
-                    await tx.execute(
-                        "INSERT INTO tenantry.app_users (tenant_id, app_id, id, email)"
-                        " VALUES (%s, %s, gen_random_uuid(), %s)",
-                        [tenant.id, context.app_id, f"{name}{n}@example.com"],
-                    )
-            contexts[name] = context
-        yield db, contexts
+@pytest.fixture
+def pair(citus_db: Database, world: World) -> tuple[Database, dict[str, TenantContext]]:
+    return citus_db, {
+        "a": world.context(world.tenant_a, world.app_1),
+        "b": world.context(world.tenant_b, world.app_1),
+    }
 
 
 def test_tenant_tables_are_distributed_by_tenant_and_colocated(cluster) -> None:
@@ -116,11 +87,11 @@ def test_a_second_distribute_changes_nothing(cluster) -> None:
     assert (again.distributed, again.reference) == ([], [])
 
 
-async def test_each_tenant_reads_only_its_own_rows_from_the_workers(world) -> None:
-    db, contexts = world
+async def test_each_tenant_reads_only_its_own_rows_from_the_workers(pair) -> None:
+    db, contexts = pair
     for name, context in contexts.items():
         rows = await db.read(context, USERS)
-        assert [r["email"] for r in rows] == [f"{name}{n}@example.com" for n in range(3)]
+        assert [r["email"] for r in rows] == emails(name)
         assert {r["tenant_id"] for r in rows} == {context.tenant_id}
     a, b = contexts["a"], contexts["b"]
     # Naming the other tenant routes the query to its shard: the policy there still refuses.
@@ -129,8 +100,8 @@ async def test_each_tenant_reads_only_its_own_rows_from_the_workers(world) -> No
     assert stolen[0]["n"] == 0
 
 
-async def test_a_write_into_another_tenant_is_refused_on_its_shard(world) -> None:
-    db, contexts = world
+async def test_a_write_into_another_tenant_is_refused_on_its_shard(pair) -> None:
+    db, contexts = pair
     a, b = contexts["a"], contexts["b"]
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         async with db.tenant_transaction(a) as tx:
@@ -139,12 +110,12 @@ async def test_a_write_into_another_tenant_is_refused_on_its_shard(world) -> Non
                 " VALUES (%s, %s, gen_random_uuid(), 'intruder@example.com')",
                 [b.tenant_id, b.app_id],
             )
-    assert [r["email"] for r in await db.read(b, USERS)] == [f"b{n}@example.com" for n in range(3)]
+    assert [r["email"] for r in await db.read(b, USERS)] == emails("b")
 
 
-def test_raw_runtime_sql_gets_nothing_without_a_forwarded_valid_context(cluster, world) -> None:
+def test_raw_runtime_sql_gets_nothing_without_a_forwarded_valid_context(cluster, pair) -> None:
     urls, _ = cluster
-    _, contexts = world
+    _, contexts = pair
     signer = signer_for(urls.admin)
     token = signer.sign_tenant(contexts["a"])
     forged = token[:-1] + ("0" if token[-1] != "0" else "1")
@@ -159,7 +130,7 @@ def test_raw_runtime_sql_gets_nothing_without_a_forwarded_valid_context(cluster,
             assert conn.execute(count).fetchone() == (0,)
         with conn.transaction():
             conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)))
-            assert conn.execute(count).fetchone() == (3,)
+            assert conn.execute(count).fetchone() == (2,)
         # On the workers themselves (Citus lets the role run SQL there): no key to read, and
         # every shard of the table, read directly, shows nothing.
         keys = conn.execute("SELECT success, result FROM run_command_on_workers("
@@ -174,9 +145,9 @@ def test_raw_runtime_sql_gets_nothing_without_a_forwarded_valid_context(cluster,
         assert all(ok and result == "0" for ok, result in shards)
 
 
-async def test_isolate_gives_a_tenant_shards_of_its_own_on_another_worker(cluster, world) -> None:
+async def test_isolate_gives_a_tenant_shards_of_its_own_on_another_worker(cluster, pair) -> None:
     urls, _ = cluster
-    db, contexts = world
+    db, contexts = pair
     with psycopg.connect(urls.admin) as conn:
         workers = conn.execute("SELECT * FROM citus_get_active_worker_nodes()").fetchall()
         _, host, port = service.db.shard_of(conn, service.ANCHOR, contexts["a"].tenant_id)
@@ -193,12 +164,12 @@ async def test_isolate_gives_a_tenant_shards_of_its_own_on_another_worker(cluste
         assert holders == (1,)
     for name, context in contexts.items():
         rows = await db.read(context, USERS)
-        assert [r["email"] for r in rows] == [f"{name}{n}@example.com" for n in range(3)]
+        assert [r["email"] for r in rows] == emails(name)
 
 
-async def test_a_retired_key_stops_verifying_on_the_workers(cluster, world) -> None:
+async def test_a_retired_key_stops_verifying_on_the_workers(cluster, pair) -> None:
     urls, _ = cluster
-    db, contexts = world
+    db, contexts = pair
     old = signer_for(urls.admin)
     owner = migrate.owner_connection(urls.admin, ROLES)
     with owner:
@@ -208,16 +179,16 @@ async def test_a_retired_key_stops_verifying_on_the_workers(cluster, world) -> N
     assert new.kid == new_kid
     count = "SELECT count(*) FROM tenantry.app_users"
     with psycopg.connect(urls.runtime, autocommit=True) as conn:
-        for signer, expected in ((old, 0), (new, 3)):
+        for signer, expected in ((old, 0), (new, 2)):
             with conn.transaction():
                 token = signer.sign_tenant(contexts["a"])
                 conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)))
                 assert conn.execute(count).fetchone() == (expected,)
     await db.reload_signing_key()  # the service's next step after a rotation
-    assert len(await db.read(contexts["b"], USERS)) == 3
+    assert len(await db.read(contexts["b"], USERS)) == 2
 
 
-def test_the_cli_isolates_a_tenant(cluster, world) -> None:
+def test_the_cli_isolates_a_tenant(cluster, pair) -> None:
     urls, _ = cluster
     result = tenantry(urls, "citus", "isolate", "citus-b")
     assert result.returncode == 0, result.stderr
@@ -225,8 +196,8 @@ def test_the_cli_isolates_a_tenant(cluster, world) -> None:
     assert "alone in shard" in result.stdout
 
 
-async def test_tenants_move_is_refused_on_citus(world) -> None:
-    db, _ = world
+async def test_tenants_move_is_refused_on_citus(pair) -> None:
+    db, _ = pair
     with pytest.raises(MoveFailed, match="citus isolate"):
         await TenantMoves(db).move("citus-a", "shared", by=FIXTURES)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from tenantry.kit.context import TenantContext
 
 if TYPE_CHECKING:
@@ -30,4 +32,6 @@ APPS = ("thinktank", "launchboard")
 
 
 def apply(conn: psycopg.Connection[dict], token: str) -> None:  # type: ignore[type-arg]
-    conn.execute("SELECT set_config('tenantry.context', %s, true)", [token])
+    """As `Database` sets it on Citus (a `SET LOCAL`, which Citus forwards to the workers);
+    on one server the same as `set_config(…, true)`."""
+    conn.execute(sql.SQL("SET LOCAL tenantry.context = {}").format(sql.Literal(token)))

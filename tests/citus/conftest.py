@@ -1,0 +1,99 @@
+"""One Citus database for the `citus` tests: migrated on the coordinator, distributed, with the
+world the isolation suites attack (`tests/isolation/world.py`), and the fixtures those suites
+take (`urls`, `signer`, `runtime`, `world`) pointing at it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tenantry.citus import service
+from tenantry.identity.repository import users
+from tenantry.kit import migrate
+from tenantry.kit.context import TenantContext
+from tenantry.kit.dsn import as_role
+from tenantry.kit.metrics import Metrics
+from tenantry.services import build_services
+from tests.isolation.world import APPS, World
+from tests.support.citus import citus_database, citus_url
+from tests.support.database import ROLES, RUN, Urls, signer_for
+from tests.support.wiring import FIXTURES, api_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from uuid import UUID
+
+    from tenantry.kit.context import ContextSigner
+    from tenantry.kit.db import Database
+
+URL = citus_url()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[tuple[Urls, service.Distribution]]:
+    if URL is None:
+        pytest.skip("no Citus cluster: run `make citus` or set TENANTRY_CITUS_URL")
+    with citus_database(URL, f"{RUN}_citus") as admin:
+        migrate.upgrade(admin, ROLES)
+        done = service.distribute(admin, ROLES)
+        yield Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)), done
+
+
+@pytest.fixture(scope="session")
+def urls(cluster) -> Urls:
+    return cluster[0]
+
+
+@pytest.fixture
+def signer(urls: Urls) -> ContextSigner:
+    """Read afresh: a test here rotates the keys."""
+    return signer_for(urls.admin)
+
+
+@pytest.fixture(scope="session")
+async def citus_db(urls: Urls) -> AsyncIterator[Database]:
+    async with urls.database() as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def db(citus_db: Database) -> Database:
+    return citus_db
+
+
+@pytest.fixture(scope="session")
+async def world(citus_db: Database, urls: Urls) -> World:
+    """Two tenants with two apps each, the same email in all four, as `tests/isolation` has
+    them. Users are written in their tenant's own context by the directory's repository (the
+    services' sign-up also records the cross-app identity, which Citus cannot run: see
+    docs/citus.md)."""
+    services = build_services(api_settings(urls), citus_db, Metrics())
+    tenants = []
+    for name in ("a", "b"):
+        tenant, apps = await services.tenant_admin.ensure_tenant(
+            f"citus-{name}", f"Tenant {name.upper()}", "free", APPS, by=FIXTURES
+        )
+        tenants.append(tenant)
+    app_1, app_2 = (apps[slug] for slug in APPS)
+    created: dict[tuple[UUID, UUID], list[UUID]] = {}
+    for tenant in tenants:
+        for app in (app_1, app_2):
+            async with citus_db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
+                ids = []
+                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test"):
+                    user = await users.create(
+                        tx, tenant.id, app.id, email, None, password_hash=None, email_verified=True
+                    )
+                    await users.set_preference(tx, user, "theme", "dark")
+                    ids.append(user.id)
+            created[(tenant.id, app.id)] = ids
+    return World(tenants[0].id, tenants[1].id, app_1.id, app_2.id, created)
+
+
+@pytest.fixture
+def runtime(urls: Urls) -> Iterator[psycopg.Connection[dict]]:  # type: ignore[type-arg]
+    with psycopg.connect(urls.runtime, row_factory=dict_row) as conn:
+        yield conn
