@@ -11,9 +11,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tenantry.citus import service
-from tenantry.identity.repository import users
 from tenantry.kit import migrate
-from tenantry.kit.context import TenantContext
 from tenantry.kit.dsn import as_role
 from tenantry.kit.metrics import Metrics
 from tenantry.services import build_services
@@ -67,9 +65,7 @@ def db(citus_db: Database) -> Database:
 @pytest.fixture(scope="session")
 async def world(citus_db: Database, urls: Urls) -> World:
     """Two tenants with two apps each, the same email in all four, as `tests/isolation` has
-    them. Users are written in their tenant's own context by the directory's repository (the
-    services' sign-up also records the cross-app identity, which Citus cannot run: see
-    docs/citus.md)."""
+    them: provisioned and signed up through the services."""
     services = build_services(api_settings(urls), citus_db, Metrics())
     tenants = []
     for name in ("a", "b"):
@@ -81,15 +77,14 @@ async def world(citus_db: Database, urls: Urls) -> World:
     created: dict[tuple[UUID, UUID], list[UUID]] = {}
     for tenant in tenants:
         for app in (app_1, app_2):
-            async with citus_db.tenant_transaction(TenantContext(tenant.id, app.id)) as tx:
-                ids = []
-                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test"):
-                    user = await users.create(
-                        tx, tenant.id, app.id, email, None, password_hash=None, email_verified=True
+            created[(tenant.id, app.id)] = [
+                (
+                    await services.users.add(
+                        tenant.id, app.id, email, password_hash=None, preferences={"theme": "dark"}
                     )
-                    await users.set_preference(tx, user, "theme", "dark")
-                    ids.append(user.id)
-            created[(tenant.id, app.id)] = ids
+                ).id
+                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test")
+            ]
     return World(tenants[0].id, tenants[1].id, app_1.id, app_2.id, created)
 
 

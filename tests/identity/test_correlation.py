@@ -124,11 +124,11 @@ async def test_the_directory_adds_a_user_with_its_correlation_or_nothing(
 # Attacks as the runtime role, the way any SQL running in a request would try ---------------------
 
 
-def _call_as_runtime(urls: Urls, user_id: UUID, token: str | None) -> None:
+def _call_as_runtime(urls: Urls, tenant_id: UUID, user_id: UUID, token: str | None) -> None:
     with psycopg.connect(urls.runtime) as conn:
         if token is not None:
             conn.execute("SELECT set_config('tenantry.context', %s, true)", [token])
-        conn.execute("SELECT tenantry.correlate_app_user(%s)", [user_id])
+        conn.execute("SELECT tenantry.correlate_app_user(%s, %s)", [tenant_id, user_id])
         conn.commit()
 
 
@@ -136,7 +136,7 @@ async def test_no_context_correlates_nothing(db: Database, urls: Urls) -> None:
     tenant = await make_tenant(db, "thinktank")
     victim = await _uncorrelated_user(db, tenant, await _app(db, "thinktank"), "v1@corr.test")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        _call_as_runtime(urls, victim, None)
+        _call_as_runtime(urls, tenant.id, victim, None)
     assert _correlations(urls, victim) == []
 
 
@@ -151,7 +151,7 @@ async def test_a_forged_context_correlates_nothing(
     parts = signer.sign_tenant(TenantContext(own.id, app.id)).split(".")
     parts[2] = str(other.id)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        _call_as_runtime(urls, victim, ".".join(parts))
+        _call_as_runtime(urls, other.id, victim, ".".join(parts))
     assert _correlations(urls, victim) == []
 
 
@@ -162,12 +162,16 @@ async def test_another_tenants_or_apps_user_cannot_be_correlated(
     other = await make_tenant(db, "thinktank")
     thinktank, launchboard = await _app(db, "thinktank"), await _app(db, "launchboard")
     token = signer.sign_tenant(TenantContext(own.id, thinktank.id))
-    for victim in (
-        await _uncorrelated_user(db, other, thinktank, "v3@corr.test"),
-        await _uncorrelated_user(db, own, launchboard, "v4@corr.test"),
+    for where, victim in (
+        (other, await _uncorrelated_user(db, other, thinktank, "v3@corr.test")),
+        (own, await _uncorrelated_user(db, own, launchboard, "v4@corr.test")),
     ):
         with pytest.raises(psycopg.errors.NoDataFound):
-            _call_as_runtime(urls, victim, token)
+            _call_as_runtime(urls, own.id, victim, token)
+        # Naming the victim's tenant instead: not the context's tenant.
+        if where is other:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                _call_as_runtime(urls, other.id, victim, token)
         assert _correlations(urls, victim) == []
 
 
@@ -178,6 +182,6 @@ async def test_only_the_runtime_role_may_call_it_and_it_cannot_read_the_table(
         psycopg.connect(urls.platform) as conn,
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
-        conn.execute("SELECT tenantry.correlate_app_user(gen_random_uuid())")
+        conn.execute("SELECT tenantry.correlate_app_user(gen_random_uuid(), gen_random_uuid())")
     with psycopg.connect(urls.runtime) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT count(*) FROM tenantry.cross_app_user_correlation")

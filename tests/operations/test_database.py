@@ -18,7 +18,7 @@ def test_db_status_lists_applied_migrations(scratch_urls) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     core = [r for r in rows if ":" not in r["revision"]]
-    assert [r["revision"] for r in core] == [f"{n:04d}" for n in range(1, 27)]
+    assert [r["revision"] for r in core] == [f"{n:04d}" for n in range(1, 28)]
     assert all(r["applied_at"] for r in core)
     # Installed modules follow, each revision named after its module.
     modules = [r["revision"] for r in rows if ":" in r["revision"]]

@@ -328,6 +328,14 @@ def always(conn: psycopg.Connection[Any], table: str, trigger: str) -> None:
     )
 
 
+def delegate(conn: psycopg.Connection[Any], signature: str, argument: str, anchor: str) -> None:
+    """Calls run on the worker holding the tenant the argument names, even in a transaction."""
+    conn.execute(
+        "SELECT create_distributed_function(%s, %s, colocate_with => %s, force_delegation => true)",
+        [signature, argument, anchor],
+    )
+
+
 def propagate_function(conn: psycopg.Connection[Any], signature: str) -> None:
     """Citus creates the function on every worker (and keeps it there)."""
     conn.execute("SELECT create_distributed_function(%s)", [signature])

@@ -27,6 +27,7 @@ from psycopg import conninfo
 
 from tenantry.citus import repository as db
 from tenantry.isolation.citus_sql import (
+    DELEGATED,
     UnknownPolicyShape,
     citus_form,
     coordinator_sync_sql,
@@ -96,6 +97,9 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         _convert(conn, done, names, tenant_tables)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
         db.force_tenant_root(conn, force=True)  # after a shard move that did not finish
+        conn.commit()
+        for function, argument in DELEGATED:
+            db.delegate(conn, function, argument, ANCHOR)
         conn.commit()
         # Triggers on shards call Tenantry's other functions: every worker gets them as they
         # are, once the tables (whose row types some take) exist there.

@@ -58,7 +58,7 @@ class UserDirectory:
                 password_hash=password_hash,
                 email_verified=email_verified,
             )
-            await correlation.correlate_user(tx, user.id)
+            await correlation.correlate_user(tx, user)
             for key, value in (preferences or {}).items():
                 await users.set_preference(tx, user, key, value)
         return user
@@ -129,7 +129,7 @@ class UserDirectory:
             user = await users.create(
                 tx, tenant_id, app_id, email, display_name, password_hash=password_hash
             )
-            await correlation.correlate_user(tx, user.id)
+            await correlation.correlate_user(tx, user)
         elif user.status != "active":
             raise Conflict("this account is deactivated; ask an administrator to reactivate it")
         elif password_hash is not None:

@@ -121,6 +121,6 @@ async def _linked_or_new_user(
             "sign in with it to use this identity provider"
         )
     user = await users.create(tx, tenant_id, app_id, email, email_verified=True)
-    await correlation.correlate_user(tx, user.id)
+    await correlation.correlate_user(tx, user)
     await external.link_identity(tx, user, identity.issuer, identity.subject)
     return user

@@ -50,7 +50,7 @@ class SignUp:
                     )
                     # Linked to the same person's identities in the tenant's other apps, in this
                     # transaction: the identity and its correlation commit together.
-                    await correlation.correlate_user(tx, user.id)
+                    await correlation.correlate_user(tx, user)
                     await outbox.send_code(tx, user, "verify_email", VERIFY_EMAIL_TTL)
                 else:
                     await outbox.mail_existing_owner(tx, user)

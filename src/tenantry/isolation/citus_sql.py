@@ -99,6 +99,12 @@ def citus_form(expression: str | None) -> str | None:
 NODE_SCOPE = current_scope_sql(every_app="ARRAY[]::bytea[]")
 
 
+# Definer functions that read what their caller wrote earlier in the transaction run on the
+# worker holding the tenant named by their argument, in the caller's transaction there: Citus
+# reads such rows with another role's rights nowhere else. (function, tenant argument)
+DELEGATED = (("tenantry.correlate_app_user(uuid,uuid)", "tenant"),)
+
+
 def node_session(roles: Roles) -> list[str]:
     """How a command sent to each node starts: as the owner, creating that node's own objects."""
     return [

@@ -2,7 +2,7 @@
 
 The runtime role cannot read this table (it holds other apps' identities). It records its own
 new identities through `tenantry.correlate_app_user`, a definer function that takes the tenant,
-the app and the email from the verified context and the user's row (revision 0007); reading
+the app and the email from the verified context and the user's row (revisions 0007, 0027); reading
 the table is for the platform path (tenant administrators' people views).
 """
 
@@ -14,13 +14,16 @@ from uuid import UUID
 from tenantry.identity.models import AppIdentity
 
 if TYPE_CHECKING:
+    from tenantry.identity.models import AppUser
     from tenantry.kit.db import Transaction
 
 
-async def correlate_user(tx: Transaction, user_id: UUID) -> UUID:
+async def correlate_user(tx: Transaction, user: AppUser) -> UUID:
     """Attach the context's user to the person with the same email in its tenant, or a new
     person, in the caller's tenant transaction; returns the person."""
-    row = await tx.fetch_one("SELECT tenantry.correlate_app_user(%s) AS person_id", [user_id])
+    row = await tx.fetch_one(
+        "SELECT tenantry.correlate_app_user(%s, %s) AS person_id", [user.tenant_id, user.id]
+    )
     assert row is not None
     return UUID(str(row["person_id"]))
 
