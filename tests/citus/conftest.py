@@ -18,7 +18,13 @@ from tenantry.services import build_services
 from tests.isolation.world import APPS, World
 from tests.support.citus import citus_database, citus_url
 from tests.support.database import ROLES, RUN, Urls, signer_for
-from tests.support.wiring import FIXTURES, api_settings
+from tests.support.wiring import (
+    FIXTURES,
+    api_settings,
+    forget_services,
+    register_services,
+    services_for,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -54,7 +60,9 @@ def signer(urls: Urls) -> ContextSigner:
 @pytest.fixture(scope="session")
 async def citus_db(urls: Urls) -> AsyncIterator[Database]:
     async with urls.database() as db:
+        register_services(db, build_services(api_settings(urls), db, Metrics()))
         yield db
+        forget_services(db)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +74,7 @@ def db(citus_db: Database) -> Database:
 async def world(citus_db: Database, urls: Urls) -> World:
     """Two tenants with two apps each, the same email in all four, as `tests/isolation` has
     them: provisioned and signed up through the services."""
-    services = build_services(api_settings(urls), citus_db, Metrics())
+    services = services_for(citus_db)
     tenants = []
     for name in ("a", "b"):
         tenant, apps = await services.tenant_admin.ensure_tenant(

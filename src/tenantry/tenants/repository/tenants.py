@@ -98,17 +98,25 @@ async def search(
 
 
 async def set_status(tx: Transaction, tenant_id: UUID, status: str, *, grace_days: int = 0) -> None:
-    await tx.execute(
-        """UPDATE tenantry.tenants SET status = %(status)s, updated_at = now(),
-                  deprovisioned_at = CASE WHEN %(status)s = 'deprovisioned' THEN now()
-                                          ELSE deprovisioned_at END,
-                  purge_after = CASE WHEN %(status)s = 'deprovisioned'
-                                     THEN now() + make_interval(days => %(grace)s)
-                                     WHEN %(status)s = 'purged' THEN purge_after
-                                     ELSE NULL END
-            WHERE id = %(id)s""",
-        {"status": status, "grace": grace_days, "id": tenant_id},
-    )
+    # One statement per case: Citus takes no `now()` inside a CASE of an UPDATE.
+    if status == "deprovisioned":
+        await tx.execute(
+            """UPDATE tenantry.tenants SET status = %s, updated_at = now(),
+                      deprovisioned_at = now(), purge_after = now() + make_interval(days => %s)
+                WHERE id = %s""",
+            [status, grace_days, tenant_id],
+        )
+    elif status == "purged":
+        await tx.execute(
+            "UPDATE tenantry.tenants SET status = %s, updated_at = now() WHERE id = %s",
+            [status, tenant_id],
+        )
+    else:
+        await tx.execute(
+            """UPDATE tenantry.tenants SET status = %s, updated_at = now(), purge_after = NULL
+                WHERE id = %s""",
+            [status, tenant_id],
+        )
 
 
 async def add_lifecycle_event(
