@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from tenantry.kit.context import TenantContext
+from tests.support.wiring import FIXTURES
 
 if TYPE_CHECKING:
     from uuid import UUID
 
     import psycopg
+
+    from tenantry.services import Services
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,30 @@ class World:
 
 
 APPS = ("thinktank", "launchboard")
+
+
+async def build_world(services: Services, slugs: tuple[str, str]) -> World:
+    """Two tenants (`slugs`) with both apps, provisioned and signed up through the services:
+    the same email in every tenant and app, four separate identities."""
+    tenants = []
+    for slug, name in zip(slugs, ("A", "B"), strict=True):
+        tenant, apps = await services.tenant_admin.ensure_tenant(
+            slug, f"Tenant {name}", "free", APPS, by=FIXTURES
+        )
+        tenants.append(tenant)
+    app_1, app_2 = (apps[slug] for slug in APPS)
+    created: dict[tuple[UUID, UUID], list[UUID]] = {}
+    for tenant in tenants:
+        for app in (app_1, app_2):
+            created[(tenant.id, app.id)] = [
+                (
+                    await services.users.add(
+                        tenant.id, app.id, email, password_hash=None, preferences={"theme": "dark"}
+                    )
+                ).id
+                for email in ("same@example.com", f"{app.slug}@{tenant.slug}.test")
+            ]
+    return World(tenants[0].id, tenants[1].id, app_1.id, app_2.id, created)
 
 
 def apply(conn: psycopg.Connection[dict], token: str) -> None:  # type: ignore[type-arg]
