@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 SILO = "silo-a"
-STEPS = ("frozen", "drained", "copied", "switched", "resident", "departed", "cleaned")
+STEPS = (
+    "precopied", "frozen", "drained", "copied", "switched", "resident", "departed", "cleaned",
+)  # fmt: skip
 
 
 class Crash(BaseException):
@@ -208,6 +210,58 @@ async def test_a_stale_router_is_refused_then_learns(
             [tenant.id],
         ).fetchone()[0]
     assert renamed > 0
+
+
+async def test_writes_made_while_the_copy_runs_move_too(
+    exported, silo: Urls, urls: Urls, control_app, control_client
+) -> None:
+    """The tenant is not frozen while its rows are copied: what it writes, changes and
+    deletes meanwhile (after the copy's snapshot) is caught up under the freeze."""
+    tenant, user = exported
+    db = control_app.state.services.db
+    app_id = control_app.state.services.apps.by_slug("thinktank").id
+    context = TenantContext(tenant.id, app_id)
+    seen: dict[str, object] = {}
+
+    async def while_copied(step: str) -> None:
+        if step != "precopied":
+            return
+        seen["write"] = await start_chat(control_client, user)  # a new row, its audit entry
+        async with db.tenant_transaction(context) as tx:
+            await tx.execute(
+                "UPDATE tenantry.app_users SET display_name = 'Renamed meanwhile'"
+                " WHERE tenant_id = %s",
+                [tenant.id],
+            )
+            gone = await tx.fetch_one(
+                "DELETE FROM ai.chat_sessions WHERE tenant_id = %s AND id = (SELECT id"
+                " FROM ai.chat_sessions WHERE tenant_id = %s ORDER BY id LIMIT 1) RETURNING id",
+                [tenant.id, tenant.id],
+            )
+        seen["deleted"] = gone
+        seen["names"] = names_in(urls)
+
+    def names_in(where: Urls) -> set[tuple[object, object]]:
+        with psycopg.connect(where.admin) as conn:
+            return set(conn.execute(
+                "SELECT id, display_name FROM tenantry.app_users WHERE tenant_id = %s",
+                [tenant.id],
+            ).fetchall())  # fmt: skip
+
+    await TenantMoves(db, checkpoint=while_copied).move(tenant.slug, SILO, by=FIXTURES)
+    assert seen["write"] == 201
+    assert seen["deleted"] is not None
+    assert names_in(silo) == seen["names"]
+    assert "Renamed meanwhile" in {name for _, name in seen["names"]}
+    with psycopg.connect(silo.admin) as conn:
+        deleted = conn.execute(
+            "SELECT count(*) FROM ai.chat_sessions WHERE id = %s", [seen["deleted"]["id"]]
+        ).fetchone()
+    assert deleted == (0,)
+    assert total(counts(urls, tenant)) == 0
+    # The audit chain carried on across the two copies and still verifies where it lives.
+    [chain] = [c async for c in control_app.state.services.audit.verify(tenant.slug)]
+    assert chain.ok, chain.problem
 
 
 async def test_a_frozen_tenant_answers_reads_and_refuses_writes(

@@ -1,16 +1,20 @@
-"""Moving a tenant between placements: freeze, drain, copy, verify, switch, clean up.
+"""Moving a tenant between placements: copy, freeze, drain, catch up, verify, switch, clean up.
 
-1. **Freeze.** The move is journaled in the home database, then the source marks the tenant
-   `frozen`: its residency guard refuses writes (503 `tenant_moving`), reads go on.
-2. **Drain.** Every transaction open in the source when the freeze committed is waited out (as
+1. **Copy.** The move is journaled in the home database. One snapshot of the source, one
+   transaction in the target: the tenant's row (`arriving`), then each table parents first,
+   the audit trail with its seq, times and hashes. The tenant keeps working meanwhile.
+2. **Freeze.** The source marks the tenant `frozen`: its residency guard refuses writes (503
+   `tenant_moving`), reads go on. The write pause starts here, not before the copy.
+3. **Drain.** Every transaction open in the source when the freeze committed is waited out (as
    CREATE INDEX CONCURRENTLY waits), so no write that saw the tenant resident is still coming.
-3. **Copy and verify.** One snapshot of the source, one transaction in the target: the tenant's
-   row (`arriving`), then each table parents first, the audit trail with its seq, times and
-   hashes. Before that transaction commits, each table's row count and checksum (a sum of
-   per-row hashes) in the target must equal the source's.
-4. **Switch.** One home transaction records the new placement and journals `switched`: the
+4. **Catch up and verify.** A second snapshot, one more target transaction: the rows written
+   after the first snapshot (by transactions it did not see: their `xmin`) go in again,
+   replacing their earlier copy; in a table whose rows still differ, the rows the source no
+   longer has are deleted. Before that transaction commits, each table's row count and
+   checksum (a sum of per-row hashes) in the target must equal the source's.
+5. **Switch.** One home transaction records the new placement and journals `switched`: the
    point of no return. Every process is told to route the tenant anew.
-5. **Finish.** The target makes the tenant `resident`, the source `departed`; the source's
+6. **Finish.** The target makes the tenant `resident`, the source `departed`; the source's
    copy is deleted, children first, and the journal entry ends.
 
 A crash anywhere leaves the journal saying what to do: before the switch the move is undone
@@ -107,12 +111,18 @@ class TenantMoves:
             await self._placements.check(placement)
         if target != SHARED:
             await self._placements.sync(target)
-        await self._freeze(tenant.id, source, target)
-        frozen = time.monotonic()
+        # The journal's first step, `frozen`, means "before the switch": undone on recovery.
+        async with self._db.platform_transaction() as tx:
+            await registry.begin_move(tx, tenant.id, source, target)
         try:
+            copied, since = await self._copy(tenant.id, source, target)
+            await self._checkpoint("precopied")
+            await self._freeze(tenant.id, source)
+            frozen = time.monotonic()
             await self._drain(source)
             await self._checkpoint("drained")
-            copied, tables = await self._copy(tenant.id, source, target)
+            caught_up, tables = await self._catch_up(tenant.id, source, target, since)
+            copied += caught_up
             await self._checkpoint("copied")
         except Exception as exc:
             await self._undo(tenant.id, source, target)
@@ -149,14 +159,9 @@ class TenantMoves:
         await self._undo(move.tenant_id, move.source, move.target)
         return "undone"
 
-    async def _freeze(self, tenant_id: UUID, source: str, target: str) -> None:
-        async with self._db.platform_transaction() as tx:
-            await registry.begin_move(tx, tenant_id, source, target)
-            if source == SHARED:
-                await registry.set_residency(tx, tenant_id, "frozen")
-        if source != SHARED:
-            async with self._db.platform_transaction(placement=source) as tx:
-                await registry.set_residency(tx, tenant_id, "frozen")
+    async def _freeze(self, tenant_id: UUID, source: str) -> None:
+        async with self._db.platform_transaction(placement=source) as tx:
+            await registry.set_residency(tx, tenant_id, "frozen")
         await self._checkpoint("frozen")
 
     async def _drain(self, source: str) -> None:
@@ -174,38 +179,65 @@ class TenantMoves:
                 )
             await asyncio.sleep(0.05)
 
-    async def _copy(self, tenant_id: UUID, source: str, target: str) -> tuple[int, int]:
-        """The tenant's rows from a snapshot of the source into one target transaction,
-        verified table by table before it commits."""
+    async def _copy(self, tenant_id: UUID, source: str, target: str) -> tuple[int, str]:
+        """The tenant's rows from a snapshot of the source into one target transaction: how
+        many, and the snapshot (what was written after it is copied again frozen)."""
         copied = 0
         async with (
             self._db.platform_transaction(placement=source, snapshot=True) as src,
             self._db.platform_transaction(placement=target) as dst,
         ):
-            tables = await rows.tenant_tables(src)
+            since = await rows.snapshot(src)
             await registry.as_replica(dst)
             if target == SHARED:  # the home database keeps the tenant's row as the registry
                 await registry.set_residency(dst, tenant_id, "arriving")
             async with rows.restoring_audit_trail(dst, {}):
-                for table in tables:
+                for table in await rows.tenant_tables(src):
                     if table.qualified == TENANTS and target == SHARED:
                         continue
                     copied += await _copy_table(src, dst, table, tenant_id, target)
                     if table.qualified == TENANTS:  # its rows may follow, by the move only
                         await registry.set_residency(dst, tenant_id, "arriving")
-            for table in tables:
-                if table.qualified == TENANTS:
+        return copied, since
+
+    async def _catch_up(
+        self, tenant_id: UUID, source: str, target: str, since: str
+    ) -> tuple[int, int]:
+        """What was written after the copy's snapshot, in one target transaction, verified
+        table by table before it commits: rows copied again, and the table count."""
+        copied = 0
+        async with (
+            self._db.platform_transaction(placement=source, snapshot=True) as src,
+            self._db.platform_transaction(placement=target) as dst,
+        ):
+            tables = [
+                table
+                for table in await rows.tenant_tables(src)
+                if not (table.qualified == TENANTS and target == SHARED)
+            ]
+            await registry.as_replica(dst)
+            async with rows.restoring_audit_trail(dst, {}):
+                await rows.continue_audit_trail(dst, tenant_id)
+                for table in tables:
+                    copied += await _copy_table(src, dst, table, tenant_id, target, since=since)
+            # Rows deleted since, children first (an append-only table has none to delete;
+            # its verification below fails the move if its rows went some other way).
+            for table in reversed(tables):
+                if table.qualified == TENANTS or not table.mutable:
                     continue
                 await src.renew(RENEW_SECONDS)
                 await dst.renew(RENEW_SECONDS)
-                here, there = (
-                    await registry.digest(src, table, tenant_id),
-                    await registry.digest(dst, table, tenant_id),
-                )
-                if here != there:
-                    name = ".".join(table.qualified)
+                if await _digests(src, dst, table, tenant_id) is not None:
+                    await rows.delete_missing(
+                        dst, table, tenant_id, await rows.keys(src, table, tenant_id)
+                    )
+            for table in tables:
+                if table.qualified != TENANTS and (
+                    differ := await _digests(src, dst, table, tenant_id)
+                ):
                     raise MoveFailed(
-                        f"{name}: {there[0]} rows copied of {here[0]}, or their checksums differ"
+                        f"{'.'.join(table.qualified)}: {differ[1][0]} rows copied of"
+                        f" {differ[0][0]}, or their checksums differ"
                     )
         return copied, len(tables)
 
@@ -285,12 +317,31 @@ class TenantMoves:
                 await registry.delete_tenant_row(tx, tenant_id)
 
 
+async def _digests(
+    src: Transaction, dst: Transaction, table: rows.Table, tenant_id: UUID
+) -> tuple[tuple[int, str], tuple[int, str]] | None:
+    """Both sides' (count, checksum) of the tenant's rows of `table` when they differ."""
+    here = await registry.digest(src, table, tenant_id)
+    there = await registry.digest(dst, table, tenant_id)
+    return None if here == there else (here, there)
+
+
 async def _copy_table(
-    src: Transaction, dst: Transaction, table: rows.Table, tenant_id: UUID, target: str
+    src: Transaction,
+    dst: Transaction,
+    table: rows.Table,
+    tenant_id: UUID,
+    target: str,
+    *,
+    since: str | None = None,
 ) -> int:
+    """The tenant's rows of `table`, in batches; `since`: only those written after that
+    snapshot, each replacing its earlier copy."""
+    # Rows of an append-only table are never rewritten: written after, they are new.
+    write = rows.upsert_rows if since is not None and table.mutable else rows.insert_rows
     batch: list[str] = []
     copied = 0
-    async for line in rows.stream_rows(src, table, tenant_id):
+    async for line in rows.stream_rows(src, table, tenant_id, changed_since=since):
         if table.qualified == TENANTS:  # the silo's view: arriving, living there
             row = json.loads(line)
             row.update(placement=target)
@@ -299,11 +350,11 @@ async def _copy_table(
             batch.append(line)
         if len(batch) == BATCH_ROWS:
             await dst.renew(RENEW_SECONDS)
-            copied += await rows.insert_rows(dst, table, batch, tenant_id)
+            copied += await write(dst, table, batch, tenant_id)
             batch = []
     if batch:
         await dst.renew(RENEW_SECONDS)
-        copied += await rows.insert_rows(dst, table, batch, tenant_id)
+        copied += await write(dst, table, batch, tenant_id)
     return copied
 
 

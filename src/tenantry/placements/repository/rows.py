@@ -136,26 +136,53 @@ def tenant_column(table: Table) -> sql.Identifier:
     return sql.Identifier("id" if table.qualified == TENANTS else "tenant_id")
 
 
-def _rows(table: Table) -> sql.Composed:
-    """The tenant's rows of `table`, its own columns only, in key order."""
-    return sql.SQL("SELECT {columns} FROM {table} WHERE {tenant} = %s ORDER BY {key}").format(
+# A row is newer than a snapshot when the transaction that wrote it (its xmin) had not begun
+# by then (at or past the snapshot's xmax) or was still running (in its xip list). Row headers
+# carry 32-bit ids: compared by age, which holds across wraparound; frozen rows are oldest.
+_WRITTEN_AFTER = sql.SQL(
+    " AND (age(xmin) <= age((pg_snapshot_xmax(%s::pg_snapshot)::text::bigint %% 4294967296)"
+    "::text::xid) OR xmin = ANY (ARRAY(SELECT (x::text::bigint %% 4294967296)::text::xid"
+    " FROM pg_snapshot_xip(%s::pg_snapshot) x)))"
+)
+
+
+def _rows(table: Table, *, changed: bool = False) -> sql.Composed:
+    """The tenant's rows of `table`, its own columns only, in key order; `changed`: only
+    those written after a snapshot (two more parameters, the snapshot each time)."""
+    return sql.SQL(
+        "SELECT {columns} FROM {table} WHERE {tenant} = %s{changed} ORDER BY {key}"
+    ).format(
         columns=sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table=sql.Identifier(*table.qualified),
         tenant=tenant_column(table),
+        changed=_WRITTEN_AFTER if changed else sql.SQL(""),
         key=sql.SQL(", ").join(map(sql.Identifier, table.key or table.column_names)),
     )
 
 
-async def stream_rows(tx: Transaction, table: Table, tenant_id: UUID) -> AsyncIterator[str]:
-    """Each of the tenant's rows as one line of JSON, in key order."""
-    query = sql.SQL("SELECT row_to_json(r)::text AS line FROM ({rows}) r").format(rows=_rows(table))
+async def stream_rows(
+    tx: Transaction, table: Table, tenant_id: UUID, *, changed_since: str | None = None
+) -> AsyncIterator[str]:
+    """Each of the tenant's rows as one line of JSON, in key order; `changed_since`: only the
+    rows written by transactions a snapshot (`snapshot`) did not see."""
+    query = sql.SQL("SELECT row_to_json(r)::text AS line FROM ({rows}) r").format(
+        rows=_rows(table, changed=changed_since is not None)
+    )
+    params: list[Any] = [tenant_id] if changed_since is None else [tenant_id, *[changed_since] * 2]
     conn = await tx.connection()
     # A server-side cursor fetched in batches: single-row mode costs a result per row.
     async with conn.cursor(name="tenantry_rows") as cursor:
         cursor.itersize = 2_000
-        await cursor.execute(query, [tenant_id])
+        await cursor.execute(query, params)
         async for row in cursor:
             yield row["line"]
+
+
+async def snapshot(tx: Transaction) -> str:
+    """The transaction's snapshot, to find later what was written after it."""
+    row = await tx.fetch_one("SELECT pg_current_snapshot()::text AS snapshot")
+    assert row is not None
+    return str(row["snapshot"])
 
 
 async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id: UUID) -> int:
@@ -169,6 +196,68 @@ async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id
     ).format(table=sql.Identifier(*table.qualified), columns=columns, tenant=tenant_column(table))
     cursor = await tx.execute(query, ["[" + ",".join(lines) + "]", tenant_id])
     return cursor.rowcount
+
+
+async def upsert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id: UUID) -> int:
+    """As `insert_rows`, a row already there (by primary key) taking the new values."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+    others = [name for name in table.column_names if name not in table.key]
+    conflict = (
+        sql.SQL("DO UPDATE SET ")
+        + sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name)) for name in others
+        )
+        if others
+        else sql.SQL("DO NOTHING")
+    )
+    query = sql.SQL(
+        "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
+        " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) r"
+        " WHERE r.{tenant} = %s ON CONFLICT ({key}) {conflict}"
+    ).format(
+        table=sql.Identifier(*table.qualified),
+        columns=columns,
+        tenant=tenant_column(table),
+        key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
+        conflict=conflict,
+    )
+    cursor = await tx.execute(query, ["[" + ",".join(lines) + "]", tenant_id])
+    return cursor.rowcount
+
+
+async def keys(tx: Transaction, table: Table, tenant_id: UUID) -> str:
+    """The primary keys of the tenant's rows of `table`, as one JSON array of objects."""
+    query = sql.SQL(
+        "SELECT coalesce(json_agg(k), '[]')::text AS keys"
+        " FROM (SELECT {key} FROM {table} WHERE {tenant} = %s) k"
+    ).format(
+        key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
+        table=sql.Identifier(*table.qualified),
+        tenant=tenant_column(table),
+    )
+    row = await tx.fetch_one(query, [tenant_id])
+    assert row is not None
+    return str(row["keys"])
+
+
+async def delete_missing(tx: Transaction, table: Table, tenant_id: UUID, present: str) -> int:
+    """Delete the tenant's rows whose key is not among `present` (a `keys` array)."""
+    key = sql.SQL(", ").join(map(sql.Identifier, table.key))
+    query = sql.SQL(
+        "DELETE FROM {table} WHERE {tenant} = %s AND ({key}) NOT IN"
+        " (SELECT {key} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb))"
+    ).format(table=sql.Identifier(*table.qualified), tenant=tenant_column(table), key=key)
+    return (await tx.execute(query, [tenant_id, present])).rowcount
+
+
+async def continue_audit_trail(tx: Transaction, tenant_id: UUID) -> None:
+    """Audit entries restored next follow the newest one already restored here (in an
+    earlier transaction: `restoring_audit_trail` keeps that only within its own)."""
+    await tx.execute(
+        "SELECT set_config('tenantry.audit_restore_prev', coalesce((SELECT encode(hash, 'hex')"
+        " FROM tenantry.audit_log WHERE tenant_id = %s ORDER BY seq DESC LIMIT 1), ''), true)",
+        [tenant_id],
+    )
 
 
 @asynccontextmanager
