@@ -220,21 +220,19 @@ class TenantMoves:
                 await rows.continue_audit_trail(dst, tenant_id)
                 for table in tables:
                     copied += await _copy_table(src, dst, table, tenant_id, target, since=since)
-            # Rows deleted since, children first (an append-only table has none to delete;
-            # its verification below fails the move if its rows went some other way).
+            # Then table by table, children first: the rows deleted since go (an append-only
+            # table has none to delete), and both sides must agree.
             for table in reversed(tables):
-                if table.qualified == TENANTS or not table.mutable:
+                if table.qualified == TENANTS:  # its `placement` differs by design
                     continue
                 await src.renew(RENEW_SECONDS)
                 await dst.renew(RENEW_SECONDS)
-                if await _digests(src, dst, table, tenant_id) is not None:
-                    await rows.delete_missing(
-                        dst, table, tenant_id, await rows.keys(src, table, tenant_id)
-                    )
-            for table in tables:
-                if table.qualified != TENANTS and (
-                    differ := await _digests(src, dst, table, tenant_id)
-                ):
+                differ = await _digests(src, dst, table, tenant_id)
+                if differ and table.mutable:
+                    present = await rows.keys(src, table, tenant_id)
+                    await rows.delete_missing(dst, table, tenant_id, present)
+                    differ = await _digests(src, dst, table, tenant_id)
+                if differ:
                     raise MoveFailed(
                         f"{'.'.join(table.qualified)}: {differ[1][0]} rows copied of"
                         f" {differ[0][0]}, or their checksums differ"
