@@ -9,6 +9,8 @@ request could.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -20,11 +22,13 @@ from tenantry.kit.context import TenantContext
 from tenantry.kit.db import Database
 from tenantry.kit.errors import ConfigurationError
 from tenantry.placements.moves import MoveFailed, TenantMoves
+from tenantry.workloads.costs import service as costs
+from tenantry.workloads.costs.models import NewCostEvent
 from tests.isolation.world import World
 from tests.support.citus import citus_url
 from tests.support.cli import tenantry
 from tests.support.database import ROLES, signer_for
-from tests.support.wiring import FIXTURES
+from tests.support.wiring import FIXTURES, services_for
 
 URL = citus_url()
 
@@ -34,6 +38,7 @@ pytestmark = [
         URL is None, reason="no Citus cluster: run `make citus` or set TENANTRY_CITUS_URL"
     ),
 ]
+WORKSPACE = "thinktank.workspace.created"
 USERS = "SELECT tenant_id, app_id, email FROM tenantry.app_users ORDER BY email"
 
 
@@ -207,3 +212,38 @@ def test_distribute_refuses_a_database_without_citus() -> None:
 
     with pytest.raises(ConfigurationError, match="no citus extension"):
         service.distribute(server_url(), ROLES)
+
+
+async def test_the_per_row_trigger_variants_fan_out_roll_up_and_chain(
+    db: Database, world: World
+) -> None:
+    """The statement triggers Citus cannot run became per-row ones: an event still fans out to
+    the tenant's subscribers (only its own), cost events still roll up, and the audit chain
+    still verifies, all written on the workers."""
+    services = services_for(db)
+    await services.apps.reload()
+    thinktank = services.apps.by_slug("thinktank").id
+    await services.outbox.subscribe(world.tenant_a, world.app_2, "indexer", ["thinktank.*"])
+    await services.outbox.subscribe(world.tenant_b, world.app_2, "indexer", ["thinktank.*"])
+    event = await services.outbox.publish(
+        world.tenant_a, thinktank, WORKSPACE, {"workspace_id": str(thinktank)}, key="w-1"
+    )
+    context = world.context(world.tenant_a, world.app_1)
+    async with services.db.tenant_transaction(context) as tx:
+        await costs.record(
+            services.db, tx, world.tenant_a, world.app_1,
+            [NewCostEvent("llm", Decimal("0.25")), NewCostEvent("llm", Decimal("0.50"))],
+        )  # fmt: skip
+    async with services.db.platform_transaction() as tx:
+        deliveries = await tx.fetch_all(
+            "SELECT tenant_id, consumer FROM tenantry.event_deliveries WHERE event_id = %s",
+            [event.id],
+        )
+        summaries = await tx.fetch_all(
+            "SELECT events, cost_usd FROM ai.cost_daily_summaries WHERE tenant_id = %s",
+            [world.tenant_a],
+        )
+    assert [(d["tenant_id"], d["consumer"]) for d in deliveries] == [(world.tenant_a, "indexer")]
+    assert [(s["events"], s["cost_usd"]) for s in summaries] == [(2, Decimal("0.75"))]
+    [chain] = [c async for c in services.audit.verify("citus-a")]
+    assert chain.ok, chain.problem

@@ -241,6 +241,29 @@ WRITTEN_OUT = {
                                AND starts_with(NEW.type, left(p.pattern, -1))));
         PERFORM pg_notify('tenantry_events', '');
         RETURN NULL;""",
+    # Citus also takes no function call in the DO UPDATE SET of an insert on a distributed
+    # table: `updated_at` comes from the inserted row's default instead of `now()`.
+    "ai.roll_up_cost_events": """
+        INSERT INTO ai.cost_daily_summaries AS d
+               (tenant_id, app_id, day, service, events, input_tokens, output_tokens, units,
+                cost_usd)
+        VALUES (NEW.tenant_id, NEW.app_id, (NEW.occurred_at AT TIME ZONE 'UTC')::date,
+                NEW.service, 1, NEW.input_tokens, NEW.output_tokens, NEW.units, NEW.cost_usd)
+        ON CONFLICT (tenant_id, app_id, day, service) DO UPDATE
+           SET events = d.events + excluded.events,
+               input_tokens = d.input_tokens + excluded.input_tokens,
+               output_tokens = d.output_tokens + excluded.output_tokens,
+               units = d.units + excluded.units,
+               cost_usd = d.cost_usd + excluded.cost_usd,
+               updated_at = excluded.updated_at;
+        INSERT INTO ai.cost_monthly_totals AS m (tenant_id, period, events, cost_usd)
+        VALUES (NEW.tenant_id, date_trunc('month', NEW.occurred_at AT TIME ZONE 'UTC')::date,
+                1, NEW.cost_usd)
+        ON CONFLICT (tenant_id, period) DO UPDATE
+           SET events = m.events + excluded.events,
+               cost_usd = m.cost_usd + excluded.cost_usd,
+               updated_at = excluded.updated_at;
+        RETURN NULL;""",
 }
 _BODY = re.compile(r"(AS \$function\$\s*BEGIN).*(END\s*\$function\$)", re.DOTALL)
 
