@@ -104,11 +104,13 @@ def schema_drift(admin_url: str, server_url: str, roles: Roles) -> list[Problem]
 
 CONSISTENCY = {
     "tenant_without_admin": (
+        # Set differences, not correlated sub-queries: Citus plans these across its tables.
         """SELECT t.slug AS subject, 'active tenant with no user in the admin app' AS detail
              FROM tenantry.tenants t
-            WHERE t.status = 'active' AND NOT EXISTS (
-                  SELECT 1 FROM tenantry.app_users u JOIN tenantry.apps a ON a.id = u.app_id
-                   WHERE u.tenant_id = t.id AND a.slug = 'admin')""",
+            WHERE t.id IN (SELECT id FROM tenantry.tenants WHERE status = 'active'
+                           EXCEPT
+                           SELECT u.tenant_id FROM tenantry.app_users u
+                             JOIN tenantry.apps a ON a.id = u.app_id WHERE a.slug = 'admin')""",
         "warning",
     ),
     "app_enabled_but_unavailable": (
@@ -120,9 +122,11 @@ CONSISTENCY = {
     "orphan_domain_claim": (
         """SELECT c.domain AS subject, 'claimed but not a verified domain of its tenant' AS detail
              FROM tenantry_private.domain_claims c
-            WHERE NOT EXISTS (SELECT 1 FROM tenantry.tenant_domains d
-                               WHERE d.tenant_id = c.tenant_id AND d.domain = c.domain
-                                 AND d.verified_at IS NOT NULL)""",
+            WHERE (c.tenant_id, c.domain) IN (
+                  SELECT tenant_id, domain FROM tenantry_private.domain_claims
+                  EXCEPT
+                  SELECT d.tenant_id, d.domain FROM tenantry.tenant_domains d
+                   WHERE d.verified_at IS NOT NULL)""",
         "error",
     ),
     "unclaimed_verified_domain": (
