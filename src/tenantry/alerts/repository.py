@@ -30,40 +30,48 @@ async def count_event(
     Resolving an alert closes its window early: later events of the same fixed window count
     into a fresh row that starts at the resolution, so a new burst raises a new alert. Every
     event derives the same key from the newest row of the window, so the guarantee holds."""
+    # The window first, then the upsert with plain values: Citus takes no sub-query in an
+    # INSERT's values and no function call in its DO UPDATE (`now()` is the transaction's
+    # start either way).
+    window = await tx.fetch_one(
+        """SELECT now() AS now, coalesce(
+                      (SELECT CASE WHEN r.status = 'resolved' THEN r.resolved_at
+                                   ELSE r.window_start END
+                         FROM tenantry.alerts r
+                        WHERE r.tenant_id = %(tenant)s AND r.rule = %(rule)s
+                          AND r.source = %(source)s AND r.window_start >= bin.start
+                        ORDER BY r.window_start DESC
+                        LIMIT 1),
+                      bin.start) AS start
+             FROM (SELECT date_bin(make_interval(secs => %(window)s), now(),
+                                   timestamptz 'epoch') AS start) bin""",
+        {"tenant": tenant_id, "rule": rule.key, "source": source, "window": rule.window_seconds},
+    )
+    assert window is not None
     row = await tx.fetch_one(
         """INSERT INTO tenantry.alerts AS a
                (tenant_id, id, rule, source, window_start, threshold, severity, last_kind,
                 raised_at)
-           VALUES (%(tenant)s, %(id)s, %(rule)s, %(source)s,
-                   (SELECT coalesce(
-                               (SELECT CASE WHEN r.status = 'resolved' THEN r.resolved_at
-                                            ELSE r.window_start END
-                                  FROM tenantry.alerts r
-                                 WHERE r.tenant_id = %(tenant)s AND r.rule = %(rule)s
-                                   AND r.source = %(source)s AND r.window_start >= bin.start
-                                 ORDER BY r.window_start DESC
-                                 LIMIT 1),
-                               bin.start)
-                      FROM (SELECT date_bin(make_interval(secs => %(window)s), now(),
-                                            timestamptz 'epoch') AS start) bin),
-                   %(threshold)s, %(severity)s, %(kind)s,
-                   CASE WHEN %(threshold)s <= 1 THEN now() END)
+           VALUES (%(tenant)s, %(id)s, %(rule)s, %(source)s, %(start)s, %(threshold)s,
+                   %(severity)s, %(kind)s, %(raised)s)
            ON CONFLICT (tenant_id, rule, source, window_start) DO UPDATE
               SET occurrences = a.occurrences + 1,
                   last_kind = excluded.last_kind,
-                  last_event_at = now(),
+                  last_event_at = %(now)s,
                   raised_at = coalesce(a.raised_at,
-                      CASE WHEN a.occurrences + 1 >= a.threshold THEN now() END)
+                      CASE WHEN a.occurrences + 1 >= a.threshold THEN %(now)s::timestamptz END)
            RETURNING a.id, a.occurrences, a.threshold""",
         {
             "tenant": tenant_id,
             "id": uuid7(),
             "rule": rule.key,
             "source": source,
-            "window": rule.window_seconds,
+            "start": window["start"],
             "threshold": rule.threshold,
             "severity": rule.severity,
             "kind": kind,
+            "now": window["now"],
+            "raised": window["now"] if rule.threshold <= 1 else None,
         },
     )
     if row is None:  # an upsert always returns its row

@@ -47,9 +47,12 @@ async def replace_recovery_codes(tx: Transaction, user: AppUser, hashes: list[by
         [user.tenant_id, user.app_id, user.id],
     )
     await tx.execute(
+        # RETURNING: Citus then inserts through its intermediate results, where it would
+        # otherwise COPY into the shard, which row-level security refuses.
         """INSERT INTO tenantry.mfa_recovery_codes (tenant_id, app_id, id, app_user_id, code_hash)
            SELECT %s, %s, c.id, %s, c.code_hash
-             FROM unnest(%s::uuid[], %s::bytea[]) AS c(id, code_hash)""",
+             FROM unnest(%s::uuid[], %s::bytea[]) AS c(id, code_hash)
+           RETURNING id""",
         [user.tenant_id, user.app_id, user.id, [uuid7() for _ in hashes], hashes],
     )
 
