@@ -237,6 +237,14 @@ async def test_the_per_row_trigger_variants_fan_out_roll_up_and_chain(
         world.tenant_a, thinktank, WORKSPACE, {"workspace_id": str(thinktank)}, key="w-1"
     )
     context = world.context(world.tenant_a, world.app_1)
+    batch = [(WORKSPACE, {"workspace_id": str(thinktank)}, f"w-{n}") for n in (2, 3)]
+    async with services.db.tenant_transaction(context) as tx:
+        assert (
+            await services.outbox.publish_many_in(
+                tx, tenant_id=world.tenant_a, app_id=thinktank, events=batch
+            )
+            == 2
+        )
     async with services.db.tenant_transaction(context) as tx:
         await costs.record(
             services.db, tx, world.tenant_a, world.app_1,
@@ -247,11 +255,17 @@ async def test_the_per_row_trigger_variants_fan_out_roll_up_and_chain(
             "SELECT tenant_id, consumer FROM tenantry.event_deliveries WHERE event_id = %s",
             [event.id],
         )
+        fanned = await tx.fetch_one(
+            "SELECT count(*) AS n FROM tenantry.event_deliveries WHERE tenant_id = %s",
+            [world.tenant_a],
+        )
         summaries = await tx.fetch_all(
             "SELECT events, cost_usd FROM ai.cost_daily_summaries WHERE tenant_id = %s",
             [world.tenant_a],
         )
     assert [(d["tenant_id"], d["consumer"]) for d in deliveries] == [(world.tenant_a, "indexer")]
+    assert fanned is not None
+    assert fanned["n"] == 3  # the batch's two too
     assert [(s["events"], s["cost_usd"]) for s in summaries] == [(2, Decimal("0.75"))]
     [chain] = [c async for c in services.audit.verify("citus-a")]
     assert chain.ok, chain.problem

@@ -133,12 +133,13 @@ async def insert_chunks(
     embeddings: Sequence[Sequence[float]] | None,
 ) -> None:
     """All of a document's chunks in one statement (ordinals from 0), with their embeddings
-    where the table has the column."""
+    where the table has the column. (RETURNING keeps Citus from a COPY into the shard, which
+    row-level security refuses.)"""
     if embeddings is None:
         await tx.execute(
             "INSERT INTO ai.knowledge_chunks (tenant_id, app_id, document_id, ordinal, content)"
             " SELECT %s, %s, %s, c.n - 1, c.content"
-            " FROM unnest(%s::text[]) WITH ORDINALITY AS c(content, n)",
+            " FROM unnest(%s::text[]) WITH ORDINALITY AS c(content, n) RETURNING ordinal",
             [tenant_id, app_id, document_id, list(contents)],
         )
         return
@@ -146,7 +147,8 @@ async def insert_chunks(
         "INSERT INTO ai.knowledge_chunks"
         " (tenant_id, app_id, document_id, ordinal, content, embedding)"
         " SELECT %s, %s, %s, c.n - 1, c.content, c.embedding::vector"
-        " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS c(content, embedding, n)",
+        " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS c(content, embedding, n)"
+        " RETURNING ordinal",
         [tenant_id, app_id, document_id, list(contents), [vector_literal(e) for e in embeddings]],
     )
 
