@@ -26,8 +26,7 @@ SELECT
   (SELECT row_to_json(r) FROM (
       SELECT coalesce(ta.pinned_version, a.latest_version) AS version, ta.config
         FROM tenantry.tenant_apps ta JOIN tenantry.apps a ON a.id = ta.app_id
-       WHERE (ta.tenant_id, ta.app_id) = (SELECT s.tenant_id, s.app_id
-                                            FROM tenantry.current_scope s)) r) AS app_registry,
+       WHERE ta.tenant_id = %s AND ta.app_id = %s) r) AS app_registry,
   (SELECT coalesce(jsonb_agg(jsonb_build_object(
             'key', f.key, 'default', f.default_value, 'status', f.status,
             'overrides', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -55,7 +54,7 @@ async def load(db: Database, context: TenantContext, checks: list[Requirement]) 
         context,
         CONTEXT_SQL,
         [
-            *(tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app),
+            *(tenant, app, context.app_user_id, tenant, tenant, tenant, tenant, app, tenant, app),
             *privileges,
             *(tenant, app),
         ],
