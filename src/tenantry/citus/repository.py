@@ -44,7 +44,7 @@ SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
 
 
 def run(conn: psycopg.Connection[Any], statements: list[str]) -> None:
-    """Statements the isolation engine generated (`kit.isolation.citus_sql`)."""
+    """Statements the isolation engine generated (`tenantry.isolation.citus_sql`)."""
     for statement in statements:
         conn.execute(statement)
 

@@ -4,7 +4,7 @@
 a Citus one, in one transaction: every tenant table distributed by `tenant_id` and co-located
 with the others (a tenant's rows of every table share a shard, so joins and foreign keys stay
 on one node), every other table a reference table on every node, the policies in their Citus
-form, each worker able to verify a context (`kit.isolation.citus_sql`). Run it again after
+form, each worker able to verify a context (`tenantry.isolation.citus_sql`). Run it again after
 each `db upgrade`: tables already distributed are left as they are.
 
 What changes on Citus: the residency guard (statement triggers reading transition tables,

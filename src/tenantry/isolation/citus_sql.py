@@ -16,7 +16,7 @@ statement's policies on the workers, inside each shard's query. So on a Citus cl
   `set_config()` is not forwarded, so a context set that way verifies nowhere but the
   coordinator and a shard's policies see none: fail closed.
 
-The Citus forms are written from the shapes `kit.isolation.ddl` generates, matched on the text
+The Citus forms are written from the shapes `tenantry.isolation.ddl` generates, matched on the text
 PostgreSQL prints back (`pg_get_expr`, whitespace folded); a policy of another shape is refused
 by name, never distributed unchecked.
 """

@@ -102,7 +102,7 @@ _EVERY_APP = f"""ARRAY(SELECT {scope_key_sql("nullif(t.p[3], '')::uuid", "a.id")
 
 def current_scope_sql(every_app: str = _EVERY_APP) -> str:
     """The verifier view; `every_app`: the cross-app reader's app keys (a Citus worker's
-    verifier gives none: `kit.isolation.citus_sql`)."""
+    verifier gives none: `tenantry.isolation.citus_sql`)."""
     return f"""
 CREATE OR REPLACE VIEW tenantry.current_scope WITH (security_barrier) AS
 SELECT nullif(t.p[3], '')::uuid AS tenant_id,

@@ -151,7 +151,7 @@ class Database:
         # Fair share of the runtime pool and per-plan statement timeouts; None: neither.
         self.governor: tenant_limits.TenantGovernor | None = None
         # A Citus coordinator: the context is set with a `SET LOCAL` Citus forwards to the
-        # workers, whose policies verify it (`kit.isolation.citus_sql`); found on open.
+        # workers, whose policies verify it (`tenantry.isolation.citus_sql`); found on open.
         self.distributed = False
 
     async def open(self) -> None:
