@@ -115,14 +115,13 @@ class TenantMoves:
         async with self._db.platform_transaction() as tx:
             await registry.begin_move(tx, tenant.id, source, target)
         try:
-            copied, since = await self._copy(tenant.id, source, target)
+            since = await self._copy(tenant.id, source, target)
             await self._checkpoint("precopied")
             await self._freeze(tenant.id, source)
             frozen = time.monotonic()
             await self._drain(source)
             await self._checkpoint("drained")
-            caught_up, tables = await self._catch_up(tenant.id, source, target, since)
-            copied += caught_up
+            moved, tables = await self._catch_up(tenant.id, source, target, since)
             await self._checkpoint("copied")
         except Exception as exc:
             await self._undo(tenant.id, source, target)
@@ -133,10 +132,10 @@ class TenantMoves:
         switched = time.monotonic()
         await self._checkpoint("switched")
         writable = await self._finish(
-            tenant.id, source, target, by=by, rows=copied, switched=switched
+            tenant.id, source, target, by=by, rows=moved, switched=switched
         )
         return MoveReport(
-            slug, source, target, copied, tables, writable - frozen, time.monotonic() - started
+            slug, source, target, moved, tables, writable - frozen, time.monotonic() - started
         )
 
     async def recover(self) -> list[tuple[str, str]]:
@@ -179,10 +178,9 @@ class TenantMoves:
                 )
             await asyncio.sleep(0.05)
 
-    async def _copy(self, tenant_id: UUID, source: str, target: str) -> tuple[int, str]:
-        """The tenant's rows from a snapshot of the source into one target transaction: how
-        many, and the snapshot (what was written after it is copied again frozen)."""
-        copied = 0
+    async def _copy(self, tenant_id: UUID, source: str, target: str) -> str:
+        """The tenant's rows from a snapshot of the source into one target transaction; the
+        snapshot (what was written after it is copied again under the freeze)."""
         async with (
             self._db.platform_transaction(placement=source, snapshot=True) as src,
             self._db.platform_transaction(placement=target) as dst,
@@ -195,17 +193,17 @@ class TenantMoves:
                 for table in await rows.tenant_tables(src):
                     if table.qualified == TENANTS and target == SHARED:
                         continue
-                    copied += await _copy_table(src, dst, table, tenant_id, target)
+                    await _copy_table(src, dst, table, tenant_id, target)
                     if table.qualified == TENANTS:  # its rows may follow, by the move only
                         await registry.set_residency(dst, tenant_id, "arriving")
-        return copied, since
+        return since
 
     async def _catch_up(
         self, tenant_id: UUID, source: str, target: str, since: str
     ) -> tuple[int, int]:
         """What was written after the copy's snapshot, in one target transaction, verified
-        table by table before it commits: rows copied again, and the table count."""
-        copied = 0
+        table by table before it commits: the tenant's rows moved, and the table count."""
+        moved = 0
         async with (
             self._db.platform_transaction(placement=source, snapshot=True) as src,
             self._db.platform_transaction(placement=target) as dst,
@@ -219,25 +217,34 @@ class TenantMoves:
             async with rows.restoring_audit_trail(dst, {}):
                 await rows.continue_audit_trail(dst, tenant_id)
                 for table in tables:
-                    copied += await _copy_table(src, dst, table, tenant_id, target, since=since)
+                    # An append-only table's rows are never rewritten: written after, new.
+                    await _copy_table(
+                        src, dst, table, tenant_id, target, since=since, replace=table.mutable
+                    )
             # Then table by table, children first: the rows deleted since go (an append-only
             # table has none to delete), and both sides must agree.
             for table in reversed(tables):
                 if table.qualified == TENANTS:  # its `placement` differs by design
+                    moved += 1
                     continue
                 await src.renew(RENEW_SECONDS)
                 await dst.renew(RENEW_SECONDS)
                 differ = await _digests(src, dst, table, tenant_id)
-                if differ and table.mutable:
+                if differ[0] != differ[1] and table.mutable:
                     present = await rows.keys(src, table, tenant_id)
                     await rows.delete_missing(dst, table, tenant_id, present)
                     differ = await _digests(src, dst, table, tenant_id)
-                if differ:
+                if differ[0] != differ[1] and table.mutable:
+                    # A row the snapshot test missed (written in a savepoint): all again.
+                    await _copy_table(src, dst, table, tenant_id, target, replace=True)
+                    differ = await _digests(src, dst, table, tenant_id)
+                if differ[0] != differ[1]:
                     raise MoveFailed(
                         f"{'.'.join(table.qualified)}: {differ[1][0]} rows copied of"
                         f" {differ[0][0]}, or their checksums differ"
                     )
-        return copied, len(tables)
+                moved += differ[0][0]
+        return moved, len(tables)
 
     async def _switch(self, tenant_id: UUID, target: str) -> None:
         async with self._db.platform_transaction() as tx:
@@ -317,11 +324,12 @@ class TenantMoves:
 
 async def _digests(
     src: Transaction, dst: Transaction, table: rows.Table, tenant_id: UUID
-) -> tuple[tuple[int, str], tuple[int, str]] | None:
-    """Both sides' (count, checksum) of the tenant's rows of `table` when they differ."""
-    here = await registry.digest(src, table, tenant_id)
-    there = await registry.digest(dst, table, tenant_id)
-    return None if here == there else (here, there)
+) -> tuple[tuple[int, str], tuple[int, str]]:
+    """Both sides' (count, checksum) of the tenant's rows of `table`."""
+    return (
+        await registry.digest(src, table, tenant_id),
+        await registry.digest(dst, table, tenant_id),
+    )
 
 
 async def _copy_table(
@@ -332,13 +340,12 @@ async def _copy_table(
     target: str,
     *,
     since: str | None = None,
-) -> int:
+    replace: bool = False,
+) -> None:
     """The tenant's rows of `table`, in batches; `since`: only those written after that
-    snapshot, each replacing its earlier copy."""
-    # Rows of an append-only table are never rewritten: written after, they are new.
-    write = rows.upsert_rows if since is not None and table.mutable else rows.insert_rows
+    snapshot; `replace`: each replacing its earlier copy."""
+    write = rows.upsert_rows if replace else rows.insert_rows
     batch: list[str] = []
-    copied = 0
     async for line in rows.stream_rows(src, table, tenant_id, changed_since=since):
         if table.qualified == TENANTS:  # the silo's view: arriving, living there
             row = json.loads(line)
@@ -348,12 +355,11 @@ async def _copy_table(
             batch.append(line)
         if len(batch) == BATCH_ROWS:
             await dst.renew(RENEW_SECONDS)
-            copied += await write(dst, table, batch, tenant_id)
+            await write(dst, table, batch, tenant_id)
             batch = []
     if batch:
         await dst.renew(RENEW_SECONDS)
-        copied += await write(dst, table, batch, tenant_id)
-    return copied
+        await write(dst, table, batch, tenant_id)
 
 
 async def _record(

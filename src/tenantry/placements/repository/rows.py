@@ -140,14 +140,12 @@ def tenant_column(table: Table) -> sql.Identifier:
 # by then (at or past the snapshot's xmax) or was still running (in its xip list). Row headers
 # carry 32-bit ids: compared by age, which holds across wraparound; frozen rows are oldest.
 # The xip list names top-level transactions only: a row written in a savepoint of one of them
-# has an id of its own. Where copying a row again is harmless (`upsert_rows`), every row from
-# the snapshot's xmin on is taken instead, which covers those; in an append-only table such a
-# row is missed and the verification fails the move (undone, to be tried again).
-_WRITTEN_AFTER = """ AND (age(xmin) <= age((pg_snapshot_{bound}(%s::pg_snapshot)::text::bigint
-    %% 4294967296)::text::xid) OR xmin = ANY (ARRAY(SELECT (x::text::bigint
-    %% 4294967296)::text::xid FROM pg_snapshot_xip(%s::pg_snapshot) x)))"""
-_AFTER_XMAX = sql.SQL(_WRITTEN_AFTER.format(bound="xmax"))
-_FROM_XMIN = sql.SQL(_WRITTEN_AFTER.format(bound="xmin"))
+# has an id of its own and is not found here (the move then copies that table whole again).
+_WRITTEN_AFTER = sql.SQL(
+    " AND (age(xmin) <= age((pg_snapshot_xmax(%s::pg_snapshot)::text::bigint"
+    " %% 4294967296)::text::xid) OR xmin = ANY (ARRAY(SELECT (x::text::bigint"
+    " %% 4294967296)::text::xid FROM pg_snapshot_xip(%s::pg_snapshot) x)))"
+)
 
 
 def _rows(table: Table, *, changed: bool = False) -> sql.Composed:
@@ -159,7 +157,7 @@ def _rows(table: Table, *, changed: bool = False) -> sql.Composed:
         columns=sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table=sql.Identifier(*table.qualified),
         tenant=tenant_column(table),
-        changed=(_FROM_XMIN if table.mutable else _AFTER_XMAX) if changed else sql.SQL(""),
+        changed=_WRITTEN_AFTER if changed else sql.SQL(""),
         key=sql.SQL(", ").join(map(sql.Identifier, table.key or table.column_names)),
     )
 
