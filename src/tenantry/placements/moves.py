@@ -10,8 +10,9 @@
 4. **Catch up and verify.** A second snapshot, one more target transaction: the rows written
    after the first snapshot (by transactions it did not see: their `xmin`) go in again,
    replacing their earlier copy; in a table whose rows still differ, the rows the source no
-   longer has are deleted. Before that transaction commits, each table's row count and
-   checksum (a sum of per-row hashes) in the target must equal the source's.
+   longer has are deleted, and if it still differs it is copied whole again (a row written in
+   a savepoint escapes the snapshot test). Before that transaction commits, each table's row
+   count and checksum (a sum of per-row hashes) in the target must equal the source's.
 5. **Switch.** One home transaction records the new placement and journals `switched`: the
    point of no return. Every process is told to route the tenant anew.
 6. **Finish.** The target makes the tenant `resident`, the source `departed`; the source's
