@@ -4,6 +4,7 @@ take (`urls`, `signer`, `runtime`, `world`) pointing at it."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -37,7 +38,9 @@ URL = citus_url()
 def cluster() -> Iterator[tuple[Urls, service.Distribution]]:
     if URL is None:
         pytest.skip("no Citus cluster: run `make citus` or set TENANTRY_CITUS_URL")
-    with citus_database(URL, f"{RUN}_citus") as admin:
+    # One database per test process: `pytest -n` runs a session in each.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with citus_database(URL, f"{RUN}_citus_{worker}") as admin:
         migrate.upgrade(admin, ROLES)
         done = service.distribute(admin, ROLES)
         yield Urls(admin, as_role(admin, ROLES.runtime), as_role(admin, ROLES.platform)), done

@@ -20,6 +20,7 @@ from tenantry.kit.ids import uuid7
 from tenantry.tenants.lifecycle import ProvisionRequest
 from tenantry.webhooks.delivery import WebhookDeliverer
 from tenantry.webhooks.sealing import SecretSealer
+from tests.isolation.world import apply
 from tests.support import workload_conversations, workload_costs, workload_knowledge
 from tests.support.accounts import Tenant, latest_mail, login, signed_in, signup, tenant_admin
 from tests.support.wiring import FIXTURES
@@ -283,9 +284,7 @@ async def test_each_table_shows_a_only_a(control_client, control_app, urls, sign
                 context = TenantContext(
                     mine.id, thinktank, cross_app=True
                 )  # the widest a tenant gets
-                conn.execute(
-                    "SELECT set_config('tenantry.context', %s, true)", [signer.sign_tenant(context)]
-                )
+                apply(conn, signer.sign_tenant(context))
                 if table["runtime_access"] == "none":
                     try:
                         conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(name))

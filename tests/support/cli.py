@@ -21,6 +21,7 @@ def tenantry(
     stdin: str | None = None,
     platform_tenant: str | None = None,
     env: dict[str, str] | None = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -37,6 +38,6 @@ def tenantry(
         text=True,
         env=env,
         input=stdin,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )

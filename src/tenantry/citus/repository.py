@@ -207,6 +207,17 @@ def forward_context(conn: psycopg.Connection[Any], roles: Roles, database: str) 
     )
 
 
+# Citus's own views readable by everyone and run with their superuser owner's rights: they
+# show the cluster's tables, sizes and owners, nothing a tenant's connection needs.
+CITUS_VIEWS = ("public.citus_tables", "public.citus_schemas")
+
+
+def hide_citus_views(conn: psycopg.Connection[Any]) -> None:
+    for view in CITUS_VIEWS:
+        if conn.execute("SELECT to_regclass(%s)", [view]).fetchone() != (None,):
+            conn.execute(sql.SQL("REVOKE SELECT ON {} FROM PUBLIC").format(_table(view)))
+
+
 def tenant_id(conn: psycopg.Connection[Any], slug: str) -> UUID | None:
     row = conn.execute("SELECT id FROM tenantry.tenants WHERE slug = %s", [slug]).fetchone()
     return None if row is None else row[0]
@@ -299,6 +310,12 @@ def functions(conn: psycopg.Connection[Any], roles: Roles, per_node: list[str]) 
     for oid in by_oid:
         emit(oid)
     return statements
+
+
+def function_definition(conn: psycopg.Connection[Any], signature: str) -> str:
+    row = conn.execute("SELECT pg_get_functiondef(%s::regprocedure)", [signature]).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def transition_triggers(

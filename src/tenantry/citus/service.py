@@ -28,6 +28,7 @@ from psycopg import conninfo
 from tenantry.citus import repository as db
 from tenantry.isolation.citus_sql import (
     DELEGATED,
+    PROCEDURAL,
     UnknownPolicyShape,
     citus_form,
     coordinator_sync_sql,
@@ -36,6 +37,7 @@ from tenantry.isolation.citus_sql import (
     each_row_trigger,
     node_session,
     node_verifier_sql,
+    procedural_form,
 )
 from tenantry.isolation.context_sql import ACCESSORS
 from tenantry.kit.errors import ConfigurationError, NotFound
@@ -96,6 +98,7 @@ def distribute(admin_url: str, roles: Roles) -> Distribution:
         done.policies = _citus_forms(conn, roles, names, tenant_tables)
         _convert(conn, done, names, tenant_tables)
         db.forward_context(conn, roles, str(conninfo.conninfo_to_dict(admin_url)["dbname"]))
+        db.hide_citus_views(conn)
         db.force_tenant_root(conn, force=True)  # after a shard move that did not finish
         conn.commit()
         for function, argument in DELEGATED:
@@ -120,6 +123,11 @@ def _citus_forms(
     for table, trigger in db.residency_triggers(conn, tenant_tables):
         db.drop_trigger(conn, table, trigger)
     per_row = _row_level_triggers(conn, roles, names)
+    for function in PROCEDURAL:
+        procedural = procedural_form(db.function_definition(conn, function))
+        if procedural is not None:
+            with db.as_owner(conn, roles):
+                db.run(conn, [procedural])
     conn.commit()
     for function in per_row:
         db.propagate_function(conn, function)

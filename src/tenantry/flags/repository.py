@@ -225,7 +225,8 @@ async def record_deprecated_use(
         """INSERT INTO tenantry.deprecation_usage (tenant_id, id, kind, name, app_slug, uses)
            VALUES (%s, %s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id, kind, name, app_slug) DO UPDATE
-              SET uses = deprecation_usage.uses + excluded.uses, last_used_at = now()""",
+              SET uses = deprecation_usage.uses + excluded.uses,
+                  last_used_at = excluded.last_used_at""",
         [tenant_id, uuid7(), kind, name, app_slug, uses],
     )
 

@@ -3,7 +3,7 @@ the hash of an invitation's token is stored."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, LiteralString
 
 from tenantry.invitations.models import Invitation
 from tenantry.kit.ids import uuid7
@@ -13,13 +13,24 @@ if TYPE_CHECKING:
 
     from tenantry.kit.db import Transaction
 
-_INVITATION = """id, app_id, email, display_name, role_keys,
+
+def _columns(now: LiteralString) -> LiteralString:
+    """The invitation's columns, its status as of `now`: in a RETURNING clause a column the
+    statement set to now(), since Citus takes no now() there."""
+    return f"""id, app_id, email, display_name, role_keys,
     CASE WHEN accepted_at IS NOT NULL THEN 'accepted'
          WHEN revoked_at IS NOT NULL THEN 'revoked'
-         WHEN expires_at <= now() THEN 'expired'
+         WHEN expires_at <= {now} THEN 'expired'
          ELSE 'pending' END AS status,
     invited_by, created_at, expires_at, last_sent_at, send_count, accepted_at, app_user_id,
     roles_applied_at, revoked_at, revoked_by"""
+
+
+_INVITATION = _columns("now()")
+_INSERTED = _columns("created_at")
+_ACCEPTED = _columns("accepted_at")
+_REVOKED = _columns("revoked_at")
+_RESENT = _columns("last_sent_at")
 _OPEN = "accepted_at IS NULL AND revoked_at IS NULL"
 
 
@@ -51,7 +62,7 @@ async def insert(
                 (tenant_id, app_id, id, email, email_normalized, display_name, role_keys,
                  token_hash, invited_by, expires_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
-            RETURNING {_INVITATION}""",
+            RETURNING {_INSERTED}""",
         [
             tenant_id,
             app_id,
@@ -112,7 +123,7 @@ async def mark_accepted(
     row = await tx.fetch_one(
         f"""UPDATE tenantry.invitations SET accepted_at = now(), app_user_id = %s
              WHERE tenant_id = %s AND app_id = %s AND id = %s AND {_OPEN}
-            RETURNING {_INVITATION}""",
+            RETURNING {_ACCEPTED}""",
         [user_id, tenant_id, app_id, invitation_id],
     )
     assert row is not None
@@ -142,7 +153,7 @@ async def revoke(
         f"""UPDATE tenantry.invitations
                SET revoked_at = now(), revoked_by = %s, revoked_reason = %s
              WHERE tenant_id = %s AND app_id = %s AND id = %s AND {_OPEN}
-            RETURNING {_INVITATION}""",
+            RETURNING {_REVOKED}""",
         [by, reason, tenant_id, app_id, invitation_id],
     )
     return Invitation(**row) if row else None
@@ -162,7 +173,7 @@ async def renew_token(
                SET token_hash = %s, expires_at = now() + make_interval(secs => %s),
                    last_sent_at = now(), send_count = send_count + 1
              WHERE tenant_id = %s AND app_id = %s AND id = %s AND {_OPEN}
-            RETURNING {_INVITATION}""",
+            RETURNING {_RESENT}""",
         [token_hash, ttl_seconds, tenant_id, app_id, invitation_id],
     )
     assert row is not None

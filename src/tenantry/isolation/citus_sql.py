@@ -105,6 +105,30 @@ NODE_SCOPE = current_scope_sql(every_app="ARRAY[]::bytea[]")
 DELEGATED = (("tenantry.correlate_app_user(uuid,uuid)", "tenant"),)
 
 
+# SQL-language functions reading distributed tables. Citus cannot plan their parameterized
+# queries (called where it does not inline them, they would read the coordinator's empty shell
+# tables), so on Citus each becomes PL/pgSQL over the same query. Called in a statement Citus
+# sends to the tenant's worker, its reads start there, on the tenant's co-located shards and
+# in the same transaction: the one place Citus is told to allow such a nested read.
+PROCEDURAL = ("tenantry.effective_privileges(uuid,uuid,uuid)",)
+_SQL_BODY = re.compile(r"\n LANGUAGE sql\n(.*?)AS \$function\$\n(.*)\n?\$function\$", re.DOTALL)
+
+
+def procedural_form(definition: str) -> str | None:
+    """The PL/pgSQL variant of a SQL function (as `pg_get_functiondef` prints it) returning
+    its query; None for a function that is already one."""
+    match = _SQL_BODY.search(definition)
+    if match is None:
+        return None
+    options, query = match[1], match[2].strip().removesuffix(";")
+    return (
+        f"{definition[: match.start()]}\n LANGUAGE plpgsql\n{options}"
+        " SET citus.allow_nested_distributed_execution TO 'on'\n"
+        f"AS $function$\n#variable_conflict use_column\nBEGIN\nRETURN QUERY {query};\nEND\n"
+        "$function$"
+    )
+
+
 def node_session(roles: Roles) -> list[str]:
     """How a command sent to each node starts: as the owner, creating that node's own objects."""
     return [

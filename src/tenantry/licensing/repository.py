@@ -169,7 +169,7 @@ async def set_entitlement(
                   limits = excluded.limits, valid_from = excluded.valid_from,
                   valid_until = excluded.valid_until, grace_until = excluded.grace_until,
                   read_only_until = excluded.read_only_until, state = 'active',
-                  updated_at = now()""",
+                  updated_at = excluded.updated_at""",
         [
             licence.tenant_id,
             app_id,

@@ -101,12 +101,14 @@ async def data_keys(tx: Transaction, tenant_id: UUID | None) -> list[DataKeyInfo
 
 # --- secrets and versions -----------------------------------------------------------------
 
+# The versions are counted by the tenant parameter, not through `s`: Citus then runs the
+# statement on the tenant's shard alone (and so can lock its row).
 _SECRET = """s.id, s.app_id, s.name, s.current_version, s.status, s.created_at, s.rotated_at,
              (SELECT count(*) FROM tenantry.secret_versions v
-               WHERE v.tenant_id = s.tenant_id AND v.secret_id = s.id)::int AS versions"""
+               WHERE v.tenant_id = %(t)s AND v.secret_id = s.id)::int AS versions"""
 
 _ONE = f"""SELECT {_SECRET} FROM tenantry.secrets s
-            WHERE s.tenant_id = %s AND s.app_id = %s AND s.name = %s"""
+            WHERE s.tenant_id = %(t)s AND s.app_id = %(a)s AND s.name = %(n)s"""
 _LOCKED = f"{_ONE} FOR UPDATE OF s"
 
 
@@ -114,7 +116,7 @@ async def secret(
     tx: Transaction, tenant_id: UUID, app_id: UUID, name: str, *, lock: bool = False
 ) -> SecretInfo | None:
     query = _LOCKED if lock else _ONE
-    row = await tx.fetch_one(query, [tenant_id, app_id, name])
+    row = await tx.fetch_one(query, {"t": tenant_id, "a": app_id, "n": name})
     return SecretInfo(**row) if row else None
 
 

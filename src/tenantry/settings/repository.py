@@ -54,7 +54,8 @@ async def write(
         """INSERT INTO tenantry.tenant_settings (tenant_id, id, key, value, updated_by)
            VALUES (%s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id, key) DO UPDATE
-              SET value = excluded.value, updated_at = now(), updated_by = excluded.updated_by""",
+              SET value = excluded.value, updated_at = excluded.updated_at,
+                  updated_by = excluded.updated_by""",
         [tenant_id, uuid7(), key, Jsonb(value), str(by)],
     )
     await tx.execute(

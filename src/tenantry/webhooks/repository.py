@@ -195,18 +195,21 @@ async def record_attempt(
     )
 
 
+_SUCCEEDED = "successes = successes + 1, consecutive_failures = 0, failing_since = NULL"
+# least() keeps the first failure's time (and takes now() over NULL).
+_FAILED = """failures = failures + 1, consecutive_failures = consecutive_failures + 1,
+    failing_since = least(failing_since, now())"""
+
+
 async def count_outcome(
     tx: Transaction, tenant_id: UUID, endpoint_id: UUID, *, ok: bool, status_code: int | None
 ) -> Endpoint | None:
     """Fold one attempt into the endpoint's health, under its row lock."""
     row = await tx.fetch_one(
-        "UPDATE tenantry.webhook_endpoints SET last_status_code = %s, last_attempt_at = now(),"
-        " successes = successes + CASE WHEN %s THEN 1 ELSE 0 END,"
-        " failures = failures + CASE WHEN %s THEN 0 ELSE 1 END,"
-        " consecutive_failures = CASE WHEN %s THEN 0 ELSE consecutive_failures + 1 END,"
-        " failing_since = CASE WHEN %s THEN NULL ELSE coalesce(failing_since, now()) END"
-        f" WHERE tenant_id = %s AND id = %s RETURNING {_ENDPOINT}",
-        (status_code, ok, ok, ok, ok, tenant_id, endpoint_id),
+        "UPDATE tenantry.webhook_endpoints SET last_status_code = %s, last_attempt_at = now(), "
+        + (_SUCCEEDED if ok else _FAILED)
+        + f" WHERE tenant_id = %s AND id = %s RETURNING {_ENDPOINT}",
+        (status_code, tenant_id, endpoint_id),
     )
     return None if row is None else _endpoint(row)
 

@@ -12,6 +12,8 @@ from tenantry.kit.ids import uuid7
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from psycopg.rows import DictRow
+
     from tenantry.kit.db import Transaction
 
 
@@ -47,8 +49,9 @@ async def guest_app(tx: Transaction, tenant_id: UUID, user_id: UUID) -> UUID | N
 
 # Invitations (the host's context) ------------------------------------------------------------
 
-_INVITATION = """id, group_id, guest_app_id, email, email_normalized, invited_by, created_at,
-    expires_at, accepted_at, app_user_id, revoked_at, expires_at <= now() AS expired"""
+_ISSUED = """id, group_id, guest_app_id, email, email_normalized, invited_by, created_at,
+    expires_at, accepted_at, app_user_id, revoked_at"""
+_INVITATION = f"{_ISSUED}, expires_at <= now() AS expired"
 
 
 async def invite(
@@ -72,7 +75,7 @@ async def invite(
                WHERE accepted_at IS NULL AND revoked_at IS NULL
             DO UPDATE SET token_hash = EXCLUDED.token_hash, expires_at = EXCLUDED.expires_at,
                           invited_by = EXCLUDED.invited_by
-            RETURNING {_INVITATION}""",
+            RETURNING {_ISSUED}, %s <= 0 AS expired""",
         [
             tenant_id,
             uuid7(),
@@ -83,6 +86,7 @@ async def invite(
             token_hash,
             invited_by,
             ttl_seconds,
+            ttl_seconds,  # issued now: expired only without time to live (no now() on Citus)
         ],
     )
     assert row is not None
@@ -168,27 +172,74 @@ async def leave_groups(tx: Transaction, tenant_id: UUID, app_user_id: UUID) -> N
 async def links_touching(tx: Transaction, tenant_id: UUID) -> list[GuestStanding]:
     """Every guest hosted by, or coming from, the tenant, with whether both tenants still
     allow that guest: the host admits the app, the home lets it out, the home tenant is
-    active and the home identity too. The guest identities are locked."""
-    rows = await tx.fetch_all(
-        """SELECT l.tenant_id, l.guest_app_id AS app_id, l.app_user_id, u.status,
-                  u.deactivated_by,
-                  coalesce(h.guests_in AND l.guest_app_id = ANY (h.guest_apps), false)
-                  AND coalesce(o.guests_out AND l.guest_app_id = ANY (o.guest_apps), false)
-                  AND t.status = 'active' AND coalesce(me.status = 'active', false) AS allowed
-             FROM tenantry.guest_links l
-             JOIN tenantry.app_users u
-               ON u.tenant_id = l.tenant_id AND u.app_id = l.guest_app_id AND u.id = l.app_user_id
-             JOIN tenantry.tenants t ON t.id = l.home_tenant_id
-             LEFT JOIN tenantry.app_users me
-               ON me.tenant_id = l.home_tenant_id AND me.app_id = l.guest_app_id
-              AND me.id = l.home_app_user_id
-             LEFT JOIN tenantry.tenant_policies h ON h.tenant_id = l.tenant_id
-             LEFT JOIN tenantry.tenant_policies o ON o.tenant_id = l.home_tenant_id
-            WHERE l.tenant_id = %s OR l.home_tenant_id = %s
-              FOR UPDATE OF u""",
+    active and the home identity too. The guest identities are locked.
+
+    A link joins two tenants, whose rows a distributed database keeps on different nodes: each
+    statement reads one tenant's rows or the links themselves, and locks rows of one tenant."""
+    links = await tx.fetch_all(
+        """SELECT tenant_id, guest_app_id, app_user_id, home_tenant_id, home_app_user_id
+             FROM tenantry.guest_links WHERE tenant_id = %s OR home_tenant_id = %s""",
         [tenant_id, tenant_id],
     )
-    return [GuestStanding(**row) for row in rows]
+    if not links:
+        return []
+    tenants = sorted({link[side] for link in links for side in ("tenant_id", "home_tenant_id")})
+    active = {
+        row["id"]
+        for row in await tx.fetch_all(
+            "SELECT id FROM tenantry.tenants WHERE id = ANY(%s) AND status = 'active'", [tenants]
+        )
+    }
+    policies = {
+        row["tenant_id"]: row
+        for row in await tx.fetch_all(
+            """SELECT tenant_id, guests_in, guests_out, guest_apps
+                 FROM tenantry.tenant_policies WHERE tenant_id = ANY(%s)""",
+            [tenants],
+        )
+    }
+    users: dict[tuple[UUID, UUID], DictRow] = {}
+    for tenant in tenants:
+        hosted = [link["app_user_id"] for link in links if link["tenant_id"] == tenant]
+        homes = [link["home_app_user_id"] for link in links if link["home_tenant_id"] == tenant]
+        for ids, lock in ((hosted, " FOR UPDATE"), (homes, "")):
+            if ids:
+                rows = await tx.fetch_all(
+                    "SELECT tenant_id, app_id, id, status, deactivated_by FROM tenantry.app_users"
+                    " WHERE tenant_id = %s AND id = ANY(%s) ORDER BY id" + lock,
+                    [tenant, ids],
+                )
+                users.update({(row["tenant_id"], row["id"]): row for row in rows})
+    standings = []
+    for link in links:
+        guest = users[(link["tenant_id"], link["app_user_id"])]
+        home = users.get((link["home_tenant_id"], link["home_app_user_id"]))
+        host_policy = policies.get(link["tenant_id"])
+        home_policy = policies.get(link["home_tenant_id"])
+        app = link["guest_app_id"]
+        allowed = (
+            host_policy is not None
+            and host_policy["guests_in"]
+            and app in host_policy["guest_apps"]
+            and home_policy is not None
+            and home_policy["guests_out"]
+            and app in home_policy["guest_apps"]
+            and link["home_tenant_id"] in active
+            and home is not None
+            and home["app_id"] == app
+            and home["status"] == "active"
+        )
+        standings.append(
+            GuestStanding(
+                link["tenant_id"],
+                app,
+                link["app_user_id"],
+                guest["status"],
+                guest["deactivated_by"],
+                bool(allowed),
+            )
+        )
+    return standings
 
 
 async def forget_purged_homes(tx: Transaction, tenant_id: UUID) -> None:

@@ -37,7 +37,7 @@ async def put_policy(
            ON CONFLICT (tenant_id, singleton) DO UPDATE
               SET guests_in = EXCLUDED.guests_in, guests_out = EXCLUDED.guests_out,
                   guest_apps = EXCLUDED.guest_apps, guest_max_role = EXCLUDED.guest_max_role,
-                  updated_by = EXCLUDED.updated_by, updated_at = now()""",
+                  updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at""",
         [
             tenant_id,
             policy.guests_in,

@@ -20,22 +20,24 @@ from tenantry.access.repository import _write
 
 # Roles and overrides -----------------------------------------------------------------------
 
+# Every table named by the tenant parameter, not through `r`: Citus then sends the whole
+# statement to the tenant's shard (it does not plan a correlated EXCEPT across shards).
 _ROLE = """SELECT r.id, r.key, r.name, r.template_key,
        ARRAY(SELECT rp.privilege_key FROM tenantry.role_privileges rp
-              WHERE rp.tenant_id = r.tenant_id AND rp.role_id = r.id
+              WHERE rp.tenant_id = %(tenant)s AND rp.role_id = r.id
              UNION
              (SELECT tp.privilege_key FROM tenantry.role_template_privileges tp
                WHERE tp.template_key = r.template_key
               UNION
               SELECT o.privilege_key FROM tenantry.role_template_overrides o
-               WHERE o.tenant_id = r.tenant_id AND o.template_key = r.template_key
+               WHERE o.tenant_id = %(tenant)s AND o.template_key = r.template_key
                  AND o.effect = 'grant'
               EXCEPT
               SELECT o.privilege_key FROM tenantry.role_template_overrides o
-               WHERE o.tenant_id = r.tenant_id AND o.template_key = r.template_key
+               WHERE o.tenant_id = %(tenant)s AND o.template_key = r.template_key
                  AND o.effect = 'revoke')
              ORDER BY 1) AS privileges
-  FROM tenantry.roles r"""
+  FROM tenantry.roles r WHERE r.tenant_id = %(tenant)s"""
 
 
 def _role(row: DictRow) -> Role:
@@ -43,12 +45,12 @@ def _role(row: DictRow) -> Role:
 
 
 async def list_roles(tx: Transaction, tenant_id: UUID) -> list[Role]:
-    rows = await tx.fetch_all(f"{_ROLE} WHERE r.tenant_id = %s ORDER BY r.key", [tenant_id])
+    rows = await tx.fetch_all(f"{_ROLE} ORDER BY r.key", {"tenant": tenant_id})
     return [_role(r) for r in rows]
 
 
 async def get_role(tx: Transaction, tenant_id: UUID, key: str) -> Role | None:
-    row = await tx.fetch_one(f"{_ROLE} WHERE r.tenant_id = %s AND r.key = %s", [tenant_id, key])
+    row = await tx.fetch_one(f"{_ROLE} AND r.key = %(key)s", {"tenant": tenant_id, "key": key})
     return _role(row) if row else None
 
 

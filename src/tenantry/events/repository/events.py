@@ -29,7 +29,8 @@ async def register_types(
            SELECT e.type, %s, e.schema, %s
              FROM unnest(%s::text[], %s::jsonb[]) AS e(type, schema)
            ON CONFLICT (type) DO UPDATE
-              SET schema = excluded.schema, version = excluded.version, registered_at = now()
+              SET schema = excluded.schema, version = excluded.version,
+                  registered_at = excluded.registered_at
             WHERE t.catalog_app_id = excluded.catalog_app_id
            RETURNING t.type""",
         [app_id, version, [t for t, _ in emits], [Jsonb(s) for _, s in emits]],

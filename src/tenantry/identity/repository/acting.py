@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, LiteralString
 
 from tenantry.identity.models import ActorImpersonation, Delegation, Impersonation
 from tenantry.identity.principal import ActingMode
@@ -15,9 +15,19 @@ if TYPE_CHECKING:
 
 _IMPERSONATION = """id, tenant_id, app_id, target_user_id, actor_user_id, actor_tenant_id, actor,
     reason, read_only, started_at, expires_at, ended_at"""
-_DELEGATION = """id, tenant_id, app_id, grantor_id, delegate_id, scopes, privileges, reason,
+
+
+def _delegation(now: LiteralString) -> LiteralString:
+    """The delegation's columns, live as of `now`: in a RETURNING clause a column the statement
+    set to now(), since Citus takes no now() there."""
+    return f"""id, tenant_id, app_id, grantor_id, delegate_id, scopes, privileges, reason,
     starts_at, ends_at, revoked_at,
-    (revoked_at IS NULL AND starts_at <= now() AND ends_at > now()) AS live"""
+    (revoked_at IS NULL AND starts_at <= {now} AND ends_at > {now}) AS live"""
+
+
+_DELEGATION = _delegation("now()")
+_DELEGATED = _delegation("starts_at")
+_DELEGATION_REVOKED = _delegation("revoked_at")
 
 
 def live_grant_check(
@@ -122,7 +132,7 @@ async def add_delegation(
                 (tenant_id, app_id, id, grantor_id, delegate_id, scopes, privileges, reason,
                  ends_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(mins => %s))
-            RETURNING {_DELEGATION}""",
+            RETURNING {_DELEGATED}""",
         [tenant_id, app_id, uuid7(), grantor_id, delegate_id, scopes, privileges, reason, minutes],
     )
     assert row is not None
@@ -203,7 +213,7 @@ async def revoke_tenant_delegation(
     row = await tx.fetch_one(
         f"""UPDATE tenantry.delegations SET revoked_at = now()
              WHERE tenant_id = %s AND id = %s AND revoked_at IS NULL
-             RETURNING {_DELEGATION}""",
+             RETURNING {_DELEGATION_REVOKED}""",
         [tenant_id, grant_id],
     )
     return Delegation(**row) if row else None

@@ -26,11 +26,11 @@ async def count_failure(tx: Transaction, key: bytes, window_seconds: int) -> int
            VALUES (%(key)s, 1)
            ON CONFLICT (key) DO UPDATE SET
                failures = CASE WHEN t.window_started_at
-                                   < now() - make_interval(secs => %(window)s)
+                                   < EXCLUDED.window_started_at - make_interval(secs => %(window)s)
                                THEN 1 ELSE t.failures + 1 END,
                window_started_at = CASE WHEN t.window_started_at
-                                   < now() - make_interval(secs => %(window)s)
-                               THEN now() ELSE t.window_started_at END
+                                   < EXCLUDED.window_started_at - make_interval(secs => %(window)s)
+                               THEN EXCLUDED.window_started_at ELSE t.window_started_at END
            RETURNING failures""",
         {"key": key, "window": window_seconds},
     )

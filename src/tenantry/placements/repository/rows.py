@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from psycopg import sql
 
@@ -189,12 +189,14 @@ async def snapshot(tx: Transaction) -> str:
 
 async def insert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id: UUID) -> int:
     """The rows (JSON objects of the table's columns) inserted as they are, ids included, and
-    only those of `tenant_id`: how many went in (fewer than given: some named another tenant)."""
+    only those of `tenant_id`: how many went in (fewer than given: some named another tenant).
+    `RETURNING` keeps Citus from sending the rows to the shard as a COPY, which row-level
+    security refuses."""
     columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
     query = sql.SQL(
         "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
         " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) r"
-        " WHERE r.{tenant} = %s"
+        " WHERE r.{tenant} = %s RETURNING 1"
     ).format(table=sql.Identifier(*table.qualified), columns=columns, tenant=tenant_column(table))
     cursor = await tx.execute(query, ["[" + ",".join(lines) + "]", tenant_id])
     return cursor.rowcount
@@ -215,7 +217,7 @@ async def upsert_rows(tx: Transaction, table: Table, lines: list[str], tenant_id
     query = sql.SQL(
         "INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
         " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) r"
-        " WHERE r.{tenant} = %s ON CONFLICT ({key}) {conflict}"
+        " WHERE r.{tenant} = %s ON CONFLICT ({key}) {conflict} RETURNING 1"
     ).format(
         table=sql.Identifier(*table.qualified),
         columns=columns,
@@ -255,11 +257,12 @@ async def delete_missing(tx: Transaction, table: Table, tenant_id: UUID, present
 async def continue_audit_trail(tx: Transaction, tenant_id: UUID) -> None:
     """Audit entries restored next follow the newest one already restored here (in an
     earlier transaction: `restoring_audit_trail` keeps that only within its own)."""
-    await tx.execute(
-        "SELECT set_config('tenantry.audit_restore_prev', coalesce((SELECT encode(hash, 'hex')"
-        " FROM tenantry.audit_log WHERE tenant_id = %s ORDER BY seq DESC LIMIT 1), ''), true)",
+    row = await tx.fetch_one(
+        "SELECT encode(hash, 'hex') AS hash FROM tenantry.audit_log WHERE tenant_id = %s"
+        " ORDER BY seq DESC LIMIT 1",
         [tenant_id],
     )
+    await _set_local(tx, "tenantry.audit_restore_prev", row["hash"] if row else "")
 
 
 @asynccontextmanager
@@ -270,13 +273,16 @@ async def restoring_audit_trail(
     checks out (revision 0023); `archived_apps` maps this installation's app ids to the
     archive's, under which the archived hashes were computed. Entries after the block are
     appended as usual."""
-    await tx.execute(
-        "SELECT set_config('tenantry.audit_restore', 'on', true),"
-        " set_config('tenantry.audit_restore_apps', %s, true)",
-        [json.dumps(archived_apps)],
-    )
+    await _set_local(tx, "tenantry.audit_restore", "on")
+    await _set_local(tx, "tenantry.audit_restore_apps", json.dumps(archived_apps))
     yield
-    await tx.execute("SELECT set_config('tenantry.audit_restore', 'off', true)")
+    await _set_local(tx, "tenantry.audit_restore", "off")
+
+
+async def _set_local(tx: Transaction, name: LiteralString, value: str) -> None:
+    """A transaction-local setting the audit trigger reads: a `SET LOCAL`, which Citus sends
+    on to the workers where the trigger runs (it does not forward `set_config`)."""
+    await tx.execute(sql.SQL("SET LOCAL {} = {}").format(sql.SQL(name), sql.Literal(value)))
 
 
 async def tenant_by_slug(tx: Transaction, slug: str) -> UUID | None:

@@ -131,7 +131,7 @@ async def put_route(tx: Transaction, app_id: UUID, route: Route) -> None:
            VALUES (%s, %s, %s, %s, %s)
            ON CONFLICT (catalog_app_id, version, prefix) DO UPDATE
               SET upstream = EXCLUDED.upstream, timeout_ms = EXCLUDED.timeout_ms,
-                  updated_at = now()""",
+                  updated_at = EXCLUDED.updated_at""",
         [app_id, route.version, route.prefix, route.upstream, route.timeout_ms],
     )
 

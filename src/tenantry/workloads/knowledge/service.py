@@ -111,7 +111,7 @@ class KnowledgeService:
         await repository.insert_chunks(
             tx, author.tenant_id, author.app_id, document.id, chunks, embeddings
         )
-        await repository.index_terms(tx, document.id)
+        await repository.index_terms(tx, author.tenant_id, author.app_id, document.id)
         return document, True
 
     async def document(self, tx: Transaction, document_id: UUID) -> Document:

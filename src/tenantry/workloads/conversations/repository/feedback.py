@@ -57,7 +57,8 @@ async def put(
                               AND s.id = %(chat)s AND s.app_user_id = %(user)s)
                FOR KEY SHARE OF m
             ON CONFLICT (tenant_id, app_id, message_id, app_user_id) DO UPDATE
-               SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, updated_at = now()
+               SET rating = EXCLUDED.rating, comment = EXCLUDED.comment,
+                   updated_at = EXCLUDED.updated_at
             RETURNING {COLUMNS}""",
         _keys(caller, chat_id, message_id, id=feedback_id, rating=rating, comment=comment),
     )

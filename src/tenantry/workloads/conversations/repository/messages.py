@@ -46,7 +46,7 @@ async def append(
         f"""WITH chat AS (
                 UPDATE ai.chat_sessions
                    SET message_count = message_count + 1,
-                       last_message_at = greatest(last_message_at, clock_timestamp())
+                       last_message_at = greatest(last_message_at, statement_timestamp())
                  WHERE tenant_id = %(tenant)s AND app_id = %(app)s AND id = %(chat)s
                    AND app_user_id = %(user)s AND status = 'active'
              RETURNING message_count, last_message_at)
@@ -117,7 +117,7 @@ async def complete(
     """A streaming message completed (with `pieces` applied, when given), or None."""
     return await tx.fetch_one(
         f"""UPDATE ai.chat_messages
-               SET status = 'complete', completed_at = clock_timestamp(),
+               SET status = 'complete', completed_at = statement_timestamp(),
                    prompt_tokens = coalesce(%(prompt_tokens)s, prompt_tokens),
                    completion_tokens = coalesce(%(completion_tokens)s, completion_tokens)
              WHERE {IN_CHAT} AND id = %(id)s AND status = 'streaming'

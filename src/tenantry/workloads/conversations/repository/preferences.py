@@ -38,7 +38,7 @@ async def put(
             ON CONFLICT (tenant_id, app_id, app_user_id) DO UPDATE
                SET preferred_personality_id = EXCLUDED.preferred_personality_id,
                    language = EXCLUDED.language, tone = EXCLUDED.tone,
-                   extras = EXCLUDED.extras, updated_at = now()
+                   extras = EXCLUDED.extras, updated_at = EXCLUDED.updated_at
             RETURNING {COLUMNS}""",
         {
             "tenant": caller.tenant_id,

@@ -153,8 +153,9 @@ async def insert_chunks(
     )
 
 
-async def index_terms(tx: Transaction, document_id: UUID) -> None:
-    """The document's postings, from its chunks' stored tsvectors, and its term count."""
+async def index_terms(tx: Transaction, tenant_id: UUID, app_id: UUID, document_id: UUID) -> None:
+    """The document's postings, from its chunks' stored tsvectors, and its term count. Every
+    table is named by tenant and app, so Citus runs the statement whole on the tenant's shard."""
     await tx.execute(
         """
         WITH chunk AS (
@@ -162,7 +163,8 @@ async def index_terms(tx: Transaction, document_id: UUID) -> None:
                    (SELECT coalesce(sum(cardinality(u.positions)), 0)
                       FROM unnest(c.search) AS u)::integer AS terms
               FROM ai.knowledge_chunks c
-             WHERE c.document_id = %(document)s
+             WHERE c.tenant_id = %(tenant)s AND c.app_id = %(app)s
+               AND c.document_id = %(document)s
         ), posted AS (
             INSERT INTO ai.knowledge_terms
                 (tenant_id, app_id, document_id, ordinal, lexeme, frequency, chunk_terms)
@@ -170,12 +172,13 @@ async def index_terms(tx: Transaction, document_id: UUID) -> None:
                    cardinality(u.positions), c.terms
               FROM chunk c CROSS JOIN LATERAL unnest(c.search) AS u
              WHERE c.terms > 0
+            RETURNING 1
         )
         UPDATE ai.knowledge_documents
            SET term_count = (SELECT coalesce(sum(terms), 0) FROM chunk)
-         WHERE id = %(document)s
+         WHERE tenant_id = %(tenant)s AND app_id = %(app)s AND id = %(document)s
         """,
-        {"document": document_id},
+        {"tenant": tenant_id, "app": app_id, "document": document_id},
     )
 
 
