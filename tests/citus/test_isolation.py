@@ -201,12 +201,27 @@ def test_the_cli_isolates_a_tenant(cluster, pair) -> None:
     assert "alone in shard" in result.stdout
 
 
-def test_doctor_checks_consistency_on_citus(urls, world: World) -> None:
-    """Its consistency queries are planned by Citus; the drift check compares with a plain
-    migrated database, so on Citus it is skipped (docs/citus.md)."""
-    result = tenantry(urls, "doctor", "--skip-drift")
+def test_doctor_checks_consistency_and_drift_on_citus(urls, world: World) -> None:
+    """Its consistency queries are planned by Citus; its drift check compares with a database
+    migrated and given the Citus forms of the policies, so a distributed database shows no
+    drift until a policy is changed by hand."""
+    result = tenantry(urls, "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "schema_drift" not in result.stdout
     assert "tenant_without_admin: citus-a" in result.stdout  # the world has no admin users
+    with psycopg.connect(urls.admin, autocommit=True) as conn:
+        (using,) = conn.execute(
+            "SELECT qual FROM pg_policies WHERE schemaname = 'tenantry'"
+            " AND tablename = 'tenant_settings' AND policyname = 'runtime_access'"
+        ).fetchone()
+        weakened = "ALTER POLICY runtime_access ON tenantry.tenant_settings USING ({})"
+        conn.execute(sql.SQL(weakened).format(sql.SQL("true")))
+        try:
+            result = tenantry(urls, "doctor")
+        finally:
+            conn.execute(sql.SQL(weakened).format(sql.SQL(using)))
+    assert result.returncode != 0
+    assert "policy tenantry.tenant_settings runtime_access" in result.stdout
 
 
 async def test_tenants_move_is_refused_on_citus(pair) -> None:

@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 
 from tenantry.kit.context import ContextSigner, TenantContext
 from tenantry.kit.ids import uuid7
+from tests.isolation.world import apply
 
 Pair = tuple[UUID, UUID]
 PAIRS = st.integers(min_value=0, max_value=3)
@@ -44,7 +45,7 @@ class IsolationMachine(RuleBasedStateMachine):
     @initialize()
     def two_tenants(self) -> None:
         p = self.platform
-        p.execute("SELECT set_config('tenantry.context', %s, true)", [self.signer.sign_platform()])
+        apply(p, self.signer.sign_platform())
         apps = [
             r["id"]
             for r in p.execute(
@@ -69,7 +70,7 @@ class IsolationMachine(RuleBasedStateMachine):
     def _in(self, pair: Pair) -> psycopg.Connection:
         self.conn.rollback()
         token = self.signer.sign_tenant(TenantContext(tenant_id=pair[0], app_id=pair[1]))
-        self.conn.execute("SELECT set_config('tenantry.context', %s, true)", [token])
+        apply(self.conn, token)
         return self.conn
 
     @rule(actor=PAIRS)

@@ -202,6 +202,22 @@ def _citus_policies(conn: psycopg.Connection[tuple[object, ...]], names: list[st
     return len(found)
 
 
+def rewritten_tables(admin_url: str, roles: Roles) -> list[str]:
+    """The tables `distribute` made Citus ones, their policies in Citus form; none when the
+    database is not a distributed one."""
+    with psycopg.connect(admin_url) as conn:
+        if db.citus_version(conn) is None:
+            return []
+        return [name for name, _, kind in db.tables(conn, roles) if kind is not None]
+
+
+def write_citus_policies(url: str, names: list[str]) -> None:
+    """The named tables' policies in a migrated database rewritten as `distribute` rewrites
+    them: what a Citus database's migrations amount to (`tenantry doctor` compares with it)."""
+    with psycopg.connect(url) as conn:
+        _citus_policies(conn, names)
+
+
 def isolate(admin_url: str, slug: str, *, to_node: tuple[str, int] | None = None) -> Isolation:
     """The tenant's rows in shards of their own (all co-located tables), optionally moved to
     another worker: a big tenant no longer shares a node's shard with others."""

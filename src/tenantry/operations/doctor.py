@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from tenantry.citus import service as citus
 from tenantry.kit import migrate, silos
 from tenantry.kit.dsn import database_name, with_database
 from tenantry.settings import registry
@@ -73,10 +74,13 @@ def _catalog(url: str) -> dict[str, dict[str, str]]:
 
 def schema_drift(admin_url: str, server_url: str, roles: Roles) -> list[Problem]:
     reference = f"{database_name(admin_url)}_doctor_{secrets.token_hex(4)}"
+    distributed = citus.rewritten_tables(admin_url, roles)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(reference)))
     try:
         migrate.upgrade(with_database(server_url, reference), roles)
+        if distributed:  # policies as `tenantry citus distribute` writes them
+            citus.write_citus_policies(with_database(server_url, reference), distributed)
         expected = _catalog(with_database(server_url, reference))
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:

@@ -210,36 +210,42 @@ async def links_touching(tx: Transaction, tenant_id: UUID) -> list[GuestStanding
                     [tenant, ids],
                 )
                 users.update({(row["tenant_id"], row["id"]): row for row in rows})
-    standings = []
-    for link in links:
-        guest = users[(link["tenant_id"], link["app_user_id"])]
-        home = users.get((link["home_tenant_id"], link["home_app_user_id"]))
-        host_policy = policies.get(link["tenant_id"])
-        home_policy = policies.get(link["home_tenant_id"])
-        app = link["guest_app_id"]
-        allowed = (
-            host_policy is not None
-            and host_policy["guests_in"]
-            and app in host_policy["guest_apps"]
-            and home_policy is not None
-            and home_policy["guests_out"]
-            and app in home_policy["guest_apps"]
-            and link["home_tenant_id"] in active
-            and home is not None
-            and home["app_id"] == app
-            and home["status"] == "active"
+    return [
+        GuestStanding(
+            link["tenant_id"],
+            link["guest_app_id"],
+            link["app_user_id"],
+            users[(link["tenant_id"], link["app_user_id"])]["status"],
+            users[(link["tenant_id"], link["app_user_id"])]["deactivated_by"],
+            _both_allow(link, policies, active, users),
         )
-        standings.append(
-            GuestStanding(
-                link["tenant_id"],
-                app,
-                link["app_user_id"],
-                guest["status"],
-                guest["deactivated_by"],
-                bool(allowed),
-            )
-        )
-    return standings
+        for link in links
+    ]
+
+
+def _both_allow(
+    link: DictRow,
+    policies: dict[UUID, DictRow],
+    active: set[UUID],
+    users: dict[tuple[UUID, UUID], DictRow],
+) -> bool:
+    """The host admits the app, the home lets it out, the home tenant and identity are active."""
+    app = link["guest_app_id"]
+    host = policies.get(link["tenant_id"])
+    home_policy = policies.get(link["home_tenant_id"])
+    home = users.get((link["home_tenant_id"], link["home_app_user_id"]))
+    return bool(
+        host is not None
+        and host["guests_in"]
+        and app in host["guest_apps"]
+        and home_policy is not None
+        and home_policy["guests_out"]
+        and app in home_policy["guest_apps"]
+        and link["home_tenant_id"] in active
+        and home is not None
+        and home["app_id"] == app
+        and home["status"] == "active"
+    )
 
 
 async def forget_purged_homes(tx: Transaction, tenant_id: UUID) -> None:
