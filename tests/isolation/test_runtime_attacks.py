@@ -278,12 +278,13 @@ def test_invalid_contexts_see_nothing(runtime, signer, world: World, make_token)
 
 
 def test_context_replayed_after_expiry_sees_nothing(runtime, signer, world: World) -> None:
-    short = ContextSigner(ContextKey(signer.kid, signer._key.secret), ttl_seconds=1)
+    # Long enough for a first statement that opens connections to every worker under load.
+    short = ContextSigner(ContextKey(signer.kid, signer._key.secret), ttl_seconds=5)
     token = short.sign_tenant(world.context(world.tenant_a, world.app_1))
     apply(runtime, token)
     assert count(runtime, "tenantry.app_users") > 0  # valid while fresh
     runtime.rollback()
-    time.sleep(2.1)
+    time.sleep(6.1)
     apply(runtime, token)
     assert count(runtime, "tenantry.app_users") == 0
     runtime.rollback()
