@@ -230,21 +230,21 @@ class TenantMoves:
                     continue
                 await src.renew(RENEW_SECONDS)
                 await dst.renew(RENEW_SECONDS)
-                differ = await _digests(src, dst, table, tenant_id)
-                if differ[0] != differ[1] and table.mutable:
+                here, there = await _digests(src, dst, table, tenant_id)
+                if here != there and table.mutable:
                     present = await rows.keys(src, table, tenant_id)
                     await rows.delete_missing(dst, table, tenant_id, present)
-                    differ = await _digests(src, dst, table, tenant_id)
-                if differ[0] != differ[1] and table.mutable:
+                    here, there = await _digests(src, dst, table, tenant_id)
+                if here != there and table.mutable:
                     # A row the snapshot test missed (written in a savepoint): all again.
                     await _copy_table(src, dst, table, tenant_id, target, replace=True)
-                    differ = await _digests(src, dst, table, tenant_id)
-                if differ[0] != differ[1]:
+                    here, there = await _digests(src, dst, table, tenant_id)
+                if here != there:
                     raise MoveFailed(
-                        f"{'.'.join(table.qualified)}: {differ[1][0]} rows copied of"
-                        f" {differ[0][0]}, or their checksums differ"
+                        f"{'.'.join(table.qualified)}: {there[0]} rows copied of"
+                        f" {here[0]}, or their checksums differ"
                     )
-                moved += differ[0][0]
+                moved += here[0]
         return moved, len(tables)
 
     async def _switch(self, tenant_id: UUID, target: str) -> None:
